@@ -1,1 +1,4 @@
-"""The archive runner: copies a calendar's events for a date range into an archive. Knows nothing of Kubernetes."""
+"""The archive runner: copies a calendar's events for a date range into an archive.
+
+It knows nothing of Kubernetes (see docs/runner.md).
+"""

@@ -1,0 +1,1 @@
+"""Sources and destinations: one small interface (base.py), one module per kind."""

@@ -1,0 +1,59 @@
+"""iCalendar source: an .ics file or an http(s) feed, split into one object per UID."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from ..config import redact_url
+from ..errors import ConfigError, NotFoundError
+from ..ical import split_feed
+from ..window import Window
+from .base import SourceObject
+from .http import check_read, send
+
+
+class IcsSource:
+    """Reads the whole feed once per run; the window is applied while converting."""
+
+    def __init__(self, location: str, client: httpx.Client | None) -> None:
+        self.location = location
+        self.is_url = urlsplit(location).scheme in ("http", "https")
+        self.client = client
+        self.description = redact_url(location) if self.is_url else str(Path(location))
+
+    @property
+    def identity(self) -> str:
+        if self.is_url:
+            parts = urlsplit(self.location)
+            host = f"{(parts.hostname or '').lower()}:{parts.port or ''}"
+            return f"ics:{parts.scheme}://{host}{parts.path}?{parts.query}"
+        return f"ics:{Path(self.location).resolve()}"
+
+    def fetch(self, window: Window) -> list[SourceObject]:
+        return split_feed(self._read(), self.description)
+
+    def _read(self) -> str:
+        if not self.is_url:
+            path = Path(self.location)
+            try:
+                return path.read_bytes().decode("utf-8", errors="replace")
+            except FileNotFoundError:
+                raise NotFoundError(
+                    f"--source-url / ARCHIVE_SOURCE_URL: file {path} not found; check the path"
+                ) from None
+            except IsADirectoryError:
+                raise ConfigError(
+                    f"--source-url / ARCHIVE_SOURCE_URL: {path} is a directory; "
+                    "point it at an .ics file"
+                ) from None
+        assert self.client is not None
+        response = send(self.client, "GET", self.location, "iCalendar feed")
+        check_read(response, "iCalendar feed", "--source-url / ARCHIVE_SOURCE_URL")
+        return response.content.decode(response.encoding or "utf-8", errors="replace")
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()

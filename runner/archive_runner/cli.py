@@ -1,0 +1,111 @@
+"""``archive-runner``: the container's entry point."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .config import SETTINGS, load_config
+from .errors import ExitCode, RunnerError
+from .logs import get_logger, setup_logging
+from .result import RunResult
+from .run import archive, tty_progress, write_termination_message
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _option(key: str, help_text: str) -> Callable[[F], F]:
+    flag, env = SETTINGS[key]
+    return click.option(flag, key, envvar=env, show_envvar=True, help=help_text)
+
+
+@click.group()
+def main() -> None:
+    """Archive a user's calendar events into an archive calendar."""
+
+
+@main.command()
+@_option("user", "User whose calendar is archived (required).")
+@_option("source_type", "caldav (default) or ics.")
+@_option("source_url", "CalDAV collection URL; for ics an http(s) URL or a file path.")
+@_option("destination_type", "caldav (default) or directory.")
+@_option("destination_url", "Archive CalDAV collection URL.")
+@_option("destination_path", "Archive directory (destination type directory).")
+@_option("start", "First local date to archive, YYYY-MM-DD (inclusive).")
+@_option("end", "Last local date to archive, YYYY-MM-DD (inclusive).")
+@_option("window_offset_days", "Relative window: last day = reference day + N (N <= 0).")
+@_option("window_days", "Relative window: number of days (>= 1).")
+@_option(
+    "reference_time",
+    "RFC 3339 reference time for a relative window (default: the "
+    "CronJob's scheduled minute from ARCHIVE_JOB_NAME, else now).",
+)
+@_option("time_zone", "IANA time zone of the dates (default UTC).")
+@_option("recurrence", "occurrences (default) or series.")
+@_option("on_change", "keep (default) or update archived copies whose source changed.")
+@click.option(
+    "--dry-run",
+    "dry_run",
+    is_flag=True,
+    envvar="ARCHIVE_DRY_RUN",
+    show_envvar=True,
+    help="Read and plan, write nothing.",
+)
+@_option("run_id", "Run id recorded in the result and in each copy (default: generated).")
+@_option("termination_log", "Termination-message file (default /dev/termination-log).")
+@_option("timeout", "HTTP timeout in seconds (default 30).")
+def run(dry_run: bool, **options: str | None) -> None:
+    """Archive one window; print one JSON result; exit 0/3/4/5 (see docs/runner.md)."""
+    setup_logging()
+    log = get_logger()
+    termination_log = Path(options.get("termination_log") or "/dev/termination-log")
+    try:
+        config = load_config(options, os.environ, datetime.now(UTC), dry_run)
+    except RunnerError as exc:
+        log.error("bad configuration", extra={"error": str(exc)})
+        result = RunResult(
+            run_id=options.get("run_id") or "",
+            user=options.get("user") or "",
+            window=None,
+            mode=options.get("recurrence") or "occurrences",
+            on_change=options.get("on_change") or "keep",
+            dry_run=dry_run,
+            source="",
+            destination="",
+            status="failed",
+            exit_code=int(exc.exit_code),
+            message=str(exc),
+        )
+        _emit(result, termination_log)
+        click.echo(f"archive-runner: {exc}", err=True)
+        sys.exit(result.exit_code)
+    try:
+        result = archive(config, tty_progress())
+    except Exception as exc:  # a bug: still leave a result for the operator
+        log.exception("unexpected error")
+        result = RunResult(
+            run_id=config.run_id,
+            user=config.user,
+            window=config.window,
+            mode=config.recurrence,
+            on_change=config.on_change,
+            dry_run=config.dry_run,
+            source="",
+            destination="",
+            status="failed",
+            exit_code=int(ExitCode.CRASHED),
+            message=f"unexpected error: {type(exc).__name__}",
+        )
+    _emit(result, config.termination_log)
+    sys.exit(result.exit_code)
+
+
+def _emit(result: RunResult, termination_log: Path) -> None:
+    click.echo(result.to_json())
+    write_termination_message(termination_log, result.termination_message())

@@ -1,0 +1,237 @@
+"""Pure conversion of source calendar objects into archive copies.
+
+``occurrences`` mode expands recurring events in the window into standalone events with
+derived UIDs (never the original UID, which would destroy the series in a client);
+``series`` mode copies the master and its overrides verbatim. Both keep VTIMEZONEs, never
+touch SEQUENCE, and neutralise scheduling so that writing a copy cannot send an invitation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import recurring_ical_events
+from icalendar import Calendar, Event
+from icalendar.prop import vCalAddress
+
+from . import ical
+from .backends.base import SourceObject
+from .result import ObjectError
+from .window import Window
+
+PRODID = "-//archive-operator//archive-runner//EN"
+_RECURRENCE_PROPS = ("RRULE", "RDATE", "EXDATE", "RECURRENCE-ID", "EXRULE")
+_TZID = re.compile(r";TZID=(\"[^\"]*\"|[^;:]*)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ArchiveItem:
+    """One copy to be archived."""
+
+    name: str  # destination resource name, deterministic from source identity + key
+    key: str  # original UID, plus " @ <recurrence id>" for an expanded occurrence
+    uid: str  # the UID written into the copy
+    source_href: str
+    source_hash: str
+    data: bytes
+
+
+def copy_name(source_id: str, original_uid: str, recurrence_id: str | None) -> str:
+    return ical.digest(source_id, original_uid, recurrence_id or "") + ".ics"
+
+
+def format_recurrence_id(value: date | datetime) -> str:
+    """A stable text form: UTC for zoned times, as-is for dates and floating times."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        return value.strftime("%Y%m%dT%H%M%S")
+    return value.strftime("%Y%m%d")
+
+
+def occurrences_in(calendar: Calendar, window: Window) -> list[Event]:
+    """Events (expanded occurrences) overlapping the window; floating and all-day times are
+    read in the window's zone because the bounds are aware datetimes in that zone."""
+    found: list[Event] = recurring_ical_events.of(calendar).between(
+        window.local_start, window.local_end
+    )
+    return found
+
+
+def build_items(
+    objects: list[SourceObject], window: Window, recurrence: str, source_id: str, run_id: str
+) -> tuple[list[ArchiveItem], list[ObjectError]]:
+    items: dict[str, ArchiveItem] = {}
+    errors: list[ObjectError] = []
+    for obj in objects:
+        try:
+            converted = _convert(obj, window, recurrence, source_id, run_id)
+        except Exception as exc:  # a malformed object must not stop the others
+            errors.append(
+                ObjectError(
+                    message=f"cannot read event: {type(exc).__name__}: {exc}",
+                    uid=_guess_uid(obj.text),
+                    href=obj.href,
+                )
+            )
+            continue
+        for item in converted:
+            items.setdefault(item.name, item)
+    return list(items.values()), errors
+
+
+def _convert(
+    obj: SourceObject, window: Window, recurrence: str, source_id: str, run_id: str
+) -> list[ArchiveItem]:
+    calendar = Calendar.from_ical(obj.text)
+    events = [c for c in calendar.subcomponents if c.name == "VEVENT"]
+    for event in events:
+        if not str(event.get("UID", "")).strip():
+            raise ValueError("event without UID")
+        if "DTSTART" not in event:
+            raise ValueError(f"event {event['UID']} has no valid DTSTART")
+    timezones = {
+        str(tz["TZID"]): tz
+        for tz in calendar.subcomponents
+        if tz.name == "VTIMEZONE" and "TZID" in tz
+    }
+    occurrences = occurrences_in(calendar, window)
+    if recurrence == "series":
+        return _series_items(obj, calendar, events, occurrences, timezones, source_id, run_id)
+    recurring = {
+        str(e["UID"]) for e in events if any(p in e for p in ("RRULE", "RDATE", "RECURRENCE-ID"))
+    }
+    items = []
+    for occurrence in occurrences:
+        original_uid = str(occurrence["UID"])
+        recurrence_id: str | None = None
+        if original_uid in recurring:
+            anchor = occurrence.get("RECURRENCE-ID") or occurrence["DTSTART"]
+            recurrence_id = format_recurrence_id(anchor.dt)
+        source_hash = ical.content_hash([occurrence.to_ical().decode()])
+        uid = f"{original_uid}-{recurrence_id}" if recurrence_id else original_uid
+        copy = _archived_event(
+            occurrence, uid, original_uid, recurrence_id, source_id, source_hash, run_id
+        )
+        for prop in _RECURRENCE_PROPS:
+            copy.pop(prop, None)
+        items.append(
+            ArchiveItem(
+                name=copy_name(source_id, original_uid, recurrence_id),
+                key=f"{original_uid} @ {recurrence_id}" if recurrence_id else original_uid,
+                uid=uid,
+                source_href=obj.href,
+                source_hash=source_hash,
+                data=_calendar_bytes(calendar, [copy], timezones),
+            )
+        )
+    return items
+
+
+def _series_items(
+    obj: SourceObject,
+    calendar: Calendar,
+    events: list[Event],
+    occurrences: list[Event],
+    timezones: dict[str, Any],
+    source_id: str,
+    run_id: str,
+) -> list[ArchiveItem]:
+    items = []
+    for original_uid in dict.fromkeys(str(o["UID"]) for o in occurrences):
+        components = [e for e in events if str(e["UID"]) == original_uid]
+        source_hash = ical.content_hash(c.to_ical().decode() for c in components)
+        copies = [
+            _archived_event(c, original_uid, original_uid, None, source_id, source_hash, run_id)
+            for c in components
+        ]
+        items.append(
+            ArchiveItem(
+                name=copy_name(source_id, original_uid, None),
+                key=original_uid,
+                uid=original_uid,
+                source_href=obj.href,
+                source_hash=source_hash,
+                data=_calendar_bytes(calendar, copies, timezones),
+            )
+        )
+    return items
+
+
+def _archived_event(
+    event: Event,
+    uid: str,
+    original_uid: str,
+    recurrence_id: str | None,
+    source_id: str,
+    source_hash: str,
+    run_id: str,
+) -> Event:
+    """A copy of ``event`` (the source is never mutated) with archive markers and no
+    scheduling: SCHEDULE-AGENT=NONE on ORGANIZER/ATTENDEE tells a CalDAV server not to send
+    invitations or replies (RFC 6638 7.1)."""
+    copy = event.copy()
+    copy.subcomponents = list(event.subcomponents)
+    for prop in ("ORGANIZER", "ATTENDEE"):
+        if prop in copy:
+            value = copy[prop]
+            values = value if isinstance(value, list) else [value]
+            neutral = [_without_scheduling(v) for v in values]
+            copy[prop] = neutral if isinstance(value, list) else neutral[0]
+    copy["UID"] = uid
+    for marker in [k for k in copy if k.upper().startswith(ical.PREFIX)]:
+        del copy[marker]
+    copy.add(ical.SOURCE_ID, source_id)
+    copy.add(ical.ORIGINAL_UID, original_uid)
+    if recurrence_id:
+        copy.add(ical.RECURRENCE_ID, recurrence_id)
+    copy.add(ical.SOURCE_HASH, source_hash)
+    copy.add(ical.RUN_ID, run_id)
+    return copy
+
+
+def _without_scheduling(address: Any) -> vCalAddress:
+    neutral = vCalAddress(str(address))
+    params = getattr(address, "params", {})
+    for name, value in params.items():
+        if name.upper() not in ("SCHEDULE-AGENT", "SCHEDULE-STATUS", "SCHEDULE-FORCE-SEND", "RSVP"):
+            neutral.params[name] = value
+    neutral.params["SCHEDULE-AGENT"] = "NONE"
+    return neutral
+
+
+def _calendar_bytes(source: Calendar, events: list[Event], timezones: dict[str, Any]) -> bytes:
+    """One VCALENDAR with the events and the VTIMEZONEs they reference. METHOD is dropped: a
+    stored calendar object must not carry an iTIP method (RFC 4791 4.1)."""
+    out = Calendar()
+    out.add("VERSION", "2.0")
+    out.add("PRODID", str(source.get("PRODID", PRODID)))
+    if "CALSCALE" in source:
+        out.add("CALSCALE", str(source["CALSCALE"]))
+    body = b"".join(e.to_ical() for e in events).decode()
+    referenced = {m.strip('"') for m in _TZID.findall(ical.unfold(body))}
+    for tzid in sorted(referenced):
+        if tzid in timezones:
+            out.add_component(timezones[tzid])
+    for event in events:
+        out.add_component(event)
+    data: bytes = out.to_ical()
+    return data
+
+
+def _guess_uid(text: str) -> str | None:
+    for line in ical.content_lines(text):
+        if ical.property_name(line) == "UID":
+            return line.partition(":")[2].strip() or None
+    return None
+
+
+def in_window(text: str, window: Window) -> bool:
+    """Whether an archived copy has an event in the window (False if it cannot be read)."""
+    try:
+        return bool(occurrences_in(Calendar.from_ical(text), window))
+    except Exception:
+        return False

@@ -1,0 +1,254 @@
+"""One archive run: read the source once, read the archive once, write only what is needed.
+
+All I/O of a run is here and in backends/; the decisions are in convert.py and engine.py.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from . import ical
+from .backends.base import ArchivedCopy, Destination, PreconditionFailed, Source, WriteError
+from .backends.caldav import CalDavDestination, CalDavSource
+from .backends.directory import DirectoryDestination
+from .backends.http import RequestCounter, make_client
+from .backends.ics import IcsSource
+from .config import RunConfig, redact_url
+from .convert import ArchiveItem, build_items
+from .engine import Plan, decide, plan
+from .errors import ExitCode, RunnerError, UnreachableError
+from .logs import get_logger
+from .result import Counts, ObjectError, RunResult
+
+ProgressFn = Callable[[int, int], None]
+
+
+def open_backends(config: RunConfig, counter: RequestCounter) -> tuple[Source, Destination]:
+    source: Source
+    if config.source_type == "caldav":
+        client = make_client(config.source_credentials, config.timeout_seconds, counter)
+        source = CalDavSource(config.source_url, client)
+    else:
+        is_url = config.source_url.startswith(("http://", "https://"))
+        feed_client = (
+            make_client(config.source_credentials, config.timeout_seconds, counter)
+            if is_url
+            else None
+        )
+        source = IcsSource(config.source_url, feed_client)
+    destination: Destination
+    if config.destination_type == "caldav":
+        assert config.destination_url is not None
+        client = make_client(config.destination_credentials, config.timeout_seconds, counter)
+        destination = CalDavDestination(config.destination_url, client)
+    else:
+        assert config.destination_path is not None
+        destination = DirectoryDestination(config.destination_path)
+    return source, destination
+
+
+def new_result(config: RunConfig) -> RunResult:
+    return RunResult(
+        run_id=config.run_id,
+        user=config.user,
+        window=config.window,
+        mode=config.recurrence,
+        on_change=config.on_change,
+        dry_run=config.dry_run,
+        source=f"{config.source_type}:{redact_url(config.source_url)}",
+        destination=(
+            f"caldav:{redact_url(config.destination_url or '')}"
+            if config.destination_type == "caldav"
+            else f"directory:{config.destination_path}"
+        ),
+    )
+
+
+def archive(config: RunConfig, progress: ProgressFn | None = None) -> RunResult:
+    """Run the archive and return its result (never raises for expected failures)."""
+    log = get_logger()
+    started = time.monotonic()
+    result = new_result(config)
+    counter = RequestCounter()
+    source, destination = open_backends(config, counter)
+    log.info(
+        "run started",
+        extra={
+            "run_id": config.run_id,
+            "user": config.user,
+            "source": result.source,
+            "destination": result.destination,
+            "window": result.window_dict(),
+            "mode": config.recurrence,
+            "on_change": config.on_change,
+            "dry_run": config.dry_run,
+        },
+    )
+    aborted: RunnerError | None = None
+    try:
+        source_id = ical.digest(source.identity, length=16)
+        objects = source.fetch(config.window)
+        items, errors = build_items(
+            objects, config.window, config.recurrence, source_id, config.run_id
+        )
+        result.counts.source_objects = len(objects)
+        result.counts.occurrences = len(items)
+        result.errors.extend(errors)
+        result.counts.failed += len(errors)
+        log.info(
+            "source read",
+            extra={"objects": len(objects), "items": len(items), "unreadable": len(errors)},
+        )
+        copies = destination.load(config.window)
+        the_plan = plan(items, copies, config.window, config.on_change, source_id)
+        _count_plan(result.counts, the_plan, config.dry_run)
+        result.source_missing = the_plan.source_missing
+        log.info(
+            "plan",
+            extra={
+                "create": len(the_plan.create),
+                "update": len(the_plan.update),
+                "unchanged": len(the_plan.unchanged),
+                "changed_kept": len(the_plan.changed_kept),
+                "source_missing": len(the_plan.source_missing),
+            },
+        )
+        if not config.dry_run and the_plan.writes:
+            aborted = _write_all(the_plan, destination, config.on_change, result, progress)
+    except RunnerError as exc:
+        aborted = exc
+    finally:
+        source.close()
+        destination.close()
+    result.http_requests = counter.requests
+    result.duration_seconds = time.monotonic() - started
+    _finish(result, aborted)
+    log.info(
+        "run finished",
+        extra={
+            "status": result.status,
+            "exit_code": result.exit_code,
+            "counts": vars(result.counts),
+            "http_requests": result.http_requests,
+            "http_writes": counter.writes,
+        },
+    )
+    return result
+
+
+def _count_plan(counts: Counts, the_plan: Plan, dry_run: bool) -> None:
+    counts.unchanged += len(the_plan.unchanged)
+    counts.changed_kept += len(the_plan.changed_kept)
+    counts.source_missing += len(the_plan.source_missing)
+    if dry_run:  # what a real run would write
+        counts.created += len(the_plan.create)
+        counts.updated += len(the_plan.update)
+
+
+def _write_all(
+    the_plan: Plan,
+    destination: Destination,
+    on_change: str,
+    result: RunResult,
+    progress: ProgressFn | None,
+) -> RunnerError | None:
+    work: list[tuple[ArchiveItem, ArchivedCopy | None]] = [(i, None) for i in the_plan.create]
+    work += the_plan.update
+    for done, (item, copy) in enumerate(work):
+        try:
+            _write_one(item, copy, destination, on_change, result)
+        except UnreachableError as exc:
+            # The server went away: the rest would fail too. Count them and stop; a re-run
+            # (the Job's retry) completes the window without duplicates.
+            remaining = work[done:]
+            result.counts.failed += len(remaining)
+            result.errors.extend(
+                ObjectError(message=f"not written: {exc}", uid=i.uid, href=i.name)
+                for i, _ in remaining
+            )
+            return exc
+        if progress is not None:
+            progress(done + 1, len(work))
+    return None
+
+
+def _write_one(
+    item: ArchiveItem,
+    copy: ArchivedCopy | None,
+    destination: Destination,
+    on_change: str,
+    result: RunResult,
+) -> None:
+    counts = result.counts
+    try:
+        if copy is None:
+            try:
+                destination.create(item.name, item.data)
+                counts.created += 1
+                return
+            except PreconditionFailed:
+                # It exists after all (archived while outside the queried range, or a
+                # concurrent run): decide again against what is there.
+                copy = destination.get(item.name)
+                decision = decide(item, copy, on_change)
+                if decision == "unchanged":
+                    counts.unchanged += 1
+                    return
+                if decision == "changed_kept":
+                    counts.changed_kept += 1
+                    return
+                if copy is None:
+                    raise WriteError("exists but cannot be read back") from None
+        destination.update(item.name, item.data, copy.etag)
+        counts.updated += 1
+    except WriteError as exc:
+        counts.failed += 1
+        result.errors.append(
+            ObjectError(message=str(exc), uid=item.uid, href=item.name, http_status=exc.http_status)
+        )
+
+
+def _finish(result: RunResult, aborted: RunnerError | None) -> None:
+    counts = result.counts
+    progressed = counts.created + counts.updated + counts.unchanged + counts.changed_kept
+    if aborted is not None:
+        result.message = str(aborted)
+        result.exit_code = int(aborted.exit_code)
+        result.status = "partial" if progressed else "failed"
+    elif counts.failed:
+        result.status = "partial"
+        result.exit_code = int(ExitCode.PARTIAL)
+    else:
+        result.status = "succeeded"
+        result.exit_code = int(ExitCode.SUCCEEDED)
+
+
+def write_termination_message(path: Path, message: str) -> None:
+    """Kubernetes reads this file into the Pod status; skip quietly where it cannot exist."""
+    log = get_logger()
+    if not path.parent.is_dir():
+        log.info("termination message skipped", extra={"path": str(path), "reason": "no directory"})
+        return
+    try:
+        path.write_text(message, encoding="utf-8")
+    except OSError as exc:
+        log.warning(
+            "termination message not written", extra={"path": str(path), "error": exc.strerror}
+        )
+
+
+def tty_progress() -> ProgressFn | None:
+    """Progress on an interactive terminal only (logs stay JSON lines)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if done == total or done % 25 == 0:
+            end = "\n" if done == total else ""
+            sys.stderr.write(f"\rwriting {done}/{total}{end}")
+            sys.stderr.flush()
+
+    return show
