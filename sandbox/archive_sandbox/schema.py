@@ -1,0 +1,79 @@
+"""CRD schema enforcement for the sandbox: defaulting, pruning, validation and CEL rules.
+
+The API server's order for a write is: decode, prune unknown fields, apply defaults,
+validate (OpenAPI, then list-type sets/maps, then CEL ``x-kubernetes-validations``).
+The server module drives that order; this module only knows one CRD version's schema::
+
+    schema = CRDSchema.from_crd(crd, "v1alpha1")
+    obj, unknown = schema.prune(body)
+    obj = schema.apply_defaults(obj)
+    errors = schema.validate(obj, old=stored_or_None)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import schema_errors as fe
+from .cel_rules import RuleSet
+from .schema_crd import validate_crd
+from .schema_defaults import apply_defaults as _apply_defaults
+from .schema_defaults import prune as _prune
+from .schema_errors import FieldError
+from .schema_validate import OpenAPIValidator, validate_list_types
+
+__all__ = ["CRDSchema", "FieldError", "SchemaNotFound", "validate_crd"]
+
+# Error types after which the API server skips CEL rules (hasBlockingErr).
+_BLOCKING = frozenset({fe.NOT_SUPPORTED, fe.REQUIRED, fe.TOO_LONG, fe.TOO_MANY, fe.TYPE_INVALID})
+_SKIPPED_RULES = FieldError(
+    fe.INVALID,
+    "<nil>",
+    'Invalid value: "null": some validation rules were not checked because the object was '
+    "invalid; correct the existing errors to complete validation",
+)
+
+
+class SchemaNotFound(ValueError):
+    """The CRD has no such version, or the version has no openAPIV3Schema."""
+
+
+class CRDSchema:
+    """The structural schema of one version of a CRD, with its compiled CEL rules."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+        self._rules = RuleSet(schema)
+
+    @classmethod
+    def from_crd(cls, crd: dict[str, Any], version: str) -> CRDSchema:
+        for entry in (crd.get("spec") or {}).get("versions") or []:
+            if entry.get("name") == version:
+                schema = (entry.get("schema") or {}).get("openAPIV3Schema")
+                if not isinstance(schema, dict):
+                    raise SchemaNotFound(f"version {version!r} has no schema.openAPIV3Schema")
+                return cls(schema)
+        name = (crd.get("metadata") or {}).get("name", "?")
+        raise SchemaNotFound(f"CRD {name} has no version {version!r}")
+
+    def apply_defaults(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """A copy of ``obj`` with defaults applied (also use it on objects read from storage)."""
+        return _apply_defaults(obj, self.schema)
+
+    def prune(self, obj: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """A copy of ``obj`` without unknown fields, and the paths of the fields removed."""
+        return _prune(obj, self.schema)
+
+    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[FieldError]:
+        """All validation errors of ``obj`` (already pruned and defaulted).
+
+        ``old`` is the stored object on update; it enables CEL transition rules.
+        """
+        errors = OpenAPIValidator(self.schema).run(obj)
+        errors += validate_list_types(obj, self.schema)
+        if self._rules.empty:
+            return errors
+        if any(error.type in _BLOCKING for error in errors):
+            return [*errors, _SKIPPED_RULES]
+        old_defaulted = self.apply_defaults(old) if old is not None else None
+        return errors + self._rules.validate(obj, old_defaulted)
