@@ -1,0 +1,108 @@
+"""Configuration: one-line errors naming the setting, credentials from env or mounted files."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from archive_runner.config import RunConfig, load_config
+from archive_runner.errors import ConfigError
+
+NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
+BASE = {
+    "user": "alice",
+    "source_url": "https://cal.example.org/alice/work/",
+    "destination_url": "https://cal.example.org/alice/archive/",
+    "start": "2024-03-01",
+    "end": "2024-03-31",
+}
+
+
+def load(env: dict[str, str] | None = None, **options: str | None) -> RunConfig:
+    return load_config({**BASE, **options}, env or {}, NOW, dry_run=False)
+
+
+def error(env: dict[str, str] | None = None, **options: str | None) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load(env, **options)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_defaults() -> None:
+    config = load()
+    assert (config.source_type, config.destination_type) == ("caldav", "caldav")
+    assert (config.recurrence, config.on_change, config.dry_run) == ("occurrences", "keep", False)
+    assert config.window.zone.key == "UTC"
+    assert (config.window.start, config.window.end) == (date(2024, 3, 1), date(2024, 3, 31))
+    assert config.run_id.startswith("run-")
+    assert config.termination_log == Path("/dev/termination-log")
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"user": ""}, "--user / ARCHIVE_USER is required"),
+        ({"start": "2024-13-01"}, "--start / ARCHIVE_START: '2024-13-01' is not a date"),
+        ({"end": "2024-02-01"}, "--end / ARCHIVE_END: '2024-02-01' is before the start"),
+        ({"end": None}, "--end / ARCHIVE_END is required"),
+        ({"time_zone": "Mars/Olympus"}, "ARCHIVE_TIME_ZONE: 'Mars/Olympus' is not a known IANA"),
+        ({"source_type": "ftp"}, "ARCHIVE_SOURCE_TYPE: 'ftp' is not a valid choice"),
+        ({"recurrence": "all"}, "ARCHIVE_RECURRENCE: 'all' is not a valid choice"),
+        ({"on_change": "delete"}, "ARCHIVE_ON_CHANGE: 'delete' is not a valid choice"),
+        ({"source_url": "cal.example.org"}, "ARCHIVE_SOURCE_URL: 'cal.example.org' is not an http"),
+        ({"destination_type": "directory"}, "ARCHIVE_DESTINATION_PATH is required"),
+        ({"window_days": "7"}, "use either --start/--end or --window-offset-days/--window-days"),
+        ({"start": "2000-01-01"}, "makes a 8857-day window"),
+        ({"run_id": "bad id!"}, "ARCHIVE_RUN_ID: 'bad id!' is not a valid run id"),
+    ],
+)
+def test_bad_settings_name_the_setting_and_the_fix(
+    options: dict[str, str | None], expected: str
+) -> None:
+    message = error(**options)
+    assert expected in message
+    assert ";" in message  # "...; <the fix>"
+
+
+def test_credentials_in_a_url_are_refused_without_echoing_them() -> None:
+    message = error(source_url="https://alice:hunter2@cal.example.org/alice/work/")
+    assert "hunter2" not in message
+    assert "contains credentials" in message
+
+
+def test_relative_window_from_the_job_name_or_reference_time() -> None:
+    minute = int(datetime(2024, 3, 9, 23, 59, tzinfo=UTC).timestamp()) // 60
+    options = {"start": None, "end": None, "window_offset_days": "0", "window_days": "1"}
+    from_job = load({"ARCHIVE_JOB_NAME": f"alice-daily-{minute}"}, **options)
+    assert from_job.window.start == date(2024, 3, 9)
+    explicit = load(reference_time="2024-02-01T10:00:00+01:00", **options)
+    assert explicit.window.start == date(2024, 2, 1)
+    assert load(**options).window.start == date(2024, 3, 10)  # now
+    assert "is in the future" in error(**{**options, "window_offset_days": "1"})
+    assert "is not an RFC 3339 time" in error(**{**options, "reference_time": "yesterday"})
+
+
+def test_credentials_from_env_win_over_files_and_destination_defaults_to_source(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "username").write_text("file-user\n")
+    (tmp_path / "password").write_text("file-pass\n")
+    (tmp_path / "destination-token").write_text("dest-token")
+    config = load({"ARCHIVE_CREDENTIALS_DIR": str(tmp_path), "ARCHIVE_SOURCE_USERNAME": "env-user"})
+    assert config.source_credentials.username == "env-user"
+    assert config.source_credentials.password is not None
+    assert config.source_credentials.password.get_secret_value() == "file-pass"
+    assert config.destination_credentials.token is not None
+    assert config.destination_credentials.token.get_secret_value() == "dest-token"
+    assert "file-pass" not in repr(config)
+
+    shared = load({"ARCHIVE_SOURCE_USERNAME": "u", "ARCHIVE_SOURCE_PASSWORD": "p"})
+    assert shared.destination_credentials == shared.source_credentials
+
+
+def test_a_username_without_password_is_refused() -> None:
+    message = error({"ARCHIVE_SOURCE_USERNAME": "alice"})
+    assert "ARCHIVE_SOURCE_PASSWORD is not" in message

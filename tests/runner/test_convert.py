@@ -1,0 +1,149 @@
+"""Pure conversion and planning: expansion, series copies, safe writes, change hashes."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from archive_runner import ical
+from archive_runner.backends.base import ArchivedCopy, SourceObject
+from archive_runner.convert import ArchiveItem, build_items
+from archive_runner.engine import plan
+from archive_runner.result import TERMINATION_LIMIT, ObjectError, RunResult
+from archive_runner.window import Window
+
+from .helpers import event, sample
+
+MARCH = Window(date(2024, 3, 1), date(2024, 3, 31), ZoneInfo("Europe/London"))
+
+
+def items_of(text: str, window: Window = MARCH, mode: str = "occurrences") -> list[ArchiveItem]:
+    items, errors = build_items([SourceObject("x.ics", text)], window, mode, "src", "run-1")
+    assert errors == []
+    return items
+
+
+def test_occurrences_get_derived_uids_and_no_recurrence_properties() -> None:
+    items = items_of(sample("weekly-london.ics"))
+    # 4, 11, (18 excluded), 25 moved to 26 March
+    assert [i.uid for i in items] == [
+        "weekly-london@example.org-20240304T090000Z",
+        "weekly-london@example.org-20240311T090000Z",
+        "weekly-london@example.org-20240325T090000Z",
+    ]
+    for item in items:
+        text = ical.unfold(item.data.decode())
+        vevent = text[text.index("BEGIN:VEVENT") :]
+        for prop in ("RRULE:", "EXDATE", "RDATE", "RECURRENCE-ID;", "RECURRENCE-ID:"):
+            assert f"\n{prop}" not in vevent
+        assert "X-ARCHIVE-ORIGINAL-UID:weekly-london@example.org" in text
+        assert "BEGIN:VTIMEZONE" in text and "TZID:Europe/London" in text
+    moved = ical.unfold(items[2].data.decode())
+    assert "DTSTART;TZID=Europe/London:20240326T140000" in moved
+    assert "SUMMARY:Weekly review (moved)" in moved
+    assert "SEQUENCE:3" in moved  # never bumped
+
+
+def test_scheduling_is_neutralised_on_every_attendee_and_the_organizer() -> None:
+    first = ical.unfold(items_of(sample("weekly-london.ics"))[0].data.decode())
+    lines = [line for line in first.splitlines() if line.startswith(("ATTENDEE", "ORGANIZER"))]
+    assert len(lines) == 3
+    for line in lines:
+        assert line.count("SCHEDULE-AGENT=NONE") == 1
+        assert "RSVP" not in line and "SCHEDULE-AGENT=SERVER" not in line
+    assert "SEQUENCE:2" in first
+
+
+def test_series_mode_copies_master_and_override_under_the_original_uid() -> None:
+    (item,) = items_of(sample("weekly-london.ics"), mode="series")
+    text = ical.unfold(item.data.decode())
+    assert item.uid == "weekly-london@example.org"
+    assert text.count("BEGIN:VEVENT") == 2
+    assert "RRULE:FREQ=WEEKLY;COUNT=10" in text
+    assert "EXDATE;TZID=Europe/London:20240318T090000" in text
+    assert "RECURRENCE-ID;TZID=Europe/London:20240325T090000" in text
+
+
+def test_open_ended_recurrence_is_expanded_only_inside_the_window() -> None:
+    week = Window(date(2024, 3, 25), date(2024, 3, 31), ZoneInfo("Europe/London"))
+    assert len(items_of(sample("daily-open-ended.ics"), week)) == 7
+
+
+def test_all_day_and_floating_events_are_read_in_the_configured_zone() -> None:
+    auckland = ZoneInfo("Pacific/Auckland")
+    all_day = sample("all-day.ics")  # 6 March
+    assert len(items_of(all_day, Window(date(2024, 3, 6), date(2024, 3, 6), auckland))) == 1
+    assert items_of(all_day, Window(date(2024, 3, 7), date(2024, 3, 7), auckland)) == []
+    floating = sample("floating.ics")  # 8 March 01:00 wall time
+    new_york = ZoneInfo("America/New_York")
+    assert len(items_of(floating, Window(date(2024, 3, 8), date(2024, 3, 8), new_york))) == 1
+    assert items_of(floating, Window(date(2024, 3, 7), date(2024, 3, 7), new_york)) == []
+
+
+def test_hash_ignores_folding_and_dtstamp_but_not_content() -> None:
+    text = event("a@x", "20240305T120000Z", "20240305T130000Z", "Title " * 20)
+    folded = text.replace("SUMMARY:Title ", "SUMMARY:Tit\r\n le ", 1)
+    restamped = text.replace("DTSTAMP:20240101T000000Z", "DTSTAMP:20240301T101010Z")
+    edited = text.replace("SUMMARY:Title", "SUMMARY:Other", 1)
+    (base,) = items_of(text)
+    assert items_of(folded)[0].source_hash == base.source_hash
+    assert items_of(restamped)[0].source_hash == base.source_hash
+    assert items_of(edited)[0].source_hash != base.source_hash
+    assert items_of(text)[0].name == base.name  # deterministic address
+
+
+def test_malformed_objects_are_reported_and_others_converted() -> None:
+    good = event("good@x", "20240305T120000Z", "20240305T130000Z")
+    bad = event("bad@x", "notadate", "20240305T130000Z")
+    items, errors = build_items(
+        [SourceObject("bad.ics", bad), SourceObject("good.ics", good)],
+        MARCH,
+        "occurrences",
+        "s",
+        "r",
+    )
+    assert [i.uid for i in items] == ["good@x"]
+    assert [(e.uid, e.href) for e in errors] == [("bad@x", "bad.ics")]
+
+
+def test_plan_detects_unchanged_changed_and_missing_copies() -> None:
+    keep_text = event("keep@x", "20240305T120000Z", "20240305T130000Z")
+    edit_text = event("edit@x", "20240306T120000Z", "20240306T130000Z")
+    gone_text = event("gone@x", "20240307T120000Z", "20240307T130000Z")
+    old = {i.uid: i for i in items_of(keep_text) + items_of(edit_text) + items_of(gone_text)}
+    archive = {
+        i.name: ArchivedCopy(name=i.name, etag=f'"{n}"', text=i.data.decode())
+        for n, i in enumerate(old.values())
+    }
+    now = items_of(keep_text) + items_of(edit_text.replace("SUMMARY:Event", "SUMMARY:Edited"))
+    kept = plan(now, archive, MARCH, "keep", "src")
+    assert [i.uid for i in kept.unchanged] == ["keep@x"]
+    assert [i.uid for i in kept.changed_kept] == ["edit@x"]
+    assert kept.create == [] and kept.update == []
+    assert kept.source_missing == ["gone@x"]
+    updated = plan(now, archive, MARCH, "update", "src")
+    assert [(i.uid, c.etag) for i, c in updated.update] == [("edit@x", '"1"')]
+    # another source's copies are never reported as missing
+    assert plan(now, archive, MARCH, "keep", "other-source").source_missing == []
+
+
+def test_termination_message_fits_in_4_kib_with_counts_window_and_run_id() -> None:
+    result = RunResult(
+        run_id="run-1",
+        user="alice",
+        window=MARCH,
+        mode="occurrences",
+        on_change="keep",
+        dry_run=False,
+        source="s",
+        destination="d",
+        errors=[ObjectError(message="x" * 2000, uid=f"u{i}", href="h") for i in range(100)],
+    )
+    result.counts.failed = 100
+    message = result.termination_message()
+    assert len(message.encode()) <= TERMINATION_LIMIT
+    parsed = json.loads(message)
+    assert parsed["run_id"] == "run-1" and parsed["counts"]["failed"] == 100
+    assert parsed["window"]["start"] == "2024-03-01" and parsed["errors_total"] == 100
+    assert len(json.loads(result.to_json())["errors"]) == 50
