@@ -30,5 +30,11 @@ lint: $(STAMP) ## ruff and mypy
 
 check: lint test ## everything CI runs
 
+.PHONY: runner-image images
+runner-image: ## build the runner image with buildah, no engine needed (docs/images.md)
+	scripts/images/build-image.sh runner
+
+images: runner-image ## build every image and smoke-test it
+
 clean: ## remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .sandbox .demo
