@@ -177,6 +177,7 @@ class RuleSet:
     ) -> FieldError | None:
         compiled = rule.compiled
         type_name = schema.get("type", "")
+        path = path or "<nil>"  # the API server's rendering of the resource root's nil path
         if compiled.program is None or compiled.errors:
             detail = "rule compile error: " + "\n".join(compiled.errors)
             return fe.invalid(path, type_name, detail)
@@ -242,7 +243,7 @@ def _join_field_path(path: str, field_path: str) -> str:
     """Append a rule's ``fieldPath`` (``.a.b``, ``['k']``) in Kubernetes' rendering."""
     rendered = re.sub(r"\['((?:\\.|[^'])*)'\]", lambda m: f"[{m.group(1)}]", field_path)
     rendered = rendered.lstrip(".")
-    if not path:
+    if path == "<nil>":
         return rendered
     return path + ("" if rendered.startswith("[") else ".") + rendered
 

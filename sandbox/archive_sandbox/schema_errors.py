@@ -146,5 +146,5 @@ def too_long(field: str, max_length: int) -> FieldError:
 
 
 def too_many(field: str, actual: int, maximum: int) -> FieldError:
-    unit = "item" if maximum == 1 else "items"
+    unit = "items" if maximum > 1 else "item"
     return make(TOO_MANY, field, actual, f"must have at most {maximum} {unit}")

@@ -195,9 +195,9 @@ class OpenAPIValidator:
                 if embedded and key == "metadata":
                     self._validate_metadata(sub, properties[key], sub_path)
                 else:
-                    self._validate(sub, properties[key], sub_path, _embedded(properties[key]))
+                    self._validate(sub, properties[key], sub_path)
             elif isinstance(additional, dict):
-                self._validate(sub, additional, sub_path, _embedded(additional))
+                self._validate(sub, additional, sub_path)
         for name in schema.get("required") or []:
             if name not in value:
                 self._add(fe.required(_child(path, name)))
@@ -214,10 +214,6 @@ class OpenAPIValidator:
         for key in ("name", "generateName"):
             if key in meta and key in properties:
                 self._validate(meta[key], properties[key], _child(path, key))
-
-
-def _embedded(schema: Schema) -> bool:
-    return bool(schema.get("x-kubernetes-embedded-resource"))
 
 
 def _json_equal(a: Any, b: Any) -> bool:
