@@ -1,0 +1,446 @@
+"""The HTTP face of the sandbox: Kubernetes REST paths on aiohttp, over `Store`.
+
+    server = SandboxServer(Store())
+    url = await server.start(port=0)        # 127.0.0.1, free port
+    ...
+    await server.stop()
+
+`register_subresource(group, plural, name, handler)` plugs in subresources served outside the
+store (e.g. `pods/log` by the local kubelet); a handler is
+`async (request, rt, namespace, name) -> aiohttp.web.StreamResponse`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from . import errors as err
+from . import openapi, resources, tables
+from .auth import Users
+from .meta import rfc3339
+from .requestlog import RequestLog, RequestRecord
+from .resources import ResourceType
+from .routing import RequestInfo, parse_request
+from .store import PATCH_TYPES, Store
+
+log = logging.getLogger(__name__)
+
+SubresourceHandler = Callable[[web.Request, ResourceType, str, str], Awaitable[web.StreamResponse]]
+GIT_VERSION = "v1.37.0-sandbox"
+TABLE_MARKER = "as=Table"
+
+
+def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
+    headers = {}
+    resp = web.Response(
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+    for warning in warnings or []:
+        resp.headers.add("Warning", f'299 - "{warning}"')
+    return resp
+
+
+def _error(e: err.ApiError) -> web.Response:
+    return _json(e.status(), e.code)
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes")
+
+
+class SandboxServer:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        users: Users | None = None,
+        request_log: RequestLog | None = None,
+        bookmark_interval: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.users = users or Users()
+        self.requests = request_log or RequestLog()
+        self.bookmark_interval = bookmark_interval
+        self._subresources: dict[tuple[str, str, str], SubresourceHandler] = {}
+        self._runner: web.AppRunner | None = None
+        self._watch_tasks: set[asyncio.Task[Any]] = set()
+        self._stopping = asyncio.Event()
+        self.url = ""
+        self.app = web.Application(client_max_size=64 * 1024 * 1024)
+        self.app.router.add_route("*", "/{tail:.*}", self._handle)
+
+    def register_subresource(self, group: str, plural: str, name: str, handler: SubresourceHandler) -> None:
+        self._subresources[(group, plural, name)] = handler
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        await self.store.start()
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        bound = sockets[0].getsockname()[1] if sockets else port
+        self.url = f"http://{host}:{bound}"
+        return self.url
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await self.store.stop()
+        if self._runner:
+            await self._runner.cleanup()
+
+    # --- dispatch ---------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if path.startswith("/sandbox/"):
+            return await self._sandbox_endpoint(request)
+        info = parse_request(request.method, path, _truthy(request.query.get("watch")))
+        seq = self.requests.next_seq()
+        user_name, groups, code = "", (), 500
+        try:
+            user = self.users.authenticate(
+                request.headers.get("Authorization"),
+                request.headers.get("Impersonate-User"),
+                tuple(request.headers.getall("Impersonate-Group", [])),
+            )
+            user_name, groups = user.name, user.groups
+            response = await self._dispatch(request, info)
+            code = response.status
+            return response
+        except err.ApiError as e:
+            code = e.code
+            return _error(e)
+        except Exception as e:
+            log.exception("sandbox: %s %s failed", request.method, path)
+            code = 500
+            return _error(err.ApiError(500, "InternalError", f"Internal error occurred: {e}"))
+        finally:
+            self.requests.append(
+                RequestRecord(
+                    seq=seq,
+                    time=rfc3339(self.store.now()),
+                    user=user_name,
+                    groups=tuple(groups),
+                    user_agent=request.headers.get("User-Agent", ""),
+                    method=request.method,
+                    path=path,
+                    query=request.query_string,
+                    verb=info.verb,
+                    api_group=info.group,
+                    api_version=info.version,
+                    resource=info.resource,
+                    subresource=info.subresource,
+                    namespace=info.namespace,
+                    name=info.name,
+                    code=code,
+                    is_resource=info.is_resource,
+                )
+            )
+
+    async def _dispatch(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        if not info.is_resource:
+            return await self._non_resource(request, path, info)
+        rt = self.store.registry.get(info.group, info.version, info.resource)
+        if rt is None:
+            raise err.ApiError(404, "NotFound", "the server could not find the requested resource")
+        if info.namespace and not rt.namespaced and info.resource != "namespaces":
+            raise err.ApiError(404, "NotFound", "the server could not find the requested resource")
+        namespace = info.namespace if rt.namespaced else ""
+        if info.subresource:
+            handler = self._subresources.get((rt.group, rt.plural, info.subresource))
+            if handler is not None:
+                return await handler(request, rt, namespace, info.name)
+            if info.subresource not in rt.subresources or info.subresource != "status":
+                if info.subresource == "log" and "log" in rt.subresources:
+                    raise err.bad_request(f'pod "{info.name}" has no running containers: no kubelet serves logs in this sandbox')
+                raise err.ApiError(404, "NotFound", "the server could not find the requested resource")
+        handler_for_verb = {
+            "get": self._get,
+            "list": self._list,
+            "watch": self._watch,
+            "create": self._create,
+            "update": self._update,
+            "patch": self._patch,
+            "delete": self._delete,
+            "deletecollection": self._delete_collection,
+        }.get(info.verb)
+        if handler_for_verb is None:
+            raise err.method_not_allowed()
+        return await handler_for_verb(request, rt, namespace, info)
+
+    async def _non_resource(self, request: web.Request, path: str, info: RequestInfo) -> web.StreamResponse:
+        if request.method not in ("GET", "HEAD"):
+            raise err.method_not_allowed()
+        registry = self.store.registry
+        if path in ("/healthz", "/livez", "/readyz"):
+            return web.Response(text="ok", content_type="text/plain")
+        if path == "/version":
+            return _json(
+                {
+                    "major": "1",
+                    "minor": "37",
+                    "gitVersion": GIT_VERSION,
+                    "gitCommit": "sandbox",
+                    "gitTreeState": "clean",
+                    "buildDate": "2025-01-01T00:00:00Z",
+                    "goVersion": "go1.24",
+                    "compiler": "gc",
+                    "platform": "linux/amd64",
+                }
+            )
+        if path == "/api":
+            return _json(resources.api_versions_doc(request.host))
+        if path == "/apis":
+            return _json(resources.api_group_list_doc(registry))
+        segments = [s for s in path.split("/") if s]
+        if segments[:1] == ["apis"] and len(segments) == 2:
+            doc = resources.api_group_doc(registry, segments[1])
+            if doc is not None:
+                return _json(doc)
+        if segments[:1] in (["api"], ["apis"]) and info.version:
+            doc = resources.api_resource_list_doc(registry, info.group, info.version)
+            if doc is not None:
+                return _json(doc)
+        if segments[:1] == ["openapi"]:
+            doc = openapi.document(self.store, segments[1:], request.query.get("hash"))
+            if doc is not None:
+                return _json(doc)
+        raise err.ApiError(404, "NotFound", "the server could not find the requested resource")
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _body(request: web.Request) -> Any:
+        raw = await request.read()
+        if not raw:
+            return None
+        ctype = request.content_type
+        try:
+            if "yaml" in ctype:
+                return yaml.safe_load(raw)
+            return json.loads(raw)
+        except (ValueError, yaml.YAMLError) as e:
+            raise err.bad_request(f"the request body could not be decoded: {e}") from None
+
+    @staticmethod
+    def _wants_table(request: web.Request) -> bool:
+        return TABLE_MARKER in request.headers.get("Accept", "")
+
+    def _table(self, request: web.Request, rt: ResourceType, objs: list[dict[str, Any]], list_meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        return tables.table(
+            rt,
+            objs,
+            self.store.custom.version_spec(rt) if rt.custom else None,
+            self.store.now(),
+            include_object=request.query.get("includeObject", "Metadata"),
+            list_meta=list_meta,
+        )
+
+    @staticmethod
+    def _write_options(request: web.Request) -> dict[str, Any]:
+        q = request.query
+        return {
+            "dry_run": q.get("dryRun") == "All",
+            "field_manager": q.get("fieldManager") or request.headers.get("User-Agent", "unknown").split("/")[0],
+            "field_validation": q.get("fieldValidation") or "Warn",
+        }
+
+    # --- verbs --------------------------------------------------------------------------------
+
+    async def _get(self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo) -> web.StreamResponse:
+        obj = await self.store.get(rt, ns, info.name)
+        if self._wants_table(request):
+            return _json(self._table(request, rt, [obj]))
+        return _json(obj)
+
+    async def _list(self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo) -> web.StreamResponse:
+        q = request.query
+        limit = int(q["limit"]) if q.get("limit", "").isdigit() else None
+        result = await self.store.list(
+            rt,
+            ns or None,
+            label_selector=q.get("labelSelector"),
+            field_selector=q.get("fieldSelector"),
+            limit=limit,
+            continue_token=q.get("continue"),
+        )
+        if self._wants_table(request):
+            full = [self.store.view(rt, o) if "kind" not in o else o for o in result["items"]]
+            return _json(self._table(request, rt, full, result["metadata"]))
+        return _json(result)
+
+    async def _create(self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo) -> web.StreamResponse:
+        if info.name:
+            raise err.method_not_allowed()
+        warnings: list[str] = []
+        obj = await self.store.create(rt, ns, await self._body(request), warnings=warnings, **self._write_options(request))
+        return _json(obj, 201, warnings)
+
+    async def _update(self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo) -> web.StreamResponse:
+        if not info.name:
+            raise err.method_not_allowed()
+        warnings: list[str] = []
+        obj = await self.store.update(rt, ns, info.name, await self._body(request), subresource=info.subresource or None, warnings=warnings, **self._write_options(request))
+        return _json(obj, 200, warnings)
+
+    async def _patch(self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo) -> web.StreamResponse:
+        if not info.name:
+            raise err.method_not_allowed()
+        ctype = request.content_type
+        patch_type = PATCH_TYPES.get(ctype)
+        if patch_type is None:
+            raise err.unsupported_media_type(ctype, list(PATCH_TYPES))
+        existed = self.store.peek(rt.storage_key, ns if rt.namespaced else "", info.name) is not None
+        warnings: list[str] = []
+        obj = await self.store.patch(
+            rt,
+            ns,
+            info.name,
+            patch_type,
+            await self._body(request),
+            subresource=info.subresource or None,
+            force=_truthy(request.query.get("force")),
+            warnings=warnings,
+            **self._write_options(request),
+        )
+        return _json(obj, 200 if existed else 201, warnings)
+
+    def _delete_options(self, request: web.Request, body: Any) -> dict[str, Any]:
+        opts = body if isinstance(body, dict) else {}
+        q = request.query
+        policy = opts.get("propagationPolicy") or q.get("propagationPolicy")
+        if policy is None and (opts.get("orphanDependents") is not None or q.get("orphanDependents")):
+            orphan = opts.get("orphanDependents")
+            orphan = _truthy(q.get("orphanDependents")) if orphan is None else orphan
+            policy = "Orphan" if orphan else "Background"
+        dry = opts.get("dryRun") or ([q["dryRun"]] if q.get("dryRun") else [])
+        return {"propagation_policy": policy, "dry_run": "All" in dry, "preconditions": opts.get("preconditions")}
+
+    async def _delete(self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo) -> web.StreamResponse:
+        if info.subresource:
+            raise err.method_not_allowed()
+        opts = self._delete_options(request, await self._body(request))
+        obj, deleted_now = await self.store.delete(rt, ns, info.name, **opts)
+        return _json(obj, 200 if deleted_now or opts["dry_run"] else 202)
+
+    async def _delete_collection(self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo) -> web.StreamResponse:
+        opts = self._delete_options(request, await self._body(request))
+        q = request.query
+        result = await self.store.delete_collection(
+            rt,
+            ns or None,
+            label_selector=q.get("labelSelector"),
+            field_selector=q.get("fieldSelector"),
+            propagation_policy=opts["propagation_policy"],
+            dry_run=opts["dry_run"],
+        )
+        return _json(result)
+
+    async def _watch(self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo) -> web.StreamResponse:
+        q = request.query
+        field_selector = q.get("fieldSelector")
+        if info.name:  # legacy watch on a single object
+            field_selector = ",".join(filter(None, [field_selector, f"metadata.name={info.name}"]))
+        send_initial = q.get("sendInitialEvents")
+        try:
+            watch = await self.store.watch(
+                rt,
+                ns or None,
+                label_selector=q.get("labelSelector"),
+                field_selector=field_selector,
+                resource_version=q.get("resourceVersion"),
+                send_initial_events=_truthy(send_initial) if send_initial is not None else None,
+            )
+        except err.ApiError as e:
+            if e.code != 410:
+                raise
+            response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+            await response.prepare(request)
+            await response.write(json.dumps({"type": "ERROR", "object": e.status()}).encode() + b"\n")
+            await response.write_eof()
+            return response
+        timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
+        bookmarks = _truthy(q.get("allowWatchBookmarks"))
+        as_table = self._wants_table(request)
+        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+        await response.prepare(request)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout if timeout else None
+        first_table = True
+
+        async def send(kind: str, obj: dict[str, Any]) -> None:
+            nonlocal first_table
+            if as_table and kind != "BOOKMARK":
+                obj = tables.table(rt, [obj], self.store.custom.version_spec(rt), self.store.now(), include_object=q.get("includeObject", "Metadata"), with_definitions=first_table)
+                first_table = False
+            await response.write(json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n")
+
+        def bookmark() -> dict[str, Any]:
+            return {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {"resourceVersion": str(self.store.resource_version)}}
+
+        try:
+            if send_initial is not None and _truthy(send_initial):
+                initial = watch.queue.qsize()
+                for _ in range(initial):
+                    kind, obj = watch.queue.get_nowait()
+                    await send(kind, self.store.view(rt, obj))
+                if bookmarks:
+                    mark = bookmark()
+                    mark["metadata"]["annotations"] = {"k8s.io/initial-events-end": "true"}
+                    await send("BOOKMARK", mark)
+            while not self._stopping.is_set():
+                wait = self.bookmark_interval if bookmarks else 1.0
+                if deadline is not None:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    wait = min(wait, remaining)
+                item = await watch.next(wait)
+                if item is None:
+                    if bookmarks and (deadline is None or deadline - loop.time() > 0):
+                        await send("BOOKMARK", bookmark())
+                    continue
+                kind, obj = item
+                if kind == "CLOSED":
+                    break
+                await send(kind, self.store.view(rt, obj))
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.store.unwatch(watch)
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
+            await response.write_eof()
+        return response
+
+    # --- sandbox-only endpoints -----------------------------------------------------------------
+
+    async def _sandbox_endpoint(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.rstrip("/")
+        if path == "/sandbox/requests" and request.method == "GET":
+            since = int(request.query.get("since", "0") or 0)
+            records = self.requests.since(since)
+            if _truthy(request.query.get("writes")):
+                records = [r for r in records if r.is_write]
+            return _json({"mark": self.requests.mark(), "items": [r.to_dict() for r in records]})
+        if path == "/sandbox/requests/mark" and request.method in ("POST", "GET"):
+            return _json({"mark": self.requests.mark()})
+        if path == "/sandbox/requests" and request.method == "DELETE":
+            self.requests.clear()
+            return _json({"mark": self.requests.mark()})
+        if path == "/sandbox/settle" and request.method == "POST":
+            await self.store.gc.settle()
+            return _json({"resourceVersion": str(self.store.resource_version)})
+        return _error(err.ApiError(404, "NotFound", f"no sandbox endpoint {request.method} {path}"))

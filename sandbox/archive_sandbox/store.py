@@ -1,0 +1,710 @@
+"""The in-process object store: the API server's semantics without HTTP.
+
+Everything the HTTP layer does goes through `Store`, and in-process controllers (the CronJob,
+Job and kubelet controllers of the sandbox) use the same async methods, so they see exactly what
+HTTP clients see: resourceVersions, generations, watch events, finalizers, garbage collection.
+
+    store = Store()
+    await store.start()                      # starts the garbage collector
+    jobs = store.resource("batch", "jobs")   # a ResourceType (preferred version)
+    job = await store.create(jobs, "default", {...})
+    await store.patch(jobs, "default", job["metadata"]["name"], "merge", {"status": {...}},
+                      subresource="status")
+    watch = await store.watch(jobs, namespace=None)          # ADDED events for what exists,
+    kind, obj = await watch.next(timeout=1.0) or ...         # then live events
+    store.unwatch(watch)
+
+Stored objects are never mutated in place: every write stores a new dict, so objects handed
+out (and queued for watchers) stay valid snapshots. Callers must not mutate them either.
+
+Hooks for later work:
+- `add_admission(storage_key, fn)`: fn(operation, obj, old) -> obj runs on create/update
+  (mutating and validating; raise ApiError to reject). Built-in defaults use it.
+- `listeners`: callables (event: Event) -> None run for every stored change (controllers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from . import builtins
+from . import errors as err
+from .crds import CustomResources
+from .gc import GarbageCollector
+from .managedfields import record_update, server_side_apply
+from .meta import SYSTEM_META_FIELDS, generate_name, name_errors, new_uid, rfc3339, spec_part, utcnow
+from .patch import json_patch, merge_patch, strategic_merge_patch
+from .resources import CRD_STORAGE_KEY, NAMESPACES_KEY, Registry, ResourceType, StorageKey
+from .selectors import field_matcher, field_selector_name, label_matcher
+from .watch import Event, History, Watch
+
+Admission = Callable[[str, dict[str, Any], dict[str, Any] | None], dict[str, Any]]
+DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+PATCH_TYPES = {
+    "application/merge-patch+json": "merge",
+    "application/json-patch+json": "json",
+    "application/strategic-merge-patch+json": "strategic",
+    "application/apply-patch+yaml": "apply",
+    "application/apply-patch+cbor": "apply",
+}
+
+
+class Store:
+    def __init__(
+        self,
+        registry: Registry | None = None,
+        *,
+        now: Callable[[], datetime] = utcnow,
+        history_size: int = 20000,
+    ) -> None:
+        self.registry = registry or Registry()
+        self.now = now
+        self._objects: dict[StorageKey, dict[str, dict[str, dict[str, Any]]]] = {}
+        self._by_uid: dict[str, tuple[StorageKey, str, str]] = {}
+        self._rv = 0
+        self.history = History(history_size)
+        self._watchers: dict[StorageKey, set[Watch]] = {}
+        self._admission: dict[StorageKey, list[Admission]] = {}
+        self.listeners: list[Callable[[Event], None]] = []
+        self.custom = CustomResources(self)
+        self.gc = GarbageCollector(self)
+        builtins.install(self)
+        for name in DEFAULT_NAMESPACES:
+            self._put_new(self.resource("", "namespaces"), self._namespace_object(name))
+
+    # --- lifecycle and hooks ---------------------------------------------------------
+
+    async def start(self) -> None:
+        self.gc.start()
+
+    async def stop(self) -> None:
+        await self.gc.stop()
+        for watchers in self._watchers.values():
+            for w in watchers:
+                w.closed = True
+                w.put("CLOSED", {})
+
+    def add_admission(self, key: StorageKey, fn: Admission) -> None:
+        self._admission.setdefault(key, []).append(fn)
+
+    def resource(self, group: str, plural: str, version: str | None = None) -> ResourceType:
+        rt = self.registry.get(group, version, plural) if version else self.registry.preferred(group, plural)
+        if rt is None:
+            raise err.ApiError(404, "NotFound", f"the server could not find the requested resource ({plural}.{group})")
+        return rt
+
+    @property
+    def resource_version(self) -> int:
+        return self._rv
+
+    # --- reads ------------------------------------------------------------------------
+
+    def _bucket(self, key: StorageKey) -> dict[str, dict[str, dict[str, Any]]]:
+        return self._objects.setdefault(key, {})
+
+    def peek(self, key: StorageKey, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._objects.get(key, {}).get(namespace, {}).get(name)
+
+    def by_uid(self, uid: str) -> dict[str, Any] | None:
+        where = self._by_uid.get(uid)
+        return self.peek(*where) if where else None
+
+    def iter_objects(self, key: StorageKey, namespace: str | None = None) -> list[dict[str, Any]]:
+        bucket = self._objects.get(key, {})
+        if namespace is not None:
+            return [bucket[namespace][n] for n in sorted(bucket.get(namespace, {}))]
+        return [bucket[ns][n] for ns in sorted(bucket) for n in sorted(bucket[ns])]
+
+    async def get(self, rt: ResourceType, namespace: str | None, name: str) -> dict[str, Any]:
+        obj = self.peek(rt.storage_key, self._ns(rt, namespace), name)
+        if obj is None:
+            raise err.not_found(rt.plural, rt.group, name)
+        return self.view(rt, obj)
+
+    def view(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """The object as served in `rt`'s version (the sandbox does not convert versions)."""
+        if obj.get("apiVersion") == rt.api_version:
+            return obj
+        return {**obj, "apiVersion": rt.api_version}
+
+    async def list(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+    ) -> dict[str, Any]:
+        items = self.select(rt, namespace, label_selector, field_selector)
+        meta: dict[str, Any] = {"resourceVersion": str(self._rv)}
+        if continue_token:
+            after = _decode_continue(continue_token)
+            items = [o for o in items if _sort_key(o) > after]
+        if limit and limit > 0 and len(items) > limit:
+            rest = len(items) - limit
+            items = items[:limit]
+            meta["continue"] = _encode_continue(_sort_key(items[-1]), self._rv)
+            meta["remainingItemCount"] = rest
+        return {
+            "kind": rt.list_kind,
+            "apiVersion": rt.api_version,
+            "metadata": meta,
+            "items": [self.list_item(rt, o) for o in items],
+        }
+
+    def list_item(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """Items of built-in lists carry no kind/apiVersion in JSON, as from a real server."""
+        if rt.custom:
+            return self.view(rt, obj)
+        return {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+
+    def select(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[dict[str, Any]]:
+        labels = label_matcher(label_selector)
+        fields = field_matcher(field_selector)
+        ns = namespace if rt.namespaced and namespace else None
+        name = field_selector_name(field_selector)
+        if name is not None and ns is not None:
+            found = self.peek(rt.storage_key, ns, name)
+            candidates = [found] if found else []
+        else:
+            candidates = self.iter_objects(rt.storage_key, ns)
+        return [o for o in candidates if (not labels or labels(o)) and (not fields or fields(o))]
+
+    # --- watch ------------------------------------------------------------------------
+
+    async def watch(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        resource_version: str | None = None,
+        send_initial_events: bool | None = None,
+    ) -> Watch:
+        """Subscribe. Without a resourceVersion (or "0") current objects come first as ADDED.
+
+        Raises ApiError 410 when `resource_version` is older than the kept history.
+        """
+        ns = namespace if rt.namespaced and namespace else None
+        w = Watch(rt.storage_key, ns, label_matcher(label_selector), field_matcher(field_selector))
+        initial = send_initial_events if send_initial_events is not None else resource_version in (None, "", "0")
+        if initial:
+            for obj in self.select(rt, ns, label_selector, field_selector):
+                w.put("ADDED", obj)
+        if resource_version not in (None, "", "0"):
+            try:
+                since = int(str(resource_version))
+            except ValueError:
+                raise err.bad_request(f"invalid resource version: {resource_version}") from None
+            if since < self.history.compacted_rv:
+                raise err.gone(f"too old resource version: {since} ({self.history.compacted_rv + 1})")
+            if not initial:
+                for event in self.history.since(since, rt.storage_key):
+                    w.offer(event)
+        self._watchers.setdefault(rt.storage_key, set()).add(w)
+        return w
+
+    def unwatch(self, w: Watch) -> None:
+        w.closed = True
+        self._watchers.get(w.key, set()).discard(w)
+
+    def _emit(self, key: StorageKey, kind: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        event = Event(self._rv, key, kind, obj, old)
+        self.history.append(event)
+        for w in list(self._watchers.get(key, ())):
+            w.offer(event)
+        for listener in list(self.listeners):
+            listener(event)
+
+    # --- low-level writes (no admission) ------------------------------------------------
+
+    def _next_rv(self) -> str:
+        self._rv += 1
+        return str(self._rv)
+
+    def _put_new(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        meta["resourceVersion"] = self._next_rv()
+        ns = meta.get("namespace", "")
+        self._bucket(rt.storage_key).setdefault(ns, {})[meta["name"]] = obj
+        self._by_uid[meta["uid"]] = (rt.storage_key, ns, meta["name"])
+        self.gc.track(obj)
+        self._emit(rt.storage_key, "ADDED", obj, None)
+        return obj
+
+    def _put_existing(self, key: StorageKey, old: dict[str, Any], obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        meta["resourceVersion"] = self._next_rv()
+        ns = meta.get("namespace", "")
+        self._bucket(key)[ns][meta["name"]] = obj
+        self.gc.retrack(old, obj)
+        self._emit(key, "MODIFIED", obj, old)
+        return obj
+
+    def _remove(self, key: StorageKey, obj: dict[str, Any]) -> dict[str, Any]:
+        """Drop an object for good: DELETED event, then the collectors take note."""
+        meta = obj["metadata"]
+        ns = meta.get("namespace", "")
+        bucket = self._bucket(key)
+        bucket.get(ns, {}).pop(meta["name"], None)
+        if ns in bucket and not bucket[ns]:
+            del bucket[ns]
+        self._by_uid.pop(meta["uid"], None)
+        final = {**obj, "metadata": {**meta, "resourceVersion": self._next_rv()}}
+        self._emit(key, "DELETED", final, None)
+        self.gc.removed(key, final)
+        return final
+
+    def _namespace_object(self, name: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": name,
+                "uid": new_uid(),
+                "creationTimestamp": rfc3339(self.now()),
+                "labels": {"kubernetes.io/metadata.name": name},
+            },
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        }
+
+    # --- create -------------------------------------------------------------------------
+
+    def _ns(self, rt: ResourceType, namespace: str | None) -> str:
+        return (namespace or "") if rt.namespaced else ""
+
+    def _check_namespace(self, rt: ResourceType, namespace: str, name: str, creating: bool) -> None:
+        if not rt.namespaced:
+            return
+        if not namespace:
+            raise err.bad_request("the server could not find the requested resource: namespace is required")
+        ns_obj = self.peek(NAMESPACES_KEY, "", namespace)
+        if ns_obj is None:
+            raise err.not_found("namespaces", "", namespace)
+        if creating and ns_obj["metadata"].get("deletionTimestamp"):
+            raise err.forbidden(
+                rt.plural,
+                rt.group,
+                name,
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+            )
+
+    def _check_body(self, rt: ResourceType, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise err.bad_request(f"the body of the request is not a {rt.kind} object")
+        api_version, kind = body.get("apiVersion"), body.get("kind")
+        if kind and kind != rt.kind:
+            raise err.bad_request(
+                f"the server rejected our request due to an error in our request: kind {kind} "
+                f"does not match the expected kind {rt.kind}"
+            )
+        if api_version and api_version != rt.api_version:
+            raise err.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API "
+                f"version ({rt.api_version})"
+            )
+        obj = copy.deepcopy(body)
+        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        if not isinstance(obj.get("metadata"), dict):
+            obj["metadata"] = {}
+        return obj
+
+    async def create(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        body: Any,
+        *,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+        field_validation: str = "Warn",
+        operation: str = "Update",
+        warnings: list[str] | None = None,
+    ) -> dict[str, Any]:
+        obj = self._check_body(rt, body)
+        meta = obj["metadata"]
+        ns = self._ns(rt, namespace)
+        if rt.namespaced:
+            if meta.get("namespace") and namespace and meta["namespace"] != namespace:
+                raise err.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            ns = ns or meta.get("namespace", "")
+            meta["namespace"] = ns
+        else:
+            meta.pop("namespace", None)
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = generate_name(meta["generateName"])
+        name = meta.get("name") or ""
+        self._check_namespace(rt, ns, name, creating=True)
+        if not name:
+            raise err.invalid(rt.kind, rt.group, "", [("FieldValueRequired", "metadata.name", "Required value: name or generateName is required")])
+        if (why := name_errors(name)) and rt.kind != "CustomResourceDefinition":
+            raise err.invalid(rt.kind, rt.group, name, [("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {why}')])
+        if self.peek(rt.storage_key, ns, name) is not None:
+            raise err.already_exists(rt.plural, rt.group, name)
+        for f in SYSTEM_META_FIELDS:
+            meta.pop(f, None)
+        if "status" in rt.subresources and rt.kind != "Namespace":
+            obj.pop("status", None)
+        obj = self._admit(rt, "CREATE", obj, None, field_validation, warnings)
+        meta = obj["metadata"]
+        meta["uid"] = new_uid()
+        meta["creationTimestamp"] = rfc3339(self.now())
+        if rt.has_generation:
+            meta["generation"] = 1
+        manager = field_manager or "unknown"
+        meta["managedFields"] = record_update([], manager, rt.api_version, None, obj, meta["creationTimestamp"], operation=operation)
+        if not meta["managedFields"]:
+            del meta["managedFields"]
+        if dry_run:
+            return obj
+        stored = self._put_new(rt, obj)
+        if rt.storage_key == CRD_STORAGE_KEY:
+            self.custom.crd_stored(stored)
+        return self.view(rt, self.peek(rt.storage_key, ns, name) or stored)
+
+    def _admit(
+        self,
+        rt: ResourceType,
+        operation: str,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+        field_validation: str,
+        warnings: list[str] | None,
+    ) -> dict[str, Any]:
+        if rt.custom:
+            obj = self.custom.admit(rt, obj, old, field_validation, warnings)
+        for fn in self._admission.get(rt.storage_key, ()):
+            obj = fn(operation, obj, old)
+        return obj
+
+    # --- update and patch -------------------------------------------------------------
+
+    async def update(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        body: Any,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+        field_validation: str = "Warn",
+        warnings: list[str] | None = None,
+    ) -> dict[str, Any]:
+        ns = self._ns(rt, namespace)
+        self._check_namespace(rt, ns, name, creating=False)
+        old = self.peek(rt.storage_key, ns, name)
+        if old is None:
+            raise err.not_found(rt.plural, rt.group, name)
+        obj = self._check_body(rt, body)
+        body_name = obj["metadata"].get("name")
+        if body_name and body_name != name:
+            raise err.bad_request(f"the name of the object ({body_name}) does not match the name on the URL ({name})")
+        rv = obj["metadata"].get("resourceVersion")
+        if not rv and rt.custom:
+            raise err.invalid(rt.kind, rt.group, name, [("FieldValueInvalid", "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")])
+        return self._write(rt, old, obj, subresource, dry_run, field_manager or "unknown", field_validation, warnings)
+
+    async def patch(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        patch_type: str,
+        body: Any,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+        force: bool = False,
+        field_validation: str = "Warn",
+        warnings: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """patch_type: "merge", "json", "strategic" (built-ins only) or "apply" (server-side)."""
+        ns = self._ns(rt, namespace)
+        old = self.peek(rt.storage_key, ns, name)
+        if patch_type == "apply":
+            return await self._apply(rt, ns, name, old, body, subresource, dry_run, field_manager, force, field_validation, warnings)
+        self._check_namespace(rt, ns, name, creating=False)
+        if old is None:
+            raise err.not_found(rt.plural, rt.group, name)
+        current = self.view(rt, old)
+        if patch_type == "merge":
+            if not isinstance(body, dict):
+                raise err.bad_request("a merge patch must be a JSON object")
+            patched = merge_patch(current, body)
+        elif patch_type == "json":
+            patched = json_patch(current, body)
+        elif patch_type == "strategic":
+            if rt.custom:
+                raise err.unsupported_media_type("application/strategic-merge-patch+json", ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"])
+            patched = strategic_merge_patch(current, body)
+        else:
+            raise err.unsupported_media_type(patch_type, list(PATCH_TYPES))
+        obj = self._check_body(rt, patched)
+        return self._write(rt, old, obj, subresource, dry_run, field_manager or "unknown", field_validation, warnings)
+
+    async def _apply(
+        self,
+        rt: ResourceType,
+        ns: str,
+        name: str,
+        old: dict[str, Any] | None,
+        body: Any,
+        subresource: str | None,
+        dry_run: bool,
+        field_manager: str | None,
+        force: bool,
+        field_validation: str,
+        warnings: list[str] | None,
+    ) -> dict[str, Any]:
+        if not field_manager:
+            raise err.bad_request("PATCH, application/apply-patch+yaml requests must specify a fieldManager")
+        config = self._check_body(rt, body)
+        if config["metadata"].get("name") not in (None, name):
+            raise err.bad_request(f"the name of the object ({config['metadata'].get('name')}) does not match the name on the URL ({name})")
+        config["metadata"]["name"] = name
+        if old is None:
+            if subresource:
+                raise err.not_found(rt.plural, rt.group, name)
+            created = await self.create(rt, ns, config, dry_run=dry_run, field_manager=field_manager, field_validation=field_validation, operation="Apply", warnings=warnings)
+            return created
+        self._check_namespace(rt, ns, name, creating=False)
+        rv = config["metadata"].get("resourceVersion")
+        if rv and rv != old["metadata"]["resourceVersion"]:
+            raise err.stale(rt.plural, rt.group, name)
+        config_meta = {k: v for k, v in config["metadata"].items() if k not in SYSTEM_META_FIELDS}
+        config = {**config, "metadata": config_meta}
+        skip_status = "status" in rt.subresources and subresource != "status"
+        merged, managed = server_side_apply(
+            self.view(rt, old),
+            config,
+            old["metadata"].get("managedFields") or [],
+            field_manager,
+            rt.api_version,
+            rfc3339(self.now()),
+            force=force,
+            subresource=subresource,
+            skip_status=skip_status,
+        )
+        merged["metadata"]["managedFields"] = managed
+        return self._write(rt, old, merged, subresource, dry_run, None, field_validation, warnings)
+
+    def _write(
+        self,
+        rt: ResourceType,
+        old: dict[str, Any],
+        obj: dict[str, Any],
+        subresource: str | None,
+        dry_run: bool,
+        manager: str | None,
+        field_validation: str,
+        warnings: list[str] | None,
+    ) -> dict[str, Any]:
+        """Turn a proposed new state into the stored one: the shared tail of update and patch."""
+        name = old["metadata"]["name"]
+        old_meta = old["metadata"]
+        rv = obj["metadata"].get("resourceVersion")
+        if rv and rv != old_meta["resourceVersion"]:
+            raise err.stale(rt.plural, rt.group, name)
+        if subresource == "status":
+            new = copy.deepcopy(old)
+            if "status" in obj:
+                new["status"] = obj["status"]
+            else:
+                new.pop("status", None)
+            new["apiVersion"] = rt.api_version
+        elif subresource:
+            raise err.method_not_allowed(f"the server does not allow this method on the requested resource ({rt.plural}/{subresource})")
+        else:
+            new = obj
+            if "status" in rt.subresources:
+                if "status" in old:
+                    new["status"] = copy.deepcopy(old["status"])
+                else:
+                    new.pop("status", None)
+        meta = new["metadata"]
+        for f in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace"):
+            if f in old_meta:
+                meta[f] = old_meta[f]
+            else:
+                meta.pop(f, None)
+        meta["name"] = name
+        meta["resourceVersion"] = old_meta["resourceVersion"]
+        if old_meta.get("deletionTimestamp"):
+            added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
+            if added:
+                raise err.invalid(rt.kind, rt.group, name, [("FieldValueForbidden", "metadata.finalizers", f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {sorted(added)!r}")])
+        if subresource != "status":
+            new = self._admit(rt, "UPDATE", new, old, field_validation, warnings)
+        else:
+            new = self.custom.admit_status(rt, new, old) if rt.custom else new
+        meta = new["metadata"]
+        if rt.has_generation:
+            include_status = "status" not in rt.subresources
+            if spec_part(new, include_status) != spec_part(old, include_status):
+                meta["generation"] = int(old_meta.get("generation", 1)) + 1
+        if manager is not None and meta.get("managedFields") == old_meta.get("managedFields"):
+            managed = record_update(old_meta.get("managedFields") or [], manager, rt.api_version, old, new, rfc3339(self.now()), subresource)
+            if managed:
+                meta["managedFields"] = managed
+            else:
+                meta.pop("managedFields", None)
+        if not meta.get("finalizers"):
+            meta.pop("finalizers", None)
+        if _same_content(new, old):
+            return self.view(rt, old)  # a no-op write: no new resourceVersion, no event
+        if dry_run:
+            return new
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not self._blocked(rt, new):
+            return self.view(rt, self._remove(rt.storage_key, new))
+        stored = self._put_existing(rt.storage_key, old, new)
+        if rt.storage_key == CRD_STORAGE_KEY:
+            self.custom.crd_stored(stored)
+        return self.view(rt, self.peek(rt.storage_key, meta.get("namespace", ""), name) or stored)
+
+    def _blocked(self, rt: ResourceType, obj: dict[str, Any]) -> bool:
+        """Namespaces also wait for their spec.finalizers (the namespace controller's)."""
+        return rt.storage_key == NAMESPACES_KEY and bool((obj.get("spec") or {}).get("finalizers"))
+
+    # --- delete -----------------------------------------------------------------------
+
+    async def delete(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        *,
+        propagation_policy: str | None = None,
+        preconditions: dict[str, Any] | None = None,
+        dry_run: bool = False,
+    ) -> tuple[dict[str, Any], bool]:
+        """Delete or mark for deletion. Returns (object, deleted_now)."""
+        ns = self._ns(rt, namespace)
+        self._check_namespace(rt, ns, name, creating=False)
+        obj = self.peek(rt.storage_key, ns, name)
+        if obj is None:
+            raise err.not_found(rt.plural, rt.group, name)
+        meta = obj["metadata"]
+        pre = preconditions or {}
+        if pre.get("uid") and pre["uid"] != meta["uid"]:
+            raise err.conflict(rt.plural, rt.group, name, f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {meta['uid']}")
+        if pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]:
+            raise err.conflict(rt.plural, rt.group, name, f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, ResourceVersion in object meta: {meta['resourceVersion']}")
+        if propagation_policy not in (None, "", "Background", "Foreground", "Orphan"):
+            raise err.invalid("DeleteOptions", "", "", [("FieldValueNotSupported", "propagationPolicy", f'Unsupported value: "{propagation_policy}": supported values: "Foreground", "Background", "Orphan", "nil"')])
+        if dry_run:
+            return self.view(rt, obj), False
+        policy = propagation_policy or ("Orphan" if rt.storage_key == ("batch", "jobs") else "Background")
+        return self.delete_stored(rt, obj, policy)
+
+    def delete_stored(self, rt: ResourceType, obj: dict[str, Any], policy: str) -> tuple[dict[str, Any], bool]:
+        """Delete an object already looked up, with a propagation policy (also used by GC)."""
+        meta = obj["metadata"]
+        if policy == "Orphan":
+            self.gc.orphan_dependents(meta["uid"])
+        finalizers = list(meta.get("finalizers") or [])
+        if policy == "Foreground" and self.gc.has_dependents(meta["uid"]) and "foregroundDeletion" not in finalizers:
+            finalizers.append("foregroundDeletion")
+        if finalizers or self._blocked(rt, obj):
+            if meta.get("deletionTimestamp") and finalizers == (meta.get("finalizers") or []):
+                return self.view(rt, obj), False
+            new = copy.deepcopy(obj)
+            new_meta = new["metadata"]
+            new_meta["finalizers"] = finalizers
+            if not new_meta.get("finalizers"):
+                new_meta.pop("finalizers")
+            if not new_meta.get("deletionTimestamp"):
+                new_meta["deletionTimestamp"] = rfc3339(self.now())
+                new_meta["deletionGracePeriodSeconds"] = 0
+                if rt.has_generation:
+                    new_meta["generation"] = int(new_meta.get("generation", 1)) + 1
+            if rt.storage_key == NAMESPACES_KEY:
+                new["status"] = {"phase": "Terminating"}
+            stored = self._put_existing(rt.storage_key, obj, new)
+            self.gc.deletion_started(rt, stored, policy)
+            return self.view(rt, stored), False
+        return self.view(rt, self._remove(rt.storage_key, obj)), True
+
+    async def delete_collection(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        propagation_policy: str | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        items = self.select(rt, namespace, label_selector, field_selector)
+        out = []
+        for obj in items:
+            if dry_run:
+                out.append(obj)
+                continue
+            policy = propagation_policy or "Background"
+            current = self.peek(rt.storage_key, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+            if current is not None:
+                out.append(self.delete_stored(rt, current, policy)[0])
+        return {
+            "kind": rt.list_kind,
+            "apiVersion": rt.api_version,
+            "metadata": {"resourceVersion": str(self._rv)},
+            "items": [self.list_item(rt, o) for o in out],
+        }
+
+    # --- helpers for collectors -----------------------------------------------------------
+
+    def force_update(self, key: StorageKey, obj: dict[str, Any], mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Controller-internal write without admission (GC, namespace/CRD finalization)."""
+        new = copy.deepcopy(obj)
+        mutate(new)
+        if _same_content(new, obj):
+            return obj
+        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+            new["metadata"].pop("finalizers", None)
+            rt = self.registry.preferred(*key)
+            if rt is None or not self._blocked(rt, new):
+                return self._remove(key, new)
+        return self._put_existing(key, obj, new)
+
+
+def _same_content(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a == {**b, "apiVersion": a.get("apiVersion")} or a == b
+
+
+def _sort_key(obj: dict[str, Any]) -> str:
+    meta = obj["metadata"]
+    return f"{meta.get('namespace', '')}/{meta['name']}"
+
+
+def _encode_continue(after: str, rv: int) -> str:
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": after}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        return str(json.loads(raw)["start"])
+    except (ValueError, KeyError, TypeError):
+        raise err.bad_request(f"invalid continue token: {token!r}") from None
