@@ -263,7 +263,9 @@ def runtime_error_text(error: Exception) -> str:
     if isinstance(error, OverflowError):
         return "integer overflow"
     text = str(error)
-    if isinstance(error, TypeError) and text.startswith("No such overload"):
+    if isinstance(error, TypeError) and text.startswith(
+        ("No such overload", "Unsupported operation")
+    ):
         return "no such overload"
     callback = _FAILED_CALLBACK.search(text)
     if callback:
