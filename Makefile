@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP) ## create .venv with everything installed
 
 demo: $(STAMP) ## run the whole thing on the sandbox: CRDs, operator, examples
-	$(BIN)/python -m archive_sandbox.demo
+	$(BIN)/python scripts/demo.py $(ARGS)
 
 test: $(STAMP) ## run the test suite
 	$(BIN)/pytest -q
