@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-
 from archive_sandbox.schema import CRDSchema, validate_crd
+
 from tests.crds.cases import BadCase, bad_cases, good_examples, load_crds
 
 CRDS = load_crds()
