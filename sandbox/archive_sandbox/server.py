@@ -305,6 +305,9 @@ class SandboxServer:
             raise err.unsupported_media_type(ctype, list(PATCH_TYPES))
         existed = self.store.peek(rt.storage_key, ns if rt.namespaced else "", info.name) is not None
         warnings: list[str] = []
+        options = self._write_options(request)
+        if patch_type == "apply":  # server-side apply needs an explicit manager
+            options["field_manager"] = request.query.get("fieldManager")
         obj = await self.store.patch(
             rt,
             ns,
@@ -314,7 +317,7 @@ class SandboxServer:
             subresource=info.subresource or None,
             force=_truthy(request.query.get("force")),
             warnings=warnings,
-            **self._write_options(request),
+            **options,
         )
         return _json(obj, 200 if existed else 201, warnings)
 
@@ -333,8 +336,8 @@ class SandboxServer:
         if info.subresource:
             raise err.method_not_allowed()
         opts = self._delete_options(request, await self._body(request))
-        obj, deleted_now = await self.store.delete(rt, ns, info.name, **opts)
-        return _json(obj, 200 if deleted_now or opts["dry_run"] else 202)
+        obj, _deleted_now = await self.store.delete(rt, ns, info.name, **opts)
+        return _json(obj, 200)  # Kubernetes answers 202 only for orphanDependents=false
 
     async def _delete_collection(self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo) -> web.StreamResponse:
         opts = self._delete_options(request, await self._body(request))

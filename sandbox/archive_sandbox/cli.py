@@ -1,0 +1,65 @@
+"""`archive-sandbox serve`: run the Kubernetes API sandbox on loopback until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from .app import Sandbox
+from .auth import Users
+
+
+@click.group()
+def main() -> None:
+    """A Kubernetes API sandbox for tests and demos (see sandbox/README.md)."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=0, show_default=True, type=int, help="Port; 0 picks a free one.")
+@click.option("--kubeconfig", "kubeconfig_path", type=click.Path(dir_okay=False, path_type=Path), default=Path(".sandbox/kubeconfig"), show_default=True, help="Where to write the kubeconfig.")
+@click.option("--crds", "crd_dir", type=click.Path(exists=True, path_type=Path), help="Install the CRDs in this directory (or file) at start.")
+@click.option("--user", "user_specs", multiple=True, metavar="TOKEN=USER[:GROUP,...]", help="Add a bearer token for a user (repeatable).")
+def serve(host: str, port: int, kubeconfig_path: Path, crd_dir: Path | None, user_specs: tuple[str, ...]) -> None:
+    """Serve the Kubernetes API; write a kubeconfig for it."""
+    users = Users()
+    for spec in user_specs:
+        try:
+            token, name, groups = Users.parse_spec(spec)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--user") from None
+        users.add(token, name, groups)
+    asyncio.run(_serve(host, port, kubeconfig_path, crd_dir, users))
+
+
+async def _serve(host: str, port: int, kubeconfig_path: Path, crd_dir: Path | None, users: Users) -> None:
+    sandbox = Sandbox(users=users)
+    url = await sandbox.start(host, port)
+    try:
+        if crd_dir is not None:
+            files = sorted(crd_dir.glob("*.y*ml")) if crd_dir.is_dir() else [crd_dir]
+            names = await sandbox.apply_crd_files(files)
+            click.echo(f"Installed CRDs: {', '.join(names) or '(none found)'}")
+        path = sandbox.write_kubeconfig(kubeconfig_path.resolve())
+        click.echo(f"Kubernetes API sandbox listening on {url}")
+        click.echo(f"Kubeconfig written to {path}")
+        click.echo(f"  export KUBECONFIG={path}")
+        click.echo("  kubectl get namespaces")
+        click.echo("Stop with Ctrl-C.")
+        sys.stdout.flush()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        click.echo("Stopping the sandbox.")
+    finally:
+        await sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()
