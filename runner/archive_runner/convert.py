@@ -93,14 +93,18 @@ def _convert(
             raise ValueError("event without UID")
         if "DTSTART" not in event:
             raise ValueError(f"event {event['UID']} has no valid DTSTART")
-    timezones = {
-        str(tz["TZID"]): tz
-        for tz in calendar.subcomponents
-        if tz.name == "VTIMEZONE" and "TZID" in tz
-    }
+    context = _Context(calendar, obj.href, source_id)
     occurrences = occurrences_in(calendar, window)
     if recurrence == "series":
-        return _series_items(obj, calendar, events, occurrences, timezones, source_id, run_id)
+        items = []
+        for original_uid in dict.fromkeys(str(o["UID"]) for o in occurrences):
+            components = [e for e in events if str(e["UID"]) == original_uid]
+            copies = [
+                _archived_event(c, original_uid, original_uid, None, source_id, run_id)
+                for c in components
+            ]
+            items.append(context.item(copies, original_uid, original_uid, None))
+        return items
     recurring = {
         str(e["UID"]) for e in events if any(p in e for p in ("RRULE", "RDATE", "RECURRENCE-ID"))
     }
@@ -111,54 +115,61 @@ def _convert(
         if original_uid in recurring:
             anchor = occurrence.get("RECURRENCE-ID") or occurrence["DTSTART"]
             recurrence_id = format_recurrence_id(anchor.dt)
-        source_hash = ical.content_hash([occurrence.to_ical().decode()])
         uid = f"{original_uid}-{recurrence_id}" if recurrence_id else original_uid
-        copy = _archived_event(
-            occurrence, uid, original_uid, recurrence_id, source_id, source_hash, run_id
-        )
+        copy = _archived_event(occurrence, uid, original_uid, recurrence_id, source_id, run_id)
         for prop in _RECURRENCE_PROPS:
             copy.pop(prop, None)
-        items.append(
-            ArchiveItem(
-                name=copy_name(source_id, original_uid, recurrence_id),
-                key=f"{original_uid} @ {recurrence_id}" if recurrence_id else original_uid,
-                uid=uid,
-                source_href=obj.href,
-                source_hash=source_hash,
-                data=_calendar_bytes(calendar, [copy], timezones),
-            )
-        )
+        items.append(context.item([copy], uid, original_uid, recurrence_id))
     return items
 
 
-def _series_items(
-    obj: SourceObject,
-    calendar: Calendar,
-    events: list[Event],
-    occurrences: list[Event],
-    timezones: dict[str, Any],
-    source_id: str,
-    run_id: str,
-) -> list[ArchiveItem]:
-    items = []
-    for original_uid in dict.fromkeys(str(o["UID"]) for o in occurrences):
-        components = [e for e in events if str(e["UID"]) == original_uid]
-        source_hash = ical.content_hash(c.to_ical().decode() for c in components)
-        copies = [
-            _archived_event(c, original_uid, original_uid, None, source_id, source_hash, run_id)
-            for c in components
-        ]
-        items.append(
-            ArchiveItem(
-                name=copy_name(source_id, original_uid, None),
-                key=original_uid,
-                uid=original_uid,
-                source_href=obj.href,
-                source_hash=source_hash,
-                data=_calendar_bytes(calendar, copies, timezones),
-            )
+class _Context:
+    """What every copy made from one source object shares: the calendar's header and its
+    time zones, each serialised once."""
+
+    def __init__(self, calendar: Calendar, href: str, source_id: str) -> None:
+        self.href = href
+        self.source_id = source_id
+        header = Calendar()
+        header.add("VERSION", "2.0")
+        header.add("PRODID", str(calendar.get("PRODID", PRODID)))
+        if "CALSCALE" in calendar:
+            header.add("CALSCALE", str(calendar["CALSCALE"]))
+        self.header = header.to_ical().decode().removesuffix("END:VCALENDAR\r\n")
+        self.timezones = {
+            str(tz["TZID"]): tz
+            for tz in calendar.subcomponents
+            if tz.name == "VTIMEZONE" and "TZID" in tz
+        }
+        self._serialised_zones: dict[str, str] = {}
+
+    def _zone(self, tzid: str) -> str:
+        if tzid not in self._serialised_zones:
+            self._serialised_zones[tzid] = self.timezones[tzid].to_ical().decode()
+        return self._serialised_zones[tzid]
+
+    def item(
+        self, copies: list[Event], uid: str, original_uid: str, recurrence_id: str | None
+    ) -> ArchiveItem:
+        """Serialise each copy once: the change hash is taken from that text (a deterministic
+        function of the source), then written into it as X-ARCHIVE-SOURCE-HASH."""
+        texts = [c.to_ical().decode() for c in copies]
+        source_hash = ical.content_hash(texts)
+        marker = f"{ical.SOURCE_HASH}:{source_hash}\r\n"
+        texts = [t[: t.rindex("END:VEVENT")] + marker + "END:VEVENT\r\n" for t in texts]
+        body = "".join(texts)
+        referenced = sorted({m.strip('"') for m in _TZID.findall(ical.unfold(body))})
+        zones = "".join(self._zone(tzid) for tzid in referenced if tzid in self.timezones)
+        # METHOD is never copied: a stored calendar object must not carry an iTIP method.
+        data = f"{self.header}{zones}{body}END:VCALENDAR\r\n".encode()
+        return ArchiveItem(
+            name=copy_name(self.source_id, original_uid, recurrence_id),
+            key=f"{original_uid} @ {recurrence_id}" if recurrence_id else original_uid,
+            uid=uid,
+            source_href=self.href,
+            source_hash=source_hash,
+            data=data,
         )
-    return items
 
 
 def _archived_event(
@@ -167,7 +178,6 @@ def _archived_event(
     original_uid: str,
     recurrence_id: str | None,
     source_id: str,
-    source_hash: str,
     run_id: str,
 ) -> Event:
     """A copy of ``event`` (the source is never mutated) with archive markers and no
@@ -188,7 +198,6 @@ def _archived_event(
     copy.add(ical.ORIGINAL_UID, original_uid)
     if recurrence_id:
         copy.add(ical.RECURRENCE_ID, recurrence_id)
-    copy.add(ical.SOURCE_HASH, source_hash)
     copy.add(ical.RUN_ID, run_id)
     return copy
 
@@ -201,25 +210,6 @@ def _without_scheduling(address: Any) -> vCalAddress:
             neutral.params[name] = value
     neutral.params["SCHEDULE-AGENT"] = "NONE"
     return neutral
-
-
-def _calendar_bytes(source: Calendar, events: list[Event], timezones: dict[str, Any]) -> bytes:
-    """One VCALENDAR with the events and the VTIMEZONEs they reference. METHOD is dropped: a
-    stored calendar object must not carry an iTIP method (RFC 4791 4.1)."""
-    out = Calendar()
-    out.add("VERSION", "2.0")
-    out.add("PRODID", str(source.get("PRODID", PRODID)))
-    if "CALSCALE" in source:
-        out.add("CALSCALE", str(source["CALSCALE"]))
-    body = b"".join(e.to_ical() for e in events).decode()
-    referenced = {m.strip('"') for m in _TZID.findall(ical.unfold(body))}
-    for tzid in sorted(referenced):
-        if tzid in timezones:
-            out.add_component(timezones[tzid])
-    for event in events:
-        out.add_component(event)
-    data: bytes = out.to_ical()
-    return data
 
 
 def _guess_uid(text: str) -> str | None:

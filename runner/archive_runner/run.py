@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import ical
@@ -90,7 +91,11 @@ def archive(config: RunConfig, progress: ProgressFn | None = None) -> RunResult:
     aborted: RunnerError | None = None
     try:
         source_id = ical.digest(source.identity, length=16)
-        objects = source.fetch(config.window)
+        # The two reads are independent: overlap them (each side has its own connection).
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            archived = pool.submit(destination.load, config.window)
+            objects = source.fetch(config.window)
+            copies = archived.result()
         items, errors = build_items(
             objects, config.window, config.recurrence, source_id, config.run_id
         )
@@ -102,7 +107,6 @@ def archive(config: RunConfig, progress: ProgressFn | None = None) -> RunResult:
             "source read",
             extra={"objects": len(objects), "items": len(items), "unreadable": len(errors)},
         )
-        copies = destination.load(config.window)
         the_plan = plan(items, copies, config.window, config.on_change, source_id)
         _count_plan(result.counts, the_plan, config.dry_run)
         result.source_missing = the_plan.source_missing

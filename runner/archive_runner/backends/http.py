@@ -4,7 +4,8 @@ Error messages carry the redacted URL (no user info, no query) and never a crede
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -19,8 +20,17 @@ _TRANSPORT_ERRORS = (httpx.TransportError,)  # connect, read, write, timeouts, p
 
 @dataclass
 class RequestCounter:
+    """Requests sent by every client of a run (the source and archive reads overlap)."""
+
     requests: int = 0
     writes: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, method: str) -> None:
+        with self.lock:
+            self.requests += 1
+            if method in ("PUT", "DELETE", "MOVE", "PROPPATCH"):
+                self.writes += 1
 
 
 def make_client(credentials: Credentials, timeout: float, counter: RequestCounter) -> httpx.Client:
@@ -32,9 +42,7 @@ def make_client(credentials: Credentials, timeout: float, counter: RequestCounte
         auth = httpx.BasicAuth(credentials.username, credentials.password.get_secret_value())
 
     def count(request: httpx.Request) -> None:
-        counter.requests += 1
-        if request.method in ("PUT", "DELETE", "MOVE", "PROPPATCH"):
-            counter.writes += 1
+        counter.add(request.method)
 
     return httpx.Client(
         auth=auth,
