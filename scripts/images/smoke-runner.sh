@@ -62,7 +62,9 @@ if ((EUID == 0)); then
     ! -path './tmp/*' ! -path './dev/*' ! -path './proc/*' ! -path './sys/*' ! -path './data/*' \
     ! -path './etc/hosts' ! -path './etc/hostname' ! -path './etc/resolv.conf' \
     ! -path './run/.containerenv' -print)"
+  leaked="$([[ -e "$root/etc/xdg/pip" ]] && echo /etc/xdg/pip || true)"
   "${BUILDAH[@]}" umount "$container" >/dev/null
+  [[ -z "$leaked" ]] || die "smoke: the build's pip mount point $leaked is in the image"
   [[ -z "$written" ]] || die "smoke: the runner wrote outside /tmp (breaks a read-only root): $written"
   log "smoke: nothing written outside /tmp"
 fi

@@ -111,6 +111,12 @@ def test_runner_base_image_is_a_build_argument_used_by_every_stage() -> None:
     assert all(args.startswith("${BASE_IMAGE}") for args in froms), froms
 
 
+def test_runner_final_stage_runs_nothing() -> None:
+    """Build-time bind mounts (local mirrors) would leave empty mount points in a RUN layer."""
+    keywords = [keyword for keyword, _ in final_stage(RUNNER_DOCKERFILE)]
+    assert "RUN" not in keywords
+
+
 def test_runner_image_is_read_only_root_friendly() -> None:
     env = " ".join(args for keyword, args in final_stage(RUNNER_DOCKERFILE) if keyword == "ENV")
     assert "PYTHONDONTWRITEBYTECODE=1" in env
