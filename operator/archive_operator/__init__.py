@@ -1,1 +1,1 @@
-"""Archive Operator: reconciles ArchiveSchedules into CronJobs and Jobs that run the archive runner."""
+"""Archive Operator: reconciles ArchiveSchedules into the CronJobs that run the archive runner."""

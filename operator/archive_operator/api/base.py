@@ -1,0 +1,49 @@
+"""Common model configuration and the Kubernetes condition shape."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class KubeModel(BaseModel):
+    """Fields are snake_case in Python and camelCase on the wire, as in Kubernetes.
+
+    Unknown fields are ignored: the API server prunes them anyway, and a newer CRD version
+    must not make an older operator fail to parse.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+    def to_kube(self) -> dict[str, object]:
+        """The wire form: camelCase, unset optional fields left out."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Condition(KubeModel):
+    """metav1.Condition."""
+
+    type: str
+    status: ConditionStatus
+    reason: str
+    message: str
+    last_transition_time: datetime
+    observed_generation: int | None = None
+
+
+class ObjectMeta(KubeModel):
+    """The metadata fields the operator reads."""
+
+    name: str
+    namespace: str = ""
+    uid: str = ""
+    generation: int = 0
+    deletion_timestamp: datetime | None = None

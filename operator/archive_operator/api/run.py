@@ -1,0 +1,55 @@
+"""ArchiveRun: the models of its spec and status (see crds/, the one source of truth).
+
+Only parsed here; the operator acts on ArchiveRuns in a later capability.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from .base import Condition, KubeModel, ObjectMeta
+
+RunPhase = Literal["Pending", "Running", "Succeeded", "PartiallySucceeded", "Failed", "Skipped"]
+
+
+class ScheduleRef(KubeModel):
+    name: str
+
+
+class ArchiveRunSpec(KubeModel):
+    schedule_ref: ScheduleRef
+    start: date
+    end: date
+    trigger: Literal["manual", "backfill", "scheduled"] = "manual"
+    dry_run: bool = False
+    requested_by: str | None = None
+
+
+class RunError(KubeModel):
+    uid: str | None = None
+    href: str | None = None
+    status: int | None = None
+    message: str | None = None
+
+
+class ArchiveRunStatus(KubeModel):
+    observed_generation: int | None = None
+    phase: RunPhase | None = None
+    reason: str | None = None
+    message: str | None = None
+    job_name: str | None = None
+    start_time: datetime | None = None
+    completion_time: datetime | None = None
+    archived: int | None = None
+    counts: dict[str, int] | None = None
+    errors: list[RunError] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+class ArchiveRun(KubeModel):
+    metadata: ObjectMeta
+    spec: ArchiveRunSpec
+    status: ArchiveRunStatus = Field(default_factory=ArchiveRunStatus)

@@ -1,0 +1,216 @@
+"""ArchiveSchedule: the models of its spec and status (see crds/, the one source of truth).
+
+Defaults here equal the CRD's; tests/unit/test_api_defaults.py fails when they differ.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from .base import Condition, KubeModel, ObjectMeta
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Quantity = int | str
+
+
+class Daily(KubeModel):
+    at: str
+
+
+class Weekly(KubeModel):
+    days: list[Weekday]
+    at: str
+
+
+class ScheduleEntry(KubeModel):
+    name: str
+    daily: Daily | None = None
+    weekly: Weekly | None = None
+    cron: str | None = None
+    jitter_minutes: int = 0
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> ScheduleEntry:
+        kinds = [k for k in (self.daily, self.weekly, self.cron) if k is not None]
+        if len(kinds) != 1:
+            raise ValueError(f"entry {self.name}: needs exactly one of daily, weekly or cron")
+        return self
+
+    @property
+    def kind(self) -> Literal["daily", "weekly", "cron"]:
+        if self.daily is not None:
+            return "daily"
+        if self.weekly is not None:
+            return "weekly"
+        return "cron"
+
+    def describe(self) -> str:
+        """Short human form for the Schedules printer column, e.g. "daily 23:59"."""
+        if self.daily is not None:
+            return f"daily {self.daily.at}"
+        if self.weekly is not None:
+            return f"weekly {','.join(self.weekly.days)} {self.weekly.at}"
+        return f"cron {self.cron}"
+
+
+class Window(KubeModel):
+    offset_days: int = 0
+    days: int = 1
+
+
+class UrlRef(KubeModel):
+    url: str
+
+
+class Source(KubeModel):
+    caldav: UrlRef | None = None
+    ics: UrlRef | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Source:
+        if (self.caldav is None) == (self.ics is None):
+            raise ValueError("source needs exactly one of caldav or ics")
+        return self
+
+    @property
+    def type(self) -> Literal["caldav", "ics"]:
+        return "caldav" if self.caldav is not None else "ics"
+
+    @property
+    def url(self) -> str:
+        ref = self.caldav or self.ics
+        assert ref is not None
+        return ref.url
+
+
+class DirectoryDestination(KubeModel):
+    claim_name: str
+    sub_path: str = ""
+
+
+class Destination(KubeModel):
+    caldav: UrlRef | None = None
+    directory: DirectoryDestination | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Destination:
+        if (self.caldav is None) == (self.directory is None):
+            raise ValueError("destination needs exactly one of caldav or directory")
+        return self
+
+    @property
+    def type(self) -> Literal["caldav", "directory"]:
+        return "caldav" if self.caldav is not None else "directory"
+
+
+class SecretRef(KubeModel):
+    name: str
+
+
+class SecretKeyRef(KubeModel):
+    name: str
+    key: str
+
+
+class History(KubeModel):
+    successful_runs: int = 10
+    failed_runs: int = 10
+
+
+class Resources(KubeModel):
+    requests: dict[str, Quantity] | None = None
+    limits: dict[str, Quantity] | None = None
+
+
+class Runner(KubeModel):
+    resources: Resources | None = None
+    active_deadline_seconds: int = 3600
+    backoff_limit: int = 2
+    ttl_seconds_after_finished: int = 86400
+
+
+NotifyEvent = Literal["failure", "recovery", "success"]
+
+
+def _default_notify_events() -> list[NotifyEvent]:
+    return ["failure", "recovery"]
+
+
+class Webhook(KubeModel):
+    url_secret_ref: SecretKeyRef
+    events: list[NotifyEvent] = Field(default_factory=_default_notify_events)
+
+
+class Notify(KubeModel):
+    webhook: Webhook | None = None
+
+
+class ArchiveScheduleSpec(KubeModel):
+    user: str
+    suspend: bool = False
+    time_zone: str = "UTC"
+    schedules: list[ScheduleEntry] = Field(default_factory=list)
+    window: Window = Field(default_factory=Window)
+    source: Source
+    destination: Destination
+    credentials_secret_ref: SecretRef | None = None
+    recurrence: Literal["occurrences", "series"] = "occurrences"
+    on_change: Literal["keep", "update"] = "keep"
+    concurrency_policy: Literal["Forbid", "Allow", "Replace"] = "Forbid"
+    starting_deadline_seconds: int | None = None
+    history: History = Field(default_factory=History)
+    runner: Runner = Field(default_factory=Runner)
+    notify: Notify | None = None
+
+
+class ScheduleEntryStatus(KubeModel):
+    name: str
+    cron_job_name: str | None = None
+    cron: str | None = None
+    next_run_time: datetime | None = None
+
+
+class LastRun(KubeModel):
+    name: str | None = None
+    phase: str | None = None
+    completion_time: datetime | None = None
+    counts: dict[str, int] | None = None
+
+
+class ArchiveScheduleStatus(KubeModel):
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    schedules_summary: str | None = None
+    next_run_time: datetime | None = None
+    schedules: list[ScheduleEntryStatus] = Field(default_factory=list)
+    last_schedule_time: datetime | None = None
+    last_successful_time: datetime | None = None
+    last_failure_time: datetime | None = None
+    consecutive_failures: int | None = None
+    active_runs: list[str] = Field(default_factory=list)
+    last_run: LastRun | None = None
+
+    def condition(self, type_: str) -> Condition | None:
+        return next((c for c in self.conditions if c.type == type_), None)
+
+
+class ArchiveSchedule(KubeModel):
+    """The whole resource, parsed once from a watch event or a GET."""
+
+    metadata: ObjectMeta
+    spec: ArchiveScheduleSpec
+    status: ArchiveScheduleStatus = Field(default_factory=ArchiveScheduleStatus)
+
+    @classmethod
+    def from_body(cls, body: Any) -> ArchiveSchedule:
+        """Parse a kopf Body or a plain dict (pydantic.ValidationError if it does not fit)."""
+        return cls.model_validate(
+            {
+                "metadata": dict(body.get("metadata") or {}),
+                "spec": dict(body.get("spec") or {}),
+                "status": dict(body.get("status") or {}),
+            }
+        )

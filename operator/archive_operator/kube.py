@@ -1,0 +1,197 @@
+"""The only module that talks to the Kubernetes API.
+
+It speaks plain JSON dicts through the official client's transport (authentication, TLS and
+kubeconfig handling come from the ``kubernetes`` package) and maps failures to the operator's
+own error types (errors.py). Calls are synchronous: kopf runs sync handlers in a thread pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import kubernetes
+import urllib3
+
+from . import constants as c
+from .errors import Conflict, KubeError, NotFound, Rejected, Transient
+
+log = logging.getLogger(__name__)
+
+Manifest = dict[str, Any]
+MERGE_PATCH = "application/merge-patch+json"
+TIMEOUT_SECONDS = 30
+
+
+def load_api_client() -> kubernetes.client.ApiClient:
+    """In a pod: the service account. Elsewhere: $KUBECONFIG or ~/.kube/config."""
+    config: Any = kubernetes.config  # untyped package
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    return kubernetes.client.ApiClient()
+
+
+def _error(method: str, path: str, status: int, data: bytes) -> KubeError:
+    try:
+        payload = json.loads(data)
+        message = str(payload.get("message") or data[:300].decode(errors="replace"))
+        reason = str(payload.get("reason") or "")
+    except (ValueError, AttributeError):
+        message, reason = data[:300].decode(errors="replace"), ""
+    text = f"{method} {path}: {status} {reason}: {message}"
+    if status == 404:
+        return NotFound(text, status=status, reason=reason)
+    if status == 409:
+        return Conflict(text, status=status, reason=reason)
+    if status == 429 or status >= 500:
+        return Transient(text, status=status, reason=reason)
+    return Rejected(text, status=status, reason=reason)
+
+
+def _cronjobs(namespace: str) -> str:
+    return f"/apis/batch/v1/namespaces/{quote(namespace)}/cronjobs"
+
+
+def _schedules(namespace: str | None) -> str:
+    if namespace is None:
+        return f"/apis/{c.GROUP}/{c.VERSION}/{c.SCHEDULE_PLURAL}"
+    return f"/apis/{c.GROUP}/{c.VERSION}/namespaces/{quote(namespace)}/{c.SCHEDULE_PLURAL}"
+
+
+class Kube:
+    """Typed operations on the objects the operator reads and writes."""
+
+    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+        self._api = api_client
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: Sequence[tuple[str, str]] = (),
+        content_type: str = "application/json",
+    ) -> Manifest:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        try:
+            _, url, headers, body, _ = self._api.param_serialize(
+                method=method,
+                resource_path=path,
+                query_params=list(query) or None,
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+            )
+            response = self._api.call_api(
+                method, url, header_params=headers, body=body, _request_timeout=TIMEOUT_SECONDS
+            )
+            data: bytes = response.read()  # type: ignore[no-untyped-call]
+        except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise Transient(f"{method} {path}: {exc}") from exc
+        if not 200 <= response.status < 300:
+            raise _error(method, path, response.status, data)
+        return dict(json.loads(data)) if data else {}
+
+    # --- ArchiveSchedules ---------------------------------------------------------------------
+
+    def get_schedule(self, namespace: str, name: str) -> Manifest:
+        return self.request("GET", f"{_schedules(namespace)}/{quote(name)}")
+
+    def list_schedules(self, namespace: str | None) -> list[Manifest]:
+        """All ArchiveSchedules in ``namespace`` (None: in every namespace)."""
+        items = self.request("GET", _schedules(namespace)).get("items") or []
+        return [dict(item) for item in items]
+
+    def patch_schedule_status(self, namespace: str, name: str, patch: Manifest) -> None:
+        self.request(
+            "PATCH",
+            f"{_schedules(namespace)}/{quote(name)}/status",
+            body={"status": patch},
+            content_type=MERGE_PATCH,
+        )
+
+    # --- CronJobs -----------------------------------------------------------------------------
+
+    def list_cronjobs(self, namespace: str, selector: str) -> list[Manifest]:
+        response = self.request("GET", _cronjobs(namespace), query=[("labelSelector", selector)])
+        return [dict(item) for item in response.get("items") or []]
+
+    def get_cronjob(self, namespace: str, name: str) -> Manifest:
+        return self.request("GET", f"{_cronjobs(namespace)}/{quote(name)}")
+
+    def create_cronjob(self, manifest: Manifest) -> Manifest:
+        namespace = manifest["metadata"]["namespace"]
+        return self.request(
+            "POST", _cronjobs(namespace), body=manifest, query=[("fieldManager", c.FIELD_MANAGER)]
+        )
+
+    def replace_cronjob(self, manifest: Manifest) -> Manifest:
+        meta = manifest["metadata"]
+        return self.request(
+            "PUT",
+            f"{_cronjobs(meta['namespace'])}/{quote(meta['name'])}",
+            body=manifest,
+            query=[("fieldManager", c.FIELD_MANAGER)],
+        )
+
+    def delete_cronjob(self, namespace: str, name: str, uid: str) -> None:
+        """Delete, only if it is still the object we decided to delete (uid precondition)."""
+        with contextlib.suppress(NotFound):
+            self.request(
+                "DELETE",
+                f"{_cronjobs(namespace)}/{quote(name)}",
+                body={
+                    "apiVersion": "v1",
+                    "kind": "DeleteOptions",
+                    "preconditions": {"uid": uid},
+                    "propagationPolicy": "Background",
+                },
+            )
+
+    # --- Events -------------------------------------------------------------------------------
+
+    def create_event(
+        self, involved: Manifest, *, type_: str, reason: str, message: str, now: datetime
+    ) -> None:
+        """Record a core/v1 Event about ``involved`` (shown by kubectl describe)."""
+        meta = involved["metadata"]
+        stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{meta['name']}.{uuid.uuid4().hex[:16]}",
+                "namespace": meta["namespace"],
+            },
+            "involvedObject": {
+                "apiVersion": involved.get("apiVersion", c.API_VERSION),
+                "kind": involved.get("kind", c.SCHEDULE_KIND),
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta.get("uid", ""),
+                "resourceVersion": meta.get("resourceVersion", ""),
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": c.OPERATOR_NAME},
+            "reportingComponent": c.OPERATOR_NAME,
+            "reportingInstance": c.OPERATOR_NAME,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+        path = f"/api/v1/namespaces/{quote(meta['namespace'])}/events"
+        try:
+            self.request("POST", path, body=event)
+        except KubeError as exc:  # an Event is best effort: never fail a reconcile for it
+            log.warning("could not record event %s: %s", reason, exc)

@@ -1,0 +1,229 @@
+"""Reconcile one ArchiveSchedule: parse → decide (pure) → act (kube) → status.
+
+Used by every trigger: kopf's create/update/resume handlers, events of owned CronJobs, and the
+periodic resync. A per-schedule lock keeps two triggers from reconciling one schedule at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pydantic
+
+from . import constants as c
+from .api.schedule import ArchiveSchedule, ArchiveScheduleStatus
+from .errors import Conflict, NotFound, Rejected, SpecError
+from .kube import Kube
+from .plan import is_controlled_by, plan_cronjobs, replacement
+from .render import ResolvedEntry, render_cronjob, resolve_entries
+from .schedule import utc_now
+from .settings import Settings
+from .status import READY, failed_status, ready_changed, reconciled_status, status_patch
+
+log = logging.getLogger(__name__)
+
+
+class _Unusable(Exception):
+    """The spec cannot be acted on: Ready=False with this reason, no retry."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ready: bool
+    reason: str
+    writes: int  # requests that changed something (CronJobs, status, events)
+
+
+class Reconciler:
+    def __init__(
+        self, kube: Kube, settings: Settings, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        self.kube = kube
+        self.settings = settings
+        self.clock = clock
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _lock(self, namespace: str, name: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault((namespace, name), threading.Lock())
+
+    # --- entry points -------------------------------------------------------------------------
+
+    def reconcile_named(self, namespace: str, name: str) -> Outcome | None:
+        """Re-read the schedule and reconcile it; None if it is gone."""
+        with self._lock(namespace, name):
+            try:
+                body = self.kube.get_schedule(namespace, name)
+            except NotFound:
+                return None
+            return self._reconcile(body)
+
+    def reconcile_body(self, body: Mapping[str, Any]) -> Outcome | None:
+        meta = body.get("metadata") or {}
+        with self._lock(meta.get("namespace", ""), meta.get("name", "")):
+            return self._reconcile(body)
+
+    def resync(self, namespaces: Iterable[str | None]) -> None:
+        """The periodic drift check over every schedule in scope."""
+        for namespace in namespaces:
+            for body in self.kube.list_schedules(namespace):
+                meta = body["metadata"]
+                try:
+                    self.reconcile_named(meta["namespace"], meta["name"])
+                except Exception:  # one broken schedule must not stop the others
+                    log.exception("resync of %s/%s failed", meta["namespace"], meta["name"])
+
+    # --- the reconcile ------------------------------------------------------------------------
+
+    def _reconcile(self, body: Mapping[str, Any]) -> Outcome | None:
+        meta = body.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            return None  # garbage collection removes the CronJobs
+        now = self.clock()
+        try:
+            schedule = ArchiveSchedule.from_body(body)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            message = f"{where}: {first['msg']}; fix the ArchiveSchedule so it matches the CRD"
+            return self._record(body, None, _Unusable("InvalidSpec", message), now)
+        try:
+            resolved = resolve_entries(schedule)
+            writes = self._apply(schedule, resolved)
+        except SpecError as exc:
+            return self._record(body, schedule, _Unusable(exc.reason, str(exc)), now)
+        except _Unusable as exc:
+            return self._record(body, schedule, exc, now)
+        return self._record(body, schedule, None, now, writes, resolved)
+
+    def _apply(self, schedule: ArchiveSchedule, resolved: list[ResolvedEntry]) -> int:
+        meta = schedule.metadata
+        desired = [render_cronjob(schedule, r, self.settings) for r in resolved]
+        actual = self.kube.list_cronjobs(meta.namespace, c.owned_selector(meta.name))
+        plan = plan_cronjobs(desired, actual, meta.uid)
+        entry_of = {r.cronjob_name: r for r in resolved}
+        for manifest in plan.create:
+            self._create(schedule, manifest, entry_of[manifest["metadata"]["name"]])
+        for manifest in plan.update:
+            self._write(schedule, manifest, entry_of[manifest["metadata"]["name"]], replace=True)
+        for obj in plan.delete:
+            obj_meta = obj["metadata"]
+            self.kube.delete_cronjob(meta.namespace, obj_meta["name"], obj_meta["uid"])
+            self._event(schedule, "Normal", "CronJobDeleted", f"Deleted CronJob {obj_meta['name']}")
+        return plan.writes
+
+    def _create(
+        self, schedule: ArchiveSchedule, manifest: dict[str, Any], item: ResolvedEntry
+    ) -> None:
+        try:
+            self._write(schedule, manifest, item, replace=False)
+        except Conflict:
+            # It exists but our label selector missed it: ours with labels edited away, or
+            # somebody else's object of the same name.
+            name = manifest["metadata"]["name"]
+            existing = self.kube.get_cronjob(schedule.metadata.namespace, name)
+            if not is_controlled_by(existing, schedule.metadata.uid):
+                raise _Unusable(
+                    "CronJobNameConflict",
+                    f"spec.schedules[{item.index}].name: {item.entry.name!r} needs CronJob "
+                    f"{name}, which exists and is not controlled by this ArchiveSchedule; "
+                    f"rename the entry or delete that CronJob",
+                ) from None
+            self._write(schedule, replacement(manifest, existing), item, replace=True)
+
+    def _write(
+        self,
+        schedule: ArchiveSchedule,
+        manifest: dict[str, Any],
+        item: ResolvedEntry,
+        *,
+        replace: bool,
+    ) -> None:
+        name = manifest["metadata"]["name"]
+        try:
+            if replace:
+                self.kube.replace_cronjob(manifest)
+            else:
+                self.kube.create_cronjob(manifest)
+        except Rejected as exc:
+            raise _Unusable(
+                "CronJobRejected",
+                f"spec.schedules[{item.index}]: the API server rejected CronJob {name} "
+                f"({exc}); fix the entry {item.entry.name!r}",
+            ) from None
+        verb = "Updated" if replace else "Created"
+        self._event(schedule, "Normal", f"CronJob{verb}", f"{verb} CronJob {name} ({item.cron})")
+
+    # --- status and events --------------------------------------------------------------------
+
+    def _record(
+        self,
+        body: Mapping[str, Any],
+        schedule: ArchiveSchedule | None,
+        problem: _Unusable | None,
+        now: datetime,
+        writes: int = 0,
+        resolved: list[ResolvedEntry] | None = None,
+    ) -> Outcome | None:
+        meta = body.get("metadata") or {}
+        namespace, name = meta.get("namespace", ""), meta.get("name", "")
+        if schedule is not None:
+            current = schedule.status
+        else:  # the spec did not even parse: keep what can be read of the status
+            try:
+                current = ArchiveScheduleStatus.model_validate(body.get("status") or {})
+            except pydantic.ValidationError:
+                current = ArchiveScheduleStatus()
+        if problem is not None:
+            generation = int(meta.get("generation") or 0)
+            new = failed_status(current, generation, problem.reason, problem.message, now)
+        else:
+            assert schedule is not None
+            new = reconciled_status(schedule, resolved or [], now)
+        patch = status_patch(current, new)
+        if patch:
+            try:
+                self.kube.patch_schedule_status(namespace, name, patch)
+            except NotFound:
+                return None
+            writes += 1
+        if ready_changed(current, new):
+            condition = new.condition(READY)
+            assert condition is not None
+            if condition.status == "False":
+                self._event_raw(body, "Warning", condition.reason, condition.message, now)
+                log.warning("%s/%s not ready: %s", namespace, name, condition.message)
+            elif current.condition(READY) is not None:
+                self._event_raw(body, "Normal", "Ready", condition.message, now)
+        reason = problem.reason if problem is not None else "Reconciled"
+        return Outcome(ready=problem is None, reason=reason, writes=writes)
+
+    def _event(self, schedule: ArchiveSchedule, type_: str, reason: str, message: str) -> None:
+        involved = {"metadata": schedule.metadata.model_dump()}
+        self._event_raw(involved, type_, reason, message, self.clock())
+
+    def _event_raw(
+        self, body: Mapping[str, Any], type_: str, reason: str, message: str, now: datetime
+    ) -> None:
+        meta = body.get("metadata") or {}
+        involved = {
+            "apiVersion": c.API_VERSION,
+            "kind": c.SCHEDULE_KIND,
+            "metadata": {
+                "name": meta.get("name"),
+                "namespace": meta.get("namespace"),
+                "uid": meta.get("uid", ""),
+            },
+        }
+        self.kube.create_event(involved, type_=type_, reason=reason, message=message, now=now)

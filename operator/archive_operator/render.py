@@ -1,0 +1,279 @@
+"""Pure rendering: an ArchiveSchedule and the operator settings → the desired CronJobs.
+
+One CronJob per schedule entry. Everything the runner needs is passed as environment variables
+(the runner contract, see docs/operator.md); credentials stay in the Secret, which is mounted
+into the pod and never read by the operator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import constants as c
+from .api.schedule import ArchiveSchedule, ScheduleEntry
+from .errors import SpecError
+from .schedule import CronError, daily_cron, jitter_minutes, load_time_zone, parse_cron, weekly_cron
+from .settings import Settings
+
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ResolvedEntry:
+    """A schedule entry with everything derived from it."""
+
+    entry: ScheduleEntry
+    index: int
+    cron: str
+    day_shift: int
+    cronjob_name: str
+
+
+def check_time_zone(schedule: ArchiveSchedule) -> None:
+    try:
+        load_time_zone(schedule.spec.time_zone)
+    except ValueError:
+        raise SpecError(
+            "InvalidTimeZone",
+            "spec.timeZone",
+            schedule.spec.time_zone,
+            "is not a time zone the time-zone database knows",
+            "use an IANA name such as Europe/London, America/New_York or UTC",
+        ) from None
+
+
+def resolve_entry(schedule: ArchiveSchedule, index: int, entry: ScheduleEntry) -> ResolvedEntry:
+    meta, spec = schedule.metadata, schedule.spec
+    jitter = jitter_minutes(meta.namespace, meta.name, spec.user, entry.name, entry.jitter_minutes)
+    if entry.daily is not None:
+        derived = daily_cron(entry.daily.at, jitter)
+    elif entry.weekly is not None:
+        derived = weekly_cron(list(entry.weekly.days), entry.weekly.at, jitter)
+    else:
+        assert entry.cron is not None
+        try:
+            parse_cron(entry.cron)
+        except CronError as exc:
+            raise SpecError(
+                "InvalidSchedule",
+                f"spec.schedules[{index}].cron",
+                entry.cron,
+                f"is not a schedule Kubernetes accepts ({exc})",
+                "write five fields within minute 0-59, hour 0-23, day 1-31, month 1-12, "
+                'weekday 0-6 (e.g. "30 2 * * 1-5") or a macro such as @daily',
+            ) from None
+        return ResolvedEntry(entry, index, entry.cron, 0, c.cronjob_name(meta.name, entry.name))
+    return ResolvedEntry(
+        entry, index, derived.cron, derived.day_shift, c.cronjob_name(meta.name, entry.name)
+    )
+
+
+def resolve_entries(schedule: ArchiveSchedule) -> list[ResolvedEntry]:
+    """Validate what the API could not (time zone, cron values) and derive each entry's cron.
+
+    Raises SpecError for the first problem found.
+    """
+    check_time_zone(schedule)
+    return [resolve_entry(schedule, i, e) for i, e in enumerate(schedule.spec.schedules)]
+
+
+def labels_for(schedule: ArchiveSchedule, entry_name: str) -> dict[str, str]:
+    return {
+        **c.common_labels(),
+        c.LABEL_SCHEDULE: c.label_value(schedule.metadata.name),
+        c.LABEL_USER: c.label_value(schedule.spec.user),
+        c.LABEL_ENTRY: entry_name,
+    }
+
+
+def owner_reference(schedule: ArchiveSchedule) -> Manifest:
+    return {
+        "apiVersion": c.API_VERSION,
+        "kind": c.SCHEDULE_KIND,
+        "name": schedule.metadata.name,
+        "uid": schedule.metadata.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _env(name: str, value: str) -> Manifest:
+    return {"name": name, "value": value}
+
+
+def _job_name_ref() -> Manifest:
+    return {"fieldRef": {"fieldPath": f"metadata.labels['{c.LABEL_JOB_NAME}']"}}
+
+
+def runner_env(schedule: ArchiveSchedule, resolved: ResolvedEntry) -> list[Manifest]:
+    """The runner contract for a scheduled run, in a fixed order."""
+    spec = schedule.spec
+    env = [
+        _env("ARCHIVE_USER", spec.user),
+        _env("ARCHIVE_SOURCE_TYPE", spec.source.type),
+        _env("ARCHIVE_SOURCE_URL", spec.source.url),
+        _env("ARCHIVE_DESTINATION_TYPE", spec.destination.type),
+    ]
+    if spec.destination.caldav is not None:
+        env.append(_env("ARCHIVE_DESTINATION_URL", spec.destination.caldav.url))
+    else:
+        assert spec.destination.directory is not None
+        sub_path = spec.destination.directory.sub_path.strip("/")
+        path = f"{c.ARCHIVE_MOUNT}/{sub_path}" if sub_path else c.ARCHIVE_MOUNT
+        env.append(_env("ARCHIVE_DESTINATION_PATH", path))
+    env += [
+        # Jitter may push a run past midnight; start the window a day earlier so the run still
+        # archives the day it was meant for.
+        _env("ARCHIVE_WINDOW_OFFSET_DAYS", str(spec.window.offset_days - resolved.day_shift)),
+        _env("ARCHIVE_WINDOW_DAYS", str(spec.window.days)),
+        _env("ARCHIVE_TIME_ZONE", spec.time_zone),
+        _env("ARCHIVE_RECURRENCE", spec.recurrence),
+        _env("ARCHIVE_ON_CHANGE", spec.on_change),
+        _env("ARCHIVE_DRY_RUN", "false"),
+    ]
+    # The Job's name ends with the scheduled minute, from which the runner derives its day;
+    # for scheduled runs the run id is the Job name (its ArchiveRun is named after it).
+    env.append({"name": "ARCHIVE_RUN_ID", "valueFrom": _job_name_ref()})
+    env.append({"name": "ARCHIVE_JOB_NAME", "valueFrom": _job_name_ref()})
+    if spec.credentials_secret_ref is not None:
+        env.append(_env("ARCHIVE_CREDENTIALS_DIR", c.CREDENTIALS_DIR))
+    return env
+
+
+def _volumes(schedule: ArchiveSchedule) -> tuple[list[Manifest], list[Manifest]]:
+    spec = schedule.spec
+    volumes: list[Manifest] = [{"name": "tmp", "emptyDir": {}}]
+    mounts: list[Manifest] = [{"name": "tmp", "mountPath": c.TMP_MOUNT}]
+    if spec.credentials_secret_ref is not None:
+        volumes.append(
+            {
+                "name": "credentials",
+                "secret": {"secretName": spec.credentials_secret_ref.name, "defaultMode": 0o440},
+            }
+        )
+        mounts.append({"name": "credentials", "mountPath": c.CREDENTIALS_DIR, "readOnly": True})
+    if spec.destination.directory is not None:
+        claim = spec.destination.directory.claim_name
+        volumes.append({"name": "archive", "persistentVolumeClaim": {"claimName": claim}})
+        mounts.append({"name": "archive", "mountPath": c.ARCHIVE_MOUNT})
+    return volumes, mounts
+
+
+def _resources(schedule: ArchiveSchedule) -> Manifest:
+    resources = schedule.spec.runner.resources
+    if resources is None:
+        return {}
+    return {
+        key: {name: str(quantity) for name, quantity in values.items()}
+        for key, values in (("requests", resources.requests), ("limits", resources.limits))
+        if values
+    }
+
+
+def pod_failure_policy() -> Manifest:
+    """Usage errors, partial results and bad configuration are not worth retrying."""
+    return {
+        "rules": [
+            {
+                "action": "FailJob",
+                "onExitCodes": {
+                    "containerName": c.RUNNER_CONTAINER,
+                    "operator": "In",
+                    "values": [c.EXIT_USAGE, c.EXIT_PARTIAL, c.EXIT_BAD_CONFIG],
+                },
+            },
+            {
+                "action": "Count",
+                "onExitCodes": {
+                    "containerName": c.RUNNER_CONTAINER,
+                    "operator": "In",
+                    "values": [c.EXIT_UNREACHABLE],
+                },
+            },
+            {
+                "action": "Ignore",
+                "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+            },
+        ]
+    }
+
+
+def pod_spec(schedule: ArchiveSchedule, resolved: ResolvedEntry, settings: Settings) -> Manifest:
+    volumes, mounts = _volumes(schedule)
+    container: Manifest = {
+        "name": c.RUNNER_CONTAINER,
+        "image": settings.runner_image,
+        "imagePullPolicy": settings.runner_image_pull_policy,
+        "args": ["run"],
+        "env": runner_env(schedule, resolved),
+        "resources": _resources(schedule),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": mounts,
+    }
+    return {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": c.RUNNER_UID,
+            "runAsGroup": c.RUNNER_UID,
+            "fsGroup": c.RUNNER_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": volumes,
+    }
+
+
+def render_cronjob(
+    schedule: ArchiveSchedule, resolved: ResolvedEntry, settings: Settings
+) -> Manifest:
+    spec = schedule.spec
+    labels = labels_for(schedule, resolved.entry.name)
+    cronjob_spec: Manifest = {
+        "schedule": resolved.cron,
+        "timeZone": spec.time_zone,
+        "concurrencyPolicy": spec.concurrency_policy,
+        "suspend": spec.suspend,
+        "successfulJobsHistoryLimit": spec.history.successful_runs,
+        "failedJobsHistoryLimit": spec.history.failed_runs,
+        "jobTemplate": {
+            "metadata": {"labels": dict(labels)},
+            "spec": {
+                "backoffLimit": spec.runner.backoff_limit,
+                "activeDeadlineSeconds": spec.runner.active_deadline_seconds,
+                "ttlSecondsAfterFinished": spec.runner.ttl_seconds_after_finished,
+                "podFailurePolicy": pod_failure_policy(),
+                "template": {
+                    "metadata": {"labels": dict(labels)},
+                    "spec": pod_spec(schedule, resolved, settings),
+                },
+            },
+        },
+    }
+    if spec.starting_deadline_seconds is not None:
+        cronjob_spec["startingDeadlineSeconds"] = spec.starting_deadline_seconds
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {
+            "name": resolved.cronjob_name,
+            "namespace": schedule.metadata.namespace,
+            "labels": labels,
+            "annotations": {c.ANNOTATION_USER: spec.user},
+            "ownerReferences": [owner_reference(schedule)],
+        },
+        "spec": cronjob_spec,
+    }
+
+
+def render_cronjobs(schedule: ArchiveSchedule, settings: Settings) -> list[Manifest]:
+    """All desired CronJobs, in entry order. Raises SpecError if the spec is unusable."""
+    return [render_cronjob(schedule, r, settings) for r in resolve_entries(schedule)]

@@ -1,0 +1,197 @@
+"""Rendering ArchiveSchedules into CronJobs: golden files plus the rules each CronJob must obey.
+
+Golden files live in tests/golden/, one per example entry. After an intended change, regenerate
+them with ``UPDATE_GOLDEN=1 pytest tests/unit/test_render.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from archive_operator.api.schedule import ArchiveSchedule
+from archive_operator.errors import SpecError
+from archive_operator.render import render_cronjobs, resolve_entries
+from archive_operator.schedule import parse_cron
+from archive_operator.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "golden"
+SETTINGS = Settings(runner_image="ghcr.io/auriora/archive-runner:test")
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+
+
+def example_schedules() -> list[dict[str, Any]]:
+    found = []
+    for path in sorted((ROOT / "examples").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("kind") == "ArchiveSchedule":
+                found.append(doc)
+    return found
+
+
+def with_identity(doc: dict[str, Any], namespace: str = "team-a") -> ArchiveSchedule:
+    doc = copy.deepcopy(doc)
+    doc["metadata"] |= {
+        "namespace": namespace,
+        "uid": f"00000000-0000-4000-8000-{doc['metadata']['name']:0>12}",
+        "generation": 1,
+    }
+    return ArchiveSchedule.from_body(doc)
+
+
+def schedule_of(name: str, **spec: Any) -> ArchiveSchedule:
+    doc = next(d for d in example_schedules() if d["metadata"]["name"] == name)
+    doc = copy.deepcopy(doc)
+    doc["spec"].update(spec)
+    return with_identity(doc)
+
+
+EXAMPLES = [d["metadata"]["name"] for d in example_schedules()]
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_golden(name: str) -> None:
+    schedule = schedule_of(name)
+    for manifest in render_cronjobs(schedule, SETTINGS):
+        path = GOLDEN / f"cronjob-{manifest['metadata']['name']}.yaml"
+        text = yaml.safe_dump(manifest, sort_keys=False, width=100)
+        if UPDATE:
+            path.write_text(text)
+        assert path.exists(), f"missing {path}; run with UPDATE_GOLDEN=1 to create it"
+        assert yaml.safe_load(path.read_text()) == manifest, f"{path} differs"
+
+
+def all_cronjobs() -> list[dict[str, Any]]:
+    return [m for name in EXAMPLES for m in render_cronjobs(schedule_of(name), SETTINGS)]
+
+
+def test_every_cronjob_obeys_the_rules() -> None:
+    cronjobs = all_cronjobs()
+    assert len(cronjobs) == 5
+    for cj in cronjobs:
+        meta, spec = cj["metadata"], cj["spec"]
+        assert len(meta["name"]) <= 52
+        owner = meta["ownerReferences"][0]
+        assert owner["kind"] == "ArchiveSchedule" and owner["controller"] is True
+        assert owner["blockOwnerDeletion"] is True
+        assert meta["labels"]["app.kubernetes.io/managed-by"] == "archive-operator"
+        parse_cron(spec["schedule"])
+        job = spec["jobTemplate"]["spec"]
+        pod = job["template"]["spec"]
+        assert pod["restartPolicy"] == "Never"
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        (container,) = pod["containers"]
+        security = container["securityContext"]
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["readOnlyRootFilesystem"] is True
+        assert security["capabilities"] == {"drop": ["ALL"]}
+        assert container["args"] == ["run"]
+        assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
+        env = {e["name"]: e for e in container["env"]}
+        assert env["ARCHIVE_JOB_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == (
+            "metadata.labels['batch.kubernetes.io/job-name']"
+        )
+        # Credentials are never in the manifest, only a reference to the Secret.
+        assert not any("password" in str(e.get("value", "")).lower() for e in env.values())
+        assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+        rules = job["podFailurePolicy"]["rules"]
+        assert rules[0]["onExitCodes"]["values"] == [2, 3, 4]
+        assert rules[0]["action"] == "FailJob"
+
+
+def test_spec_fields_reach_the_cronjob() -> None:
+    (cj,) = render_cronjobs(
+        schedule_of(
+            "alice",
+            suspend=True,
+            concurrencyPolicy="Replace",
+            startingDeadlineSeconds=120,
+            history={"successfulRuns": 1, "failedRuns": 4},
+            runner={"backoffLimit": 0, "activeDeadlineSeconds": 60, "ttlSecondsAfterFinished": 5},
+        ),
+        SETTINGS,
+    )
+    spec = cj["spec"]
+    assert spec["suspend"] is True
+    assert spec["concurrencyPolicy"] == "Replace"
+    assert spec["startingDeadlineSeconds"] == 120
+    assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (1, 4)
+    job = spec["jobTemplate"]["spec"]
+    assert (job["backoffLimit"], job["activeDeadlineSeconds"], job["ttlSecondsAfterFinished"]) == (
+        0,
+        60,
+        5,
+    )
+    assert spec["timeZone"] == "Europe/London" and spec["schedule"] == "59 23 * * *"
+
+
+def test_defaults_leave_out_starting_deadline() -> None:
+    (cj,) = render_cronjobs(schedule_of("alice"), SETTINGS)
+    assert "startingDeadlineSeconds" not in cj["spec"]
+    assert cj["spec"]["concurrencyPolicy"] == "Forbid"
+
+
+def test_directory_destination_mounts_the_claim() -> None:
+    cronjobs = render_cronjobs(schedule_of("carol"), SETTINGS)
+    pod = cronjobs[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["ARCHIVE_DESTINATION_PATH"] == "/archive/carol"
+    assert "ARCHIVE_CREDENTIALS_DIR" not in env  # carol has no Secret
+    assert {"name": "archive", "persistentVolumeClaim": {"claimName": "calendar-archive"}} in pod[
+        "volumes"
+    ]
+
+
+def test_user_with_at_sign_gets_a_safe_label_and_exact_annotation() -> None:
+    (cj,) = render_cronjobs(schedule_of("bob"), SETTINGS)
+    assert cj["metadata"]["annotations"]["archive.auriora.io/user"] == "bob@example.com"
+    assert cj["metadata"]["labels"]["archive.auriora.io/user"].startswith("bob-example.com-")
+
+
+def test_jitter_past_midnight_shifts_the_window() -> None:
+    entries = [{"name": f"e{i}", "daily": {"at": "23:59"}, "jitterMinutes": 59} for i in range(8)]
+    schedule = schedule_of("alice", schedules=entries)
+    shifted = 0
+    for resolved, cj in zip(
+        resolve_entries(schedule), render_cronjobs(schedule, SETTINGS), strict=True
+    ):
+        container = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["ARCHIVE_WINDOW_OFFSET_DAYS"] == str(-resolved.day_shift)
+        shifted += resolved.day_shift
+    assert shifted >= 1  # 23:59 plus any jitter but 0 is tomorrow
+
+
+def test_rendering_is_deterministic() -> None:
+    assert all_cronjobs() == all_cronjobs()
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason", "field"),
+    [
+        ({"timeZone": "Mars/Olympus_Mons"}, "InvalidTimeZone", "spec.timeZone"),
+        (
+            {"schedules": [{"name": "bad", "cron": "61 * * * *"}]},
+            "InvalidSchedule",
+            "spec.schedules[0].cron",
+        ),
+        (
+            {"schedules": [{"name": "ok", "cron": "@daily"}, {"name": "dow", "cron": "0 0 * * 7"}]},
+            "InvalidSchedule",
+            "spec.schedules[1].cron",
+        ),
+    ],
+)
+def test_unusable_specs(spec: dict[str, Any], reason: str, field: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        render_cronjobs(schedule_of("alice", **spec), SETTINGS)
+    assert caught.value.reason == reason
+    assert str(caught.value).startswith(f"{field}: ")
+    assert ";" in str(caught.value)  # and says how to fix it
