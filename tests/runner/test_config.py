@@ -106,3 +106,13 @@ def test_credentials_from_env_win_over_files_and_destination_defaults_to_source(
 def test_a_username_without_password_is_refused() -> None:
     message = error({"ARCHIVE_SOURCE_USERNAME": "alice"})
     assert "ARCHIVE_SOURCE_PASSWORD is not" in message
+
+
+def test_a_token_is_sent_as_bearer_and_wins_over_basic() -> None:
+    from archive_runner.backends.http import RequestCounter, make_client
+
+    config = load({"ARCHIVE_SOURCE_TOKEN": "tok", "ARCHIVE_SOURCE_USERNAME": "u",
+                   "ARCHIVE_SOURCE_PASSWORD": "p"})  # fmt: skip
+    with make_client(config.source_credentials, 5, RequestCounter()) as client:
+        assert client.headers["Authorization"] == "Bearer tok"
+        assert client.auth is None

@@ -88,6 +88,7 @@ def test_missing_source_file_is_a_configuration_error(tmp_path: Path) -> None:
     assert outcome.exit_code == 4
     assert outcome.result["status"] == "failed"
     assert "not found" in outcome.result["message"]
+    assert "termination message skipped" in outcome.stderr  # its directory does not exist
 
 
 def test_ics_url_source_with_basic_auth(radicale: RadicaleServer, tmp_path: Path) -> None:
