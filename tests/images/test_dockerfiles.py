@@ -67,8 +67,17 @@ def final_stage(dockerfile: Path) -> list[tuple[str, str]]:
     return pairs[last_from:]
 
 
-def test_runner_dockerfile_passes_hadolint() -> None:
-    result = run_hadolint(RUNNER_DOCKERFILE)
+# Every component's Dockerfile (runner/, operator/, ...) is held to the same standard.
+DOCKERFILES = sorted(REPO.glob("*/Dockerfile"))
+
+
+def test_the_runner_dockerfile_is_among_those_checked() -> None:
+    assert RUNNER_DOCKERFILE in DOCKERFILES
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.parent.name)
+def test_dockerfile_passes_hadolint(dockerfile: Path) -> None:
+    result = run_hadolint(dockerfile)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
