@@ -50,7 +50,8 @@ class IcsSource:
                     "point it at an .ics file"
                 ) from None
         assert self.client is not None
-        response = send(self.client, "GET", self.location, "iCalendar feed")
+        # Feeds are often published behind redirects; httpx drops credentials across origins.
+        response = send(self.client, "GET", self.location, "iCalendar feed", follow_redirects=True)
         check_read(response, "iCalendar feed", "--source-url / ARCHIVE_SOURCE_URL")
         return response.content.decode(response.encoding or "utf-8", errors="replace")
 
