@@ -44,8 +44,19 @@ class Helm:
     binary: Path
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.run_with_env(None, *args)
+
+    def run_with_env(
+        self, env: dict[str, str] | None, *args: str
+    ) -> subprocess.CompletedProcess[str]:
+        """Run helm; `env` replaces the environment (e.g. a private HOME for its caches)."""
         return subprocess.run(
-            [str(self.binary), *args], capture_output=True, text=True, check=False, timeout=60
+            [str(self.binary), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+            env=env,
         )
 
     def template(
