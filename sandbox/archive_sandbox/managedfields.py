@@ -17,6 +17,8 @@ from .patch import MERGE_KEYS
 
 Path = tuple[str, ...]  # elements like "f:spec", "k:{\"name\":\"x\"}"
 TRACKED_META = ("labels", "annotations", "finalizers", "ownerReferences")
+CLIENT_SIDE_APPLY = "kubectl-client-side-apply"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def _list_key(field: str, items: list[Any]) -> str | None:
@@ -196,21 +198,27 @@ def server_side_apply(
     force: bool,
     subresource: str | None = None,
     skip_status: bool = True,
+    last_applied: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Merge an applied configuration into the live object; returns (object, managedFields).
 
     Fields this manager applied before and no longer applies are removed unless another
     manager owns them. Differing values owned by other managers are conflicts (409) unless
-    `force`, which takes them over.
+    `force`, which takes them over. As in Kubernetes, conflicts with `kubectl` client-side
+    apply on fields of its last-applied configuration are not conflicts (the upgrade path
+    from `kubectl apply` to `kubectl apply --server-side`).
     """
     applied = leaf_values(config, skip_status=skip_status)
     live_values = leaf_values(live, skip_status=False)
+    upgradable = set(leaf_values(last_applied, skip_status=False)) if last_applied else set()
     conflicts: list[tuple[str, str, Path]] = []
     for entry in managed:
         if _same_entry(entry, manager, "Apply", subresource):
             continue
         for path in _entry_paths(entry) & set(applied):
             if path in live_values and live_values[path] != applied[path]:
+                if entry.get("manager") == CLIENT_SIDE_APPLY and path in upgradable:
+                    continue
                 conflicts.append((entry.get("manager", ""), entry.get("apiVersion", ""), path))
     if conflicts and not force:
         lines = [f'conflict with "{m}" using {v}: {_dotted(p)}' for m, v, p in conflicts]
@@ -230,13 +238,13 @@ def server_side_apply(
         if _same_entry(entry, manager, "Apply", subresource):
             previous = paths
             continue
-        if force:
-            paths -= set(applied)
+        if force or entry.get("manager") == CLIENT_SIDE_APPLY:
+            paths -= set(applied) if force else set(applied) & upgradable
         others |= paths
         if paths:
             out.append({**entry, "fieldsV1": to_fields_v1(paths)})
     result = _merge_applied(live, {k: v for k, v in config.items() if k not in ("apiVersion", "kind")})
-    for path in sorted(previous - set(applied) - others, key=len, reverse=True):
+    for path in sorted(previous - set(applied) - others, key=lambda p: (p[-1] != ".", len(p))):
         if not any(o[: len(path)] == path for o in others):
             _remove_path(result, path)
     if applied:

@@ -23,7 +23,7 @@ import yaml
 from aiohttp import web
 
 from . import errors as err
-from . import openapi, resources, tables
+from . import openapi, protobuf, resources, tables
 from .auth import Users
 from .meta import rfc3339
 from .requestlog import RequestLog, RequestRecord
@@ -47,7 +47,8 @@ def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> we
         headers=headers,
     )
     for warning in warnings or []:
-        resp.headers.add("Warning", f'299 - "{warning}"')
+        escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
+        resp.headers.add("Warning", f'299 - "{escaped}"')
     return resp
 
 
@@ -228,6 +229,10 @@ class SandboxServer:
         if not raw:
             return None
         ctype = request.content_type
+        if "protobuf" in ctype:
+            return protobuf.decode(raw)
+        if "cbor" in ctype:  # client-go falls back to JSON when the server refuses CBOR
+            raise err.unsupported_media_type(ctype, ["application/json", "application/yaml"])
         try:
             if "yaml" in ctype:
                 return yaml.safe_load(raw)

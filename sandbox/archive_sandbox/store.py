@@ -37,7 +37,7 @@ from . import builtins
 from . import errors as err
 from .crds import CustomResources
 from .gc import GarbageCollector
-from .managedfields import record_update, server_side_apply
+from .managedfields import LAST_APPLIED, record_update, server_side_apply
 from .meta import SYSTEM_META_FIELDS, generate_name, name_errors, new_uid, rfc3339, spec_part, utcnow
 from .patch import json_patch, merge_patch, strategic_merge_patch
 from .resources import CRD_STORAGE_KEY, NAMESPACES_KEY, Registry, ResourceType, StorageKey
@@ -495,6 +495,7 @@ class Store:
         config_meta = {k: v for k, v in config["metadata"].items() if k not in SYSTEM_META_FIELDS}
         config = {**config, "metadata": config_meta}
         skip_status = "status" in rt.subresources and subresource != "status"
+        last_applied = _last_applied(old)
         merged, managed = server_side_apply(
             self.view(rt, old),
             config,
@@ -505,6 +506,7 @@ class Store:
             force=force,
             subresource=subresource,
             skip_status=skip_status,
+            last_applied=last_applied,
         )
         merged["metadata"]["managedFields"] = managed
         return self._write(rt, old, merged, subresource, dry_run, None, field_validation, warnings)
@@ -686,6 +688,15 @@ class Store:
             if rt is None or not self._blocked(rt, new):
                 return self._remove(key, new)
         return self._put_existing(key, obj, new)
+
+
+def _last_applied(obj: dict[str, Any]) -> dict[str, Any] | None:
+    text = ((obj.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    try:
+        parsed = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def _same_content(a: dict[str, Any], b: dict[str, Any]) -> bool:

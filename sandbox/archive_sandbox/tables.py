@@ -129,6 +129,7 @@ def _path(*path: str, default: Any = NONE) -> Cell:
 
 
 AGE = _col("Age", _age_cell)
+NO_LEADING_NAME = frozenset({("", "events")})  # kubectl shows events' names only with -o wide
 BUILTIN_COLUMNS: dict[tuple[str, str], list[tuple[dict[str, Any], Cell]]] = {
     ("", "pods"): [
         _col("Ready", _pod_ready),
@@ -167,6 +168,7 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[tuple[dict[str, Any], Cell]]] = {
         _col("Source", lambda o, _n: _get(o, "source", "component") or o.get("reportingComponent") or "", priority=1),
         _col("First Seen", lambda o, n: _age(o.get("firstTimestamp"), n), priority=1),
         _col("Count", lambda o, _n: o.get("count") or 1, "integer", priority=1),
+        _col("Name", _path("metadata", "name"), priority=1),
     ],
     ("", "namespaces"): [_col("Status", _path("status", "phase", default="")), AGE],
     ("", "configmaps"): [_col("Data", lambda o, _n: len(o.get("data") or {}) + len(o.get("binaryData") or {}), "integer"), AGE],
@@ -252,10 +254,12 @@ def table(
     with_definitions: bool = True,
 ) -> dict[str, Any]:
     columns = columns_for(rt, version_spec)
+    leading_name = rt.storage_key not in NO_LEADING_NAME
     name_col = {"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}
     rows = []
     for obj in objects:
-        cells = [obj["metadata"]["name"]] + [fn(obj, now) for _d, fn in columns]
+        cells = [obj["metadata"]["name"]] if leading_name else []
+        cells += [fn(obj, now) for _d, fn in columns]
         row: dict[str, Any] = {"cells": cells}
         if include_object == "Object":
             row["object"] = obj
@@ -266,7 +270,7 @@ def table(
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": list_meta or {},
-        "columnDefinitions": [name_col] + [d for d, _fn in columns] if with_definitions else [],
+        "columnDefinitions": ([name_col] if leading_name else []) + [d for d, _fn in columns] if with_definitions else [],
         "rows": rows,
     }
     return out
