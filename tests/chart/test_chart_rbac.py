@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.chart.helm import NAMESPACE, Manifest, container_env, named, of_kind
 
 Rule = dict[str, Any]
@@ -60,7 +62,12 @@ def test_all_namespaces_scope_uses_a_cluster_role(rendered: dict[str, list[Manif
     assert _grants(cluster, "", "namespaces") == {"list", "watch"}
     (deployment,) = of_kind(manifests, "Deployment")
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args == ["run", "--standalone", "--all-namespaces"]
+    assert args == [
+        "run",
+        "--standalone",
+        "--all-namespaces",
+        "--liveness=http://0.0.0.0:8080/healthz",
+    ]
     assert container_env(deployment)["ARCHIVE_OPERATOR_NAMESPACES"] == ""
 
 
@@ -85,7 +92,7 @@ def test_listed_namespaces_get_one_role_each_and_nothing_cluster_wide(
     ]
     (deployment,) = of_kind(manifests, "Deployment")
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args == ["run", "--standalone", "--namespace=team-a", "--namespace=team-b"]
+    assert args[:4] == ["run", "--standalone", "--namespace=team-a", "--namespace=team-b"]
     assert container_env(deployment)["ARCHIVE_OPERATOR_NAMESPACES"] == "team-a,team-b"
 
 
@@ -160,3 +167,17 @@ def test_runner_defaults_reach_the_operator_env(rendered: dict[str, list[Manifes
     assert container_env(default)["ARCHIVE_OPERATOR_RUNNER_IMAGE"] == (
         "ghcr.io/auriora/archive-runner:0.1.0"
     )
+
+
+def test_the_operator_cli_accepts_the_rendered_command(rendered: dict[str, list[Manifest]]) -> None:
+    """Contract with archive_operator.main: every values set's args parse (nothing is run)."""
+    main = pytest.importorskip("archive_operator.main")
+    for name, manifests in rendered.items():
+        (deployment,) = of_kind(manifests, "Deployment")
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["command"] == ["archive-operator"], name
+        subcommand, *args = container["args"]
+        command = main.cli.commands[subcommand]
+        context = command.make_context(subcommand, list(args))
+        assert context.params["standalone"] is True, name
+        assert context.params["liveness_endpoint"].endswith("/healthz"), name
