@@ -6,8 +6,9 @@ Kopf is configured so that a resync with nothing to change makes no write reques
   (never to ``status.kopf``: the CRD has no such field and the API server would prune it).
   Kopf writes the diff base only after a create or a spec change, and progress only while a
   handler is being retried; a resume of an unchanged object writes neither.
-* Kopf's own "handler succeeded" Events are off; the reconciler posts Events only when
-  something changed (a CronJob written or deleted, Ready changed).
+* Kopf's event posting is off (kopf 1.45 would post its log lines as Events if
+  ``posting.loggers`` were on: a write per handler run); the reconciler posts Events itself,
+  only when something changed (a CronJob written or deleted, Ready changed).
 * Handlers return None, so kopf has no result to store in the status.
 * The periodic drift check is an operator-wide loop, not a ``kopf.timer``: kopf timers put a
   finalizer on every object, which would make deleting a schedule depend on the operator
