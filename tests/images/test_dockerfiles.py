@@ -14,6 +14,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 RUNNER_DOCKERFILE = REPO / "runner" / "Dockerfile"
+OPERATOR_DOCKERFILE = REPO / "operator" / "Dockerfile"
+# Per image: the exec-form ENTRYPOINT and CMD the deployment relies on (the runner's Job passes
+# `run ...` as args; the chart runs the operator with its own args, CMD is the standalone default).
+IMAGES = {
+    RUNNER_DOCKERFILE: ('["archive-runner"]', '["--help"]'),
+    OPERATOR_DOCKERFILE: ('["archive-operator"]', '["run", "--standalone", "--all-namespaces"]'),
+}
 REQUIRED_LABELS = ("title", "description", "licenses", "version", "revision", "source")
 
 
@@ -71,8 +78,8 @@ def final_stage(dockerfile: Path) -> list[tuple[str, str]]:
 DOCKERFILES = sorted(REPO.glob("*/Dockerfile"))
 
 
-def test_the_runner_dockerfile_is_among_those_checked() -> None:
-    assert RUNNER_DOCKERFILE in DOCKERFILES
+def test_the_image_dockerfiles_are_among_those_checked() -> None:
+    assert set(IMAGES) <= set(DOCKERFILES)
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.parent.name)
@@ -95,23 +102,35 @@ def test_hadolint_rejects_a_dockerfile_breaking_the_rules(tmp_path: Path) -> Non
         assert rule in result.stdout
 
 
-def test_runner_image_runs_as_a_non_root_numeric_user() -> None:
-    users = [args for keyword, args in final_stage(RUNNER_DOCKERFILE) if keyword == "USER"]
+def component(dockerfile: Path) -> str:
+    return dockerfile.parent.name
+
+
+each_image = pytest.mark.parametrize("dockerfile", sorted(IMAGES), ids=component)
+
+
+@each_image
+def test_image_runs_as_the_shared_non_root_numeric_user(dockerfile: Path) -> None:
+    users = [args for keyword, args in final_stage(dockerfile) if keyword == "USER"]
     assert users, "the final stage sets no USER"
     user, _, group = users[-1].partition(":")
     assert user.isdigit() and int(user) > 0, users[-1]
     assert not group or (group.isdigit() and int(group) > 0), users[-1]
+    # The chart's securityContext and docs name one uid for every image.
+    assert users[-1] == "10001:10001"
 
 
-def test_runner_image_has_an_explicit_exec_form_entrypoint() -> None:
-    entrypoints = [
-        args for keyword, args in final_stage(RUNNER_DOCKERFILE) if keyword == "ENTRYPOINT"
-    ]
-    assert entrypoints == ['["archive-runner"]']
+@each_image
+def test_image_has_explicit_exec_form_entrypoint_and_cmd(dockerfile: Path) -> None:
+    stage = final_stage(dockerfile)
+    entrypoint, cmd = IMAGES[dockerfile]
+    assert [args for keyword, args in stage if keyword == "ENTRYPOINT"] == [entrypoint]
+    assert [args for keyword, args in stage if keyword == "CMD"] == [cmd]
 
 
-def test_runner_base_image_is_a_build_argument_used_by_every_stage() -> None:
-    pairs = instructions(RUNNER_DOCKERFILE)
+@each_image
+def test_base_image_is_a_build_argument_used_by_every_stage(dockerfile: Path) -> None:
+    pairs = instructions(dockerfile)
     first = pairs[0]
     assert first[0] == "ARG" and first[1].startswith("BASE_IMAGE="), first
     assert "python" in first[1] and "slim" in first[1], first
@@ -120,14 +139,33 @@ def test_runner_base_image_is_a_build_argument_used_by_every_stage() -> None:
     assert all(args.startswith("${BASE_IMAGE}") for args in froms), froms
 
 
-def test_runner_final_stage_runs_nothing() -> None:
+@each_image
+def test_final_stage_runs_nothing(dockerfile: Path) -> None:
     """Build-time bind mounts (local mirrors) would leave empty mount points in a RUN layer."""
-    keywords = [keyword for keyword, _ in final_stage(RUNNER_DOCKERFILE)]
+    keywords = [keyword for keyword, _ in final_stage(dockerfile)]
     assert "RUN" not in keywords
 
 
-def test_runner_image_is_read_only_root_friendly() -> None:
-    env = " ".join(args for keyword, args in final_stage(RUNNER_DOCKERFILE) if keyword == "ENV")
+@each_image
+def test_image_is_read_only_root_friendly(dockerfile: Path) -> None:
+    env = " ".join(args for keyword, args in final_stage(dockerfile) if keyword == "ENV")
     assert "PYTHONDONTWRITEBYTECODE=1" in env
     assert "HOME=/tmp" in env
     assert "TMPDIR=/tmp" in env
+
+
+@each_image
+def test_image_installs_only_its_own_component(dockerfile: Path) -> None:
+    """The builder copies only the component's sources and installs only its extra."""
+    name = component(dockerfile)
+    pairs = instructions(dockerfile)
+    copied = [
+        args.split()[0] for keyword, args in pairs if keyword == "COPY" and "--from" not in args
+    ]
+    assert copied == ["pyproject.toml", f"{name}/"]
+    installs = " ".join(
+        args for keyword, args in pairs if keyword == "RUN" and "pip install" in args
+    )
+    assert f'".[{name}]"' in installs, installs
+    others = {c for c in ("operator", "runner", "sandbox", "dev") if c != name}
+    assert not any(f"[{other}" in installs or f",{other}" in installs for other in others), installs
