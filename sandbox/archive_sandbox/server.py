@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 SubresourceHandler = Callable[[web.Request, ResourceType, str, str], Awaitable[web.StreamResponse]]
 GIT_VERSION = "v1.37.0-sandbox"
 TABLE_MARKER = "as=Table"
+SEQ_KEY = web.RequestKey("sandbox_seq", int)
+USER_KEY = web.RequestKey("sandbox_user", tuple)
+LOGGED_KEY = web.RequestKey("sandbox_logged", bool)
 
 
 def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
@@ -108,15 +111,16 @@ class SandboxServer:
         if path.startswith("/sandbox/"):
             return await self._sandbox_endpoint(request)
         info = parse_request(request.method, path, _truthy(request.query.get("watch")))
-        seq = self.requests.next_seq()
-        user_name, groups, code = "", (), 500
+        request[SEQ_KEY] = self.requests.next_seq()
+        request[USER_KEY] = ("", ())
+        code = 500
         try:
             user = self.users.authenticate(
                 request.headers.get("Authorization"),
                 request.headers.get("Impersonate-User"),
                 tuple(request.headers.getall("Impersonate-Group", [])),
             )
-            user_name, groups = user.name, user.groups
+            request[USER_KEY] = (user.name, user.groups)
             response = await self._dispatch(request, info)
             code = response.status
             return response
@@ -128,27 +132,35 @@ class SandboxServer:
             code = 500
             return _error(err.ApiError(500, "InternalError", f"Internal error occurred: {e}"))
         finally:
-            self.requests.append(
-                RequestRecord(
-                    seq=seq,
-                    time=rfc3339(self.store.now()),
-                    user=user_name,
-                    groups=tuple(groups),
-                    user_agent=request.headers.get("User-Agent", ""),
-                    method=request.method,
-                    path=path,
-                    query=request.query_string,
-                    verb=info.verb,
-                    api_group=info.group,
-                    api_version=info.version,
-                    resource=info.resource,
-                    subresource=info.subresource,
-                    namespace=info.namespace,
-                    name=info.name,
-                    code=code,
-                    is_resource=info.is_resource,
-                )
+            self._record(request, info, code)
+
+    def _record(self, request: web.Request, info: RequestInfo, code: int) -> None:
+        """Log a request once: watches when their stream starts, the rest when answered."""
+        if request.get(LOGGED_KEY):
+            return
+        request[LOGGED_KEY] = True
+        user_name, groups = request[USER_KEY]
+        self.requests.append(
+            RequestRecord(
+                seq=request[SEQ_KEY],
+                time=rfc3339(self.store.now()),
+                user=user_name,
+                groups=tuple(groups),
+                user_agent=request.headers.get("User-Agent", ""),
+                method=request.method,
+                path=request.path,
+                query=request.query_string,
+                verb=info.verb,
+                api_group=info.group,
+                api_version=info.version,
+                resource=info.resource,
+                subresource=info.subresource,
+                namespace=info.namespace,
+                name=info.name,
+                code=code,
+                is_resource=info.is_resource,
             )
+        )
 
     async def _dispatch(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
@@ -385,6 +397,7 @@ class SandboxServer:
         as_table = self._wants_table(request)
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
         await response.prepare(request)
+        self._record(request, info, 200)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout if timeout else None
         first_table = True
