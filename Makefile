@@ -30,11 +30,14 @@ lint: $(STAMP) ## ruff and mypy
 
 check: lint test ## everything CI runs
 
-.PHONY: runner-image images
+.PHONY: runner-image operator-image images
 runner-image: ## build the runner image with buildah, no engine needed (docs/images.md)
 	scripts/images/build-image.sh runner
 
-images: runner-image ## build every image and smoke-test it
+operator-image: ## build the operator image with buildah, no engine needed (docs/images.md)
+	scripts/images/build-image.sh operator
+
+images: runner-image operator-image ## build every image and smoke-test it
 
 clean: ## remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .sandbox .demo

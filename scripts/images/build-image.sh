@@ -45,7 +45,8 @@ log "built $tag in $((SECONDS - started)) s"
 "${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true
 
 if [[ "${SKIP_SMOKE:-}" != 1 && -x "$IMAGES_DIR/smoke-$component.sh" ]]; then
-  "$IMAGES_DIR/smoke-$component.sh" "$tag"
+  "$IMAGES_DIR/smoke-$component.sh" "$tag" # ends with the image's size
+else
+  print_image_size "$tag"
 fi
-"${BUILDAH[@]}" images --format '{{.Name}}:{{.Tag}} {{.Size}}' "$tag" | sed 's/^/[images] size: /' >&2
 log "done; push with: buildah --root $IMAGE_CACHE_DIR/storage --storage-driver vfs push $tag <registry>/archive-$component:<tag>"

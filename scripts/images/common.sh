@@ -63,3 +63,68 @@ host_pip_config() {
     "$REPO_ROOT/.venv/bin/pip" config list
   fi
 }
+
+# --- Smoke tests (smoke-<component>.sh) -----------------------------------------------------
+
+# smoke_start TAG: a working container of TAG in SMOKE_CONTAINER, a scratch directory in
+# SMOKE_WORK and a marker file SMOKE_WORK/before-runs; both are removed on exit.
+smoke_start() {
+  local tag="$1"
+  image_exists "$tag" || die "image $tag is not in $IMAGE_CACHE_DIR/storage; run 'make images'"
+  SMOKE_WORK="$(mktemp -d)"
+  SMOKE_CONTAINER="$("${BUILDAH[@]}" from --quiet --pull=never "$tag")"
+  trap smoke_cleanup EXIT
+  touch "$SMOKE_WORK/before-runs"
+}
+smoke_cleanup() {
+  "${BUILDAH[@]}" rm "$SMOKE_CONTAINER" >/dev/null 2>&1 || true
+  rm -rf "$SMOKE_WORK"
+}
+
+# in_image [buildah run options] CONTAINER -- COMMAND...
+in_image() { "${BUILDAH[@]}" run --isolation chroot "$@"; }
+
+# smoke_check_user TAG: commands run as the image's USER, and that is not root.
+smoke_check_user() {
+  local expected actual
+  expected="$("${BUILDAH[@]}" inspect --type image --format '{{.OCIv1.Config.User}}' "$1")"
+  actual="$(in_image "$SMOKE_CONTAINER" -- id -u)"
+  [[ "${expected%%:*}" == "$actual" && "$actual" != 0 ]] ||
+    die "smoke: runs as uid $actual, image says USER $expected (want non-root)"
+  log "smoke: runs as uid $actual"
+}
+
+# smoke_check_root_untouched WHAT [PATH_PATTERN...]: as root (it mounts the container), fails
+# when a file outside /tmp (and the given find -path patterns, e.g. './data/*' for a mounted
+# volume) changed since smoke_start, which a read-only root filesystem would refuse, or when
+# the build's pip mount point ended up in the image. Without root it says it skipped.
+smoke_check_root_untouched() {
+  local what="$1" root written leaked pattern
+  shift
+  if ((EUID != 0)); then
+    log "smoke: not root, so the read-only-root check (it mounts the container) is skipped"
+    return 0
+  fi
+  local excluded=(! -path './tmp/*' ! -path './dev/*' ! -path './proc/*' ! -path './sys/*'
+    ! -path './etc/hosts' ! -path './etc/hostname' ! -path './etc/resolv.conf'
+    ! -path './run/.containerenv')
+  for pattern in "$@"; do excluded+=(! -path "$pattern"); done
+  root="$("${BUILDAH[@]}" mount "$SMOKE_CONTAINER")"
+  written="$(cd "$root" && find . -newer "$SMOKE_WORK/before-runs" ! -type d "${excluded[@]}" -print)"
+  leaked="$([[ -e "$root/etc/xdg/pip" ]] && echo /etc/xdg/pip || true)"
+  "${BUILDAH[@]}" umount "$SMOKE_CONTAINER" >/dev/null
+  [[ -z "$leaked" ]] || die "smoke: the build's pip mount point $leaked is in the image"
+  [[ -z "$written" ]] || die "smoke: the $what wrote outside /tmp (breaks a read-only root): $written"
+  log "smoke: nothing written outside /tmp"
+}
+
+# print_image_size TAG: the image's size and, as root, its venv's.
+print_image_size() {
+  local size venv=""
+  size="$("${BUILDAH[@]}" images --format '{{.Size}}' "$1" | head -n 1)"
+  if ((EUID == 0)) && [[ -n "${SMOKE_CONTAINER:-}" ]]; then
+    venv=" (venv $(du -sh "$("${BUILDAH[@]}" mount "$SMOKE_CONTAINER")/opt/venv" | cut -f1))"
+    "${BUILDAH[@]}" umount "$SMOKE_CONTAINER" >/dev/null
+  fi
+  log "size: $1 $size$venv"
+}

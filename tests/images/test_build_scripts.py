@@ -63,3 +63,38 @@ def test_base_script_rejects_an_unknown_base_source() -> None:
     )
     assert result.returncode == 1
     assert "base source 'docker-hub' is not one of auto, pull, debootstrap" in result.stderr
+
+
+COMPONENTS = sorted(dockerfile.parent.name for dockerfile in REPO.glob("*/Dockerfile"))
+
+
+def make_prerequisites(target: str) -> list[str]:
+    """The prerequisites of a Makefile rule `target: a b ## help`."""
+    for line in (REPO / "Makefile").read_text(encoding="utf-8").splitlines():
+        if line.startswith(f"{target}:"):
+            return line.partition(":")[2].partition("##")[0].split()
+    pytest.fail(f"the Makefile has no '{target}' target")
+
+
+def test_every_image_has_a_make_target_built_by_make_images_and_a_smoke_test() -> None:
+    assert {"operator", "runner"} <= set(COMPONENTS)
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    for component in COMPONENTS:
+        assert f"scripts/images/build-image.sh {component}\n" in makefile, component
+        assert (REPO / "scripts" / "images" / f"smoke-{component}.sh").is_file(), component
+    assert sorted(make_prerequisites("images")) == sorted(f"{c}-image" for c in COMPONENTS)
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_smoke_script_names_the_missing_image_and_the_fix(component: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts" / "images" / f"smoke-{component}.sh"), "localhost/none:x"],
+        env={**os.environ, "IMAGE_CACHE_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "image localhost/none:x is not in" in result.stderr
+    assert "run 'make images'" in result.stderr
