@@ -53,7 +53,6 @@ def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
         time.sleep(0.05)
 
 
-@pytest.mark.slow
 def test_kopf_operator_handles_create_and_delete(sandbox: SandboxHandle, custom: Any, core: Any, sandbox_namespace: str, tmp_path: Path) -> None:
     ns = sandbox_namespace
     (tmp_path / "op.py").write_text(OPERATOR)
