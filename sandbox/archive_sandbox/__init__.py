@@ -1,1 +1,1 @@
-"""A Kubernetes API sandbox for tests and demos: serves the REST API on loopback (see sandbox/README.md)."""
+"""A Kubernetes API sandbox for tests and demos: the REST API on loopback (sandbox/README.md)."""

@@ -1,9 +1,9 @@
 """The whole sandbox in one object, runnable on the current loop or in a background thread.
 
-    with Sandbox.threaded() as sb:           # own event loop in a daemon thread
-        sb.url, sb.write_kubeconfig(path)
-        sb.call(sb.store.get(...))            # run a coroutine on the sandbox loop
-        sb.requests.writes_since(mark)
+with Sandbox.threaded() as sb:           # own event loop in a daemon thread
+    sb.url, sb.write_kubeconfig(path)
+    sb.call(sb.store.get(...))            # run a coroutine on the sandbox loop
+    sb.requests.writes_since(mark)
 """
 
 from __future__ import annotations
@@ -27,11 +27,22 @@ T = TypeVar("T")
 
 
 class Sandbox:
-    def __init__(self, *, users: Users | None = None, bookmark_interval: float = 5.0, history_size: int = 20000) -> None:
+    def __init__(
+        self,
+        *,
+        users: Users | None = None,
+        bookmark_interval: float = 5.0,
+        history_size: int = 20000,
+    ) -> None:
         self.store = Store(history_size=history_size)
         self.users = users or Users()
         self.requests = RequestLog()
-        self.server = SandboxServer(self.store, users=self.users, request_log=self.requests, bookmark_interval=bookmark_interval)
+        self.server = SandboxServer(
+            self.store,
+            users=self.users,
+            request_log=self.requests,
+            bookmark_interval=bookmark_interval,
+        )
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -63,7 +74,9 @@ class Sandbox:
                     await self.store.create(crd_rt, None, doc, field_manager="archive-sandbox")
                 else:
                     doc["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
-                    await self.store.update(crd_rt, None, name, doc, field_manager="archive-sandbox")
+                    await self.store.update(
+                        crd_rt, None, name, doc, field_manager="archive-sandbox"
+                    )
                 names.append(name)
         return names
 

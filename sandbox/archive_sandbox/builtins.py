@@ -99,7 +99,9 @@ def _cronjob(op: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[s
     job_spec.setdefault("completionMode", "NonIndexed")
     job_spec.setdefault("suspend", False)
     job_spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
-    default_pod_spec(job_spec.setdefault("template", {}).setdefault("spec", {}), restart_policy="Never")
+    default_pod_spec(
+        job_spec.setdefault("template", {}).setdefault("spec", {}), restart_policy="Never"
+    )
     return obj
 
 
@@ -109,7 +111,10 @@ def _deployment(op: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dic
     spec.setdefault("replicas", 1)
     spec.setdefault("revisionHistoryLimit", 10)
     spec.setdefault("progressDeadlineSeconds", 600)
-    spec.setdefault("strategy", {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}})
+    spec.setdefault(
+        "strategy",
+        {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+    )
     default_pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
     return obj
 

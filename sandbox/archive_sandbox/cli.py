@@ -21,10 +21,30 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=0, show_default=True, type=int, help="Port; 0 picks a free one.")
-@click.option("--kubeconfig", "kubeconfig_path", type=click.Path(dir_okay=False, path_type=Path), default=Path(".sandbox/kubeconfig"), show_default=True, help="Where to write the kubeconfig.")
-@click.option("--crds", "crd_dir", type=click.Path(exists=True, path_type=Path), help="Install the CRDs in this directory (or file) at start.")
-@click.option("--user", "user_specs", multiple=True, metavar="TOKEN=USER[:GROUP,...]", help="Add a bearer token for a user (repeatable).")
-def serve(host: str, port: int, kubeconfig_path: Path, crd_dir: Path | None, user_specs: tuple[str, ...]) -> None:
+@click.option(
+    "--kubeconfig",
+    "kubeconfig_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(".sandbox/kubeconfig"),
+    show_default=True,
+    help="Where to write the kubeconfig.",
+)
+@click.option(
+    "--crds",
+    "crd_dir",
+    type=click.Path(exists=True, path_type=Path),
+    help="Install the CRDs in this directory (or file) at start.",
+)
+@click.option(
+    "--user",
+    "user_specs",
+    multiple=True,
+    metavar="TOKEN=USER[:GROUP,...]",
+    help="Add a bearer token for a user (repeatable).",
+)
+def serve(
+    host: str, port: int, kubeconfig_path: Path, crd_dir: Path | None, user_specs: tuple[str, ...]
+) -> None:
     """Serve the Kubernetes API; write a kubeconfig for it."""
     users = Users()
     for spec in user_specs:
@@ -36,7 +56,9 @@ def serve(host: str, port: int, kubeconfig_path: Path, crd_dir: Path | None, use
     asyncio.run(_serve(host, port, kubeconfig_path, crd_dir, users))
 
 
-async def _serve(host: str, port: int, kubeconfig_path: Path, crd_dir: Path | None, users: Users) -> None:
+async def _serve(
+    host: str, port: int, kubeconfig_path: Path, crd_dir: Path | None, users: Users
+) -> None:
     sandbox = Sandbox(users=users)
     url = await sandbox.start(host, port)
     try:

@@ -45,18 +45,38 @@ class CustomResources:
 
     # --- CRD lifecycle ----------------------------------------------------------------------
 
-    def _admit_crd(self, operation: str, crd: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+    def _admit_crd(
+        self, operation: str, crd: dict[str, Any], old: dict[str, Any] | None
+    ) -> dict[str, Any]:
         spec = crd.get("spec") or {}
         names = spec.get("names") or {}
         name = crd["metadata"].get("name", "")
         problems: list[tuple[str, str, str]] = []
         expected = f"{names.get('plural', '')}.{spec.get('group', '')}"
         if name != expected:
-            problems.append(("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group'))
+            problems.append(
+                (
+                    "FieldValueInvalid",
+                    "metadata.name",
+                    f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group',
+                )
+            )
         if not spec.get("versions"):
-            problems.append(("FieldValueRequired", "spec.versions", "Required value: must have exactly one version marked as storage version"))
+            problems.append(
+                (
+                    "FieldValueRequired",
+                    "spec.versions",
+                    "Required value: must have exactly one version marked as storage version",
+                )
+            )
         elif sum(1 for v in spec["versions"] if v.get("storage")) != 1:
-            problems.append(("FieldValueInvalid", "spec.versions", "Invalid value: must have exactly one version marked as storage version"))
+            problems.append(
+                (
+                    "FieldValueInvalid",
+                    "spec.versions",
+                    "Invalid value: must have exactly one version marked as storage version",
+                )
+            )
         if _schema_module is not None and not problems:
             for fe in _schema_module.validate_crd(crd):
                 problems.append((fe.type, fe.field, fe.detail))
@@ -102,14 +122,32 @@ class CustomResources:
         def condition(kind: str, status: str, reason: str, message: str) -> dict[str, Any]:
             prev = old.get(kind)
             since = prev["lastTransitionTime"] if prev and prev.get("status") == status else now
-            return {"type": kind, "status": status, "lastTransitionTime": since, "reason": reason, "message": message}
+            return {
+                "type": kind,
+                "status": status,
+                "lastTransitionTime": since,
+                "reason": reason,
+                "message": message,
+            }
 
         conditions = [
             condition("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
-            condition("Established", "True", "InitialNamesAccepted", "the initial names have been accepted"),
+            condition(
+                "Established",
+                "True",
+                "InitialNamesAccepted",
+                "the initial names have been accepted",
+            ),
         ]
         if crd["metadata"].get("deletionTimestamp"):
-            conditions.append(condition("Terminating", "True", "InstanceDeletionInProgress", "CustomResource deletion is in progress"))
+            conditions.append(
+                condition(
+                    "Terminating",
+                    "True",
+                    "InstanceDeletionInProgress",
+                    "CustomResource deletion is in progress",
+                )
+            )
         storage = [v["name"] for v in spec.get("versions", []) if v.get("storage")]
         stored = list((crd.get("status") or {}).get("storedVersions") or [])
         for version in storage:
@@ -139,7 +177,9 @@ class CustomResources:
                 try:
                     schema = _schema_module.CRDSchema.from_crd(crd, rt.version)
                 except Exception:
-                    log.exception("cannot build the schema of %s %s; not validating", rt.crd_name, rt.version)
+                    log.exception(
+                        "cannot build the schema of %s %s; not validating", rt.crd_name, rt.version
+                    )
             self._schemas[key] = schema
         return self._schemas[key]
 
@@ -169,9 +209,13 @@ class CustomResources:
         problems = schema.validate(defaulted, old)
         if problems:
             name = obj["metadata"].get("name", "")
-            raise err.invalid(rt.kind, rt.group, name, [(p.type, p.field, p.detail) for p in problems])
+            raise err.invalid(
+                rt.kind, rt.group, name, [(p.type, p.field, p.detail) for p in problems]
+            )
         return defaulted
 
-    def admit_status(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    def admit_status(
+        self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any]
+    ) -> dict[str, Any]:
         """Status writes: unknown status fields are pruned silently, the whole object validated."""
         return self.admit(rt, obj, old, "Ignore", None)

@@ -117,7 +117,9 @@ class GarbageCollector:
             except Exception:  # a collector bug must not stop collection
                 import logging
 
-                logging.getLogger(__name__).exception("garbage collection step %s %s failed", kind, arg)
+                logging.getLogger(__name__).exception(
+                    "garbage collection step %s %s failed", kind, arg
+                )
             finally:
                 self._queue.task_done()
 
@@ -163,9 +165,9 @@ class GarbageCollector:
             return
         rt, obj = found
         owners = owner_uids(obj)
-        if owners and not any(self.store.by_uid(o) for o in owners):
-            if not obj["metadata"].get("deletionTimestamp"):
-                self.store.delete_stored(rt, obj, "Background")
+        orphaned = owners and not any(self.store.by_uid(o) for o in owners)
+        if orphaned and not obj["metadata"].get("deletionTimestamp"):
+            self.store.delete_stored(rt, obj, "Background")
 
     def _foreground(self, owner_uid: str) -> None:
         for dep_uid in sorted(self._dependents.get(owner_uid, set())):
@@ -194,7 +196,9 @@ class GarbageCollector:
         rt, dep = found
 
         def drop(obj: dict[str, Any]) -> None:
-            refs = [r for r in obj["metadata"].get("ownerReferences", []) if r.get("uid") not in owners]
+            refs = [
+                r for r in obj["metadata"].get("ownerReferences", []) if r.get("uid") not in owners
+            ]
             if refs:
                 obj["metadata"]["ownerReferences"] = refs
             else:

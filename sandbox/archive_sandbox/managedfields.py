@@ -89,7 +89,9 @@ def _entry_paths(entry: dict[str, Any]) -> set[Path]:
     return from_fields_v1(entry.get("fieldsV1") or {})
 
 
-def _entry(manager: str, operation: str, api_version: str, now: str, paths: set[Path], sub: str | None) -> dict[str, Any]:
+def _entry(
+    manager: str, operation: str, api_version: str, now: str, paths: set[Path], sub: str | None
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "manager": manager,
         "operation": operation,
@@ -151,7 +153,14 @@ def _merge_applied(live: Any, config: Any, field: str = "") -> Any:
     if isinstance(config, list) and isinstance(live, list) and (key := _list_key(field, config)):
         result_list = copy.deepcopy(live)
         for item in config:
-            idx = next((i for i, c in enumerate(result_list) if isinstance(c, dict) and c.get(key) == item[key]), None)
+            idx = next(
+                (
+                    i
+                    for i, c in enumerate(result_list)
+                    if isinstance(c, dict) and c.get(key) == item[key]
+                ),
+                None,
+            )
             if idx is None:
                 result_list.append(copy.deepcopy(item))
             else:
@@ -173,7 +182,14 @@ def _remove_path(obj: dict[str, Any], path: Path) -> None:
             node = node[name]
         elif kind == "k" and isinstance(node, list):
             want = json.loads(name)
-            idx = next((i for i, it in enumerate(node) if isinstance(it, dict) and all(it.get(k) == v for k, v in want.items())), None)
+            idx = next(
+                (
+                    i
+                    for i, it in enumerate(node)
+                    if isinstance(it, dict) and all(it.get(k) == v for k, v in want.items())
+                ),
+                None,
+            )
             if idx is None:
                 return
             trail.append((node, idx))
@@ -226,7 +242,11 @@ def server_side_apply(
         noun = "conflict" if count == 1 else "conflicts"
         message = f"Apply failed with {count} {noun}: " + "\n".join(lines)
         causes = [
-            {"reason": "FieldManagerConflict", "message": f'conflict with "{m}" using {v}', "field": _dotted(p)}
+            {
+                "reason": "FieldManagerConflict",
+                "message": f'conflict with "{m}" using {v}',
+                "field": _dotted(p),
+            }
             for m, v, p in conflicts
         ]
         raise ApiError(409, "Conflict", message, causes=causes)
@@ -243,7 +263,9 @@ def server_side_apply(
         others |= paths
         if paths:
             out.append({**entry, "fieldsV1": to_fields_v1(paths)})
-    result = _merge_applied(live, {k: v for k, v in config.items() if k not in ("apiVersion", "kind")})
+    result = _merge_applied(
+        live, {k: v for k, v in config.items() if k not in ("apiVersion", "kind")}
+    )
     for path in sorted(previous - set(applied) - others, key=lambda p: (p[-1] != ".", len(p))):
         if not any(o[: len(path)] == path for o in others):
             _remove_path(result, path)

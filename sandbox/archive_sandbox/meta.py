@@ -60,7 +60,11 @@ def name_errors(name: str) -> str | None:
 
 def spec_part(obj: dict[str, Any], include_status: bool) -> dict[str, Any]:
     """Everything that counts for metadata.generation: all but metadata (and status)."""
-    skip = {"metadata", "apiVersion", "kind"} if include_status else {"metadata", "status", "apiVersion", "kind"}
+    skip = (
+        {"metadata", "apiVersion", "kind"}
+        if include_status
+        else {"metadata", "status", "apiVersion", "kind"}
+    )
     return {k: v for k, v in obj.items() if k not in skip}
 
 

@@ -20,7 +20,11 @@ if TYPE_CHECKING:
     from .store import Store
 
 WRITE_PARAMS = ("dryRun", "fieldManager", "fieldValidation")
-PATCH_CONTENT_TYPES = ("application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml")
+PATCH_CONTENT_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/apply-patch+yaml",
+)
 
 
 def _param(name: str) -> dict[str, Any]:
@@ -37,10 +41,16 @@ def _schema_name(rt: ResourceType) -> str:
 
 
 def _ref(rt: ResourceType) -> dict[str, Any]:
-    return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{_schema_name(rt)}"}}}}
+    return {
+        "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{_schema_name(rt)}"}}
+        }
+    }
 
 
-def _op(rt: ResourceType, action: str, params: tuple[str, ...] = (), body: tuple[str, ...] = ()) -> dict[str, Any]:
+def _op(
+    rt: ResourceType, action: str, params: tuple[str, ...] = (), body: tuple[str, ...] = ()
+) -> dict[str, Any]:
     op: dict[str, Any] = {
         "operationId": f"{action}{rt.kind}",
         "x-kubernetes-action": action,
@@ -58,7 +68,9 @@ def _paths(rt: ResourceType) -> dict[str, Any]:
     item = f"{base}/{{name}}"
     paths = {
         base: {
-            "get": _op(rt, "list", ("labelSelector", "fieldSelector", "limit", "continue", "watch")),
+            "get": _op(
+                rt, "list", ("labelSelector", "fieldSelector", "limit", "continue", "watch")
+            ),
             "post": _op(rt, "post", WRITE_PARAMS, ("application/json",)),
         },
         item: {

@@ -90,9 +90,13 @@ def _add(doc: Any, path: str, value: Any, op: str = "add") -> Any:
         elif last.isdigit() and int(last) <= len(parent):
             parent.insert(int(last), value)
         else:
-            raise _invalid_patch(f"jsonpatch {op} operation does not apply: index out of range: {path}")
+            raise _invalid_patch(
+                f"jsonpatch {op} operation does not apply: index out of range: {path}"
+            )
     else:
-        raise _invalid_patch(f"jsonpatch {op} operation does not apply: doc is missing path: {path}")
+        raise _invalid_patch(
+            f"jsonpatch {op} operation does not apply: doc is missing path: {path}"
+        )
     return doc
 
 
@@ -183,7 +187,11 @@ def _strip_directives(value: Any) -> Any:
             if not k.startswith("$") and v is not None
         }
     if isinstance(value, list):
-        return [_strip_directives(v) for v in value if not (isinstance(v, dict) and v.get("$patch") == "delete")]
+        return [
+            _strip_directives(v)
+            for v in value
+            if not (isinstance(v, dict) and v.get("$patch") == "delete")
+        ]
     return value
 
 
@@ -194,7 +202,11 @@ def _merge_list(field: str, current: list[Any], patch: list[Any]) -> list[Any]:
         return current + [v for v in patch if v not in current]
     key = MERGE_KEYS.get(field)
     if field == "ports":
-        key = "containerPort" if any(isinstance(p, dict) and "containerPort" in p for p in patch + current) else "port"
+        key = (
+            "containerPort"
+            if any(isinstance(p, dict) and "containerPort" in p for p in patch + current)
+            else "port"
+        )
     if key is None or not all(isinstance(p, dict) for p in patch):
         return _strip_directives(copy.deepcopy(patch))  # type: ignore[no-any-return]
     result = copy.deepcopy(current)

@@ -17,7 +17,12 @@ MAGIC = b"k8s\x00"
 # message name -> field number -> (json name, type); types: str, bytes, int, bool, msg:<name>,
 # map (string->string), bmap (string->bytes), and a leading "*" for repeated fields.
 SCHEMAS: dict[str, dict[int, tuple[str, str]]] = {
-    "Unknown": {1: ("typeMeta", "msg:TypeMeta"), 2: ("raw", "bytes"), 3: ("contentEncoding", "str"), 4: ("contentType", "str")},
+    "Unknown": {
+        1: ("typeMeta", "msg:TypeMeta"),
+        2: ("raw", "bytes"),
+        3: ("contentEncoding", "str"),
+        4: ("contentType", "str"),
+    },
     "TypeMeta": {1: ("apiVersion", "str"), 2: ("kind", "str")},
     "ObjectMeta": {
         1: ("name", "str"),
@@ -29,11 +34,29 @@ SCHEMAS: dict[str, dict[int, tuple[str, str]]] = {
         13: ("ownerReferences", "*msg:OwnerReference"),
         14: ("finalizers", "*str"),
     },
-    "OwnerReference": {1: ("kind", "str"), 3: ("name", "str"), 4: ("uid", "str"), 5: ("apiVersion", "str"), 6: ("controller", "bool"), 7: ("blockOwnerDeletion", "bool")},
+    "OwnerReference": {
+        1: ("kind", "str"),
+        3: ("name", "str"),
+        4: ("uid", "str"),
+        5: ("apiVersion", "str"),
+        6: ("controller", "bool"),
+        7: ("blockOwnerDeletion", "bool"),
+    },
     "Namespace": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:NamespaceSpec")},
     "NamespaceSpec": {1: ("finalizers", "*str")},
-    "ConfigMap": {1: ("metadata", "msg:ObjectMeta"), 2: ("data", "map"), 3: ("binaryData", "bmap"), 4: ("immutable", "bool")},
-    "Secret": {1: ("metadata", "msg:ObjectMeta"), 2: ("data", "bmap"), 3: ("type", "str"), 4: ("stringData", "map"), 5: ("immutable", "bool")},
+    "ConfigMap": {
+        1: ("metadata", "msg:ObjectMeta"),
+        2: ("data", "map"),
+        3: ("binaryData", "bmap"),
+        4: ("immutable", "bool"),
+    },
+    "Secret": {
+        1: ("metadata", "msg:ObjectMeta"),
+        2: ("data", "bmap"),
+        3: ("type", "str"),
+        4: ("stringData", "map"),
+        5: ("immutable", "bool"),
+    },
 }
 SUPPORTED_KINDS = ("Namespace", "ConfigMap", "Secret")
 
@@ -109,7 +132,9 @@ def _decode(buf: bytes, message: str) -> dict[str, Any]:
 def decode(body: bytes) -> dict[str, Any]:
     """A protobuf-encoded Namespace, ConfigMap or Secret as the JSON object it stands for."""
     if not body.startswith(MAGIC):
-        raise ApiError(400, "BadRequest", "the protobuf body does not start with the Kubernetes envelope")
+        raise ApiError(
+            400, "BadRequest", "the protobuf body does not start with the Kubernetes envelope"
+        )
     try:
         envelope = _decode(body[len(MAGIC) :], "Unknown")
         type_meta = envelope.get("typeMeta", {})
@@ -119,7 +144,8 @@ def decode(body: bytes) -> dict[str, Any]:
                 415,
                 "UnsupportedMediaType",
                 f"the sandbox cannot decode protobuf {kind or 'objects'}; send JSON "
-                "(e.g. kubectl create -f / kubectl apply) - accepted media types include: application/json",
+                "(e.g. kubectl create -f / kubectl apply) - accepted media types include: "
+                "application/json",
             )
         obj = _decode(envelope.get("raw", b""), kind)
     except (IndexError, ValueError, AssertionError) as e:

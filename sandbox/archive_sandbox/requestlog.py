@@ -23,7 +23,8 @@ class RequestRecord:
     method: str
     path: str
     query: str
-    verb: str  # get list watch create update patch delete deletecollection (lower-case method otherwise)
+    # get list watch create update patch delete deletecollection (else the lower-case method)
+    verb: str
     api_group: str
     api_version: str
     resource: str

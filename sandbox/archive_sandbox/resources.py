@@ -91,26 +91,85 @@ def _builtin(
 
 BUILTINS: tuple[ResourceType, ...] = (
     _builtin("", "v1", "namespaces", "Namespace", namespaced=False, short=("ns",), sub=("status",)),
-    _builtin("", "v1", "pods", "Pod", short=("po",), categories=("all",), sub=("status", "log"), generation=True),
+    _builtin(
+        "",
+        "v1",
+        "pods",
+        "Pod",
+        short=("po",),
+        categories=("all",),
+        sub=("status", "log"),
+        generation=True,
+    ),
     _builtin("", "v1", "secrets", "Secret"),
     _builtin("", "v1", "configmaps", "ConfigMap", short=("cm",)),
     _builtin("", "v1", "events", "Event", short=("ev",)),
     _builtin("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",)),
     _builtin("", "v1", "services", "Service", short=("svc",), categories=("all",), sub=("status",)),
-    _builtin("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", short=("pvc",), sub=("status",)),
-    _builtin("apps", "v1", "deployments", "Deployment", short=("deploy",), categories=("all",), sub=("status", "scale"), generation=True),
+    _builtin(
+        "", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", short=("pvc",), sub=("status",)
+    ),
+    _builtin(
+        "apps",
+        "v1",
+        "deployments",
+        "Deployment",
+        short=("deploy",),
+        categories=("all",),
+        sub=("status", "scale"),
+        generation=True,
+    ),
     _builtin("batch", "v1", "jobs", "Job", categories=("all",), sub=("status",), generation=True),
-    _builtin("batch", "v1", "cronjobs", "CronJob", short=("cj",), categories=("all",), sub=("status",), generation=True),
+    _builtin(
+        "batch",
+        "v1",
+        "cronjobs",
+        "CronJob",
+        short=("cj",),
+        categories=("all",),
+        sub=("status",),
+        generation=True,
+    ),
     _builtin("coordination.k8s.io", "v1", "leases", "Lease"),
     _builtin("events.k8s.io", "v1", "events", "Event", short=("ev",)),
     _builtin("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     _builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     _builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
-    _builtin("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False),
-    _builtin("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies", "ValidatingAdmissionPolicy", namespaced=False, sub=("status",), generation=True),
-    _builtin("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding", namespaced=False, generation=True),
-    _builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", namespaced=False, short=("crd", "crds"), sub=("status",), generation=True),
-)  # fmt: skip
+    _builtin(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        namespaced=False,
+    ),
+    _builtin(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingadmissionpolicies",
+        "ValidatingAdmissionPolicy",
+        namespaced=False,
+        sub=("status",),
+        generation=True,
+    ),
+    _builtin(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingadmissionpolicybindings",
+        "ValidatingAdmissionPolicyBinding",
+        namespaced=False,
+        generation=True,
+    ),
+    _builtin(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        namespaced=False,
+        short=("crd", "crds"),
+        sub=("status",),
+        generation=True,
+    ),
+)
 
 CRD_STORAGE_KEY: StorageKey = ("apiextensions.k8s.io", "customresourcedefinitions")
 NAMESPACES_KEY: StorageKey = ("", "namespaces")
@@ -203,7 +262,9 @@ def api_versions_doc(server_address: str) -> dict[str, Any]:
     return {
         "kind": "APIVersions",
         "versions": ["v1"],
-        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+        "serverAddressByClientCIDRs": [
+            {"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}
+        ],
     }
 
 

@@ -54,4 +54,6 @@ def parse_request(method: str, path: str, watch_param: bool) -> RequestInfo:
         verb = "delete" if name else "deletecollection"
     else:
         verb = method.lower()
-    return RequestInfo(True, verb, group, version, resource, subresource, namespace, name, tuple(rest))
+    return RequestInfo(
+        True, verb, group, version, resource, subresource, namespace, name, tuple(rest)
+    )

@@ -84,7 +84,9 @@ class SandboxServer:
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
 
-    def register_subresource(self, group: str, plural: str, name: str, handler: SubresourceHandler) -> None:
+    def register_subresource(
+        self, group: str, plural: str, name: str, handler: SubresourceHandler
+    ) -> None:
         self._subresources[(group, plural, name)] = handler
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -178,8 +180,13 @@ class SandboxServer:
                 return await handler(request, rt, namespace, info.name)
             if info.subresource not in rt.subresources or info.subresource != "status":
                 if info.subresource == "log" and "log" in rt.subresources:
-                    raise err.bad_request(f'pod "{info.name}" has no running containers: no kubelet serves logs in this sandbox')
-                raise err.ApiError(404, "NotFound", "the server could not find the requested resource")
+                    raise err.bad_request(
+                        f'pod "{info.name}" has no running containers: '
+                        "no kubelet serves logs in this sandbox"
+                    )
+                raise err.ApiError(
+                    404, "NotFound", "the server could not find the requested resource"
+                )
         handler_for_verb = {
             "get": self._get,
             "list": self._list,
@@ -194,7 +201,9 @@ class SandboxServer:
             raise err.method_not_allowed()
         return await handler_for_verb(request, rt, namespace, info)
 
-    async def _non_resource(self, request: web.Request, path: str, info: RequestInfo) -> web.StreamResponse:
+    async def _non_resource(
+        self, request: web.Request, path: str, info: RequestInfo
+    ) -> web.StreamResponse:
         if request.method not in ("GET", "HEAD"):
             raise err.method_not_allowed()
         registry = self.store.registry
@@ -256,7 +265,13 @@ class SandboxServer:
     def _wants_table(request: web.Request) -> bool:
         return TABLE_MARKER in request.headers.get("Accept", "")
 
-    def _table(self, request: web.Request, rt: ResourceType, objs: list[dict[str, Any]], list_meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _table(
+        self,
+        request: web.Request,
+        rt: ResourceType,
+        objs: list[dict[str, Any]],
+        list_meta: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         return tables.table(
             rt,
             objs,
@@ -271,19 +286,24 @@ class SandboxServer:
         q = request.query
         return {
             "dry_run": q.get("dryRun") == "All",
-            "field_manager": q.get("fieldManager") or request.headers.get("User-Agent", "unknown").split("/")[0],
+            "field_manager": q.get("fieldManager")
+            or request.headers.get("User-Agent", "unknown").split("/")[0],
             "field_validation": q.get("fieldValidation") or "Warn",
         }
 
     # --- verbs --------------------------------------------------------------------------------
 
-    async def _get(self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo) -> web.StreamResponse:
+    async def _get(
+        self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo
+    ) -> web.StreamResponse:
         obj = await self.store.get(rt, ns, info.name)
         if self._wants_table(request):
             return _json(self._table(request, rt, [obj]))
         return _json(obj)
 
-    async def _list(self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo) -> web.StreamResponse:
+    async def _list(
+        self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo
+    ) -> web.StreamResponse:
         q = request.query
         limit = int(q["limit"]) if q.get("limit", "").isdigit() else None
         result = await self.store.list(
@@ -299,28 +319,46 @@ class SandboxServer:
             return _json(self._table(request, rt, full, result["metadata"]))
         return _json(result)
 
-    async def _create(self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo) -> web.StreamResponse:
+    async def _create(
+        self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo
+    ) -> web.StreamResponse:
         if info.name:
             raise err.method_not_allowed()
         warnings: list[str] = []
-        obj = await self.store.create(rt, ns, await self._body(request), warnings=warnings, **self._write_options(request))
+        obj = await self.store.create(
+            rt, ns, await self._body(request), warnings=warnings, **self._write_options(request)
+        )
         return _json(obj, 201, warnings)
 
-    async def _update(self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo) -> web.StreamResponse:
+    async def _update(
+        self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo
+    ) -> web.StreamResponse:
         if not info.name:
             raise err.method_not_allowed()
         warnings: list[str] = []
-        obj = await self.store.update(rt, ns, info.name, await self._body(request), subresource=info.subresource or None, warnings=warnings, **self._write_options(request))
+        obj = await self.store.update(
+            rt,
+            ns,
+            info.name,
+            await self._body(request),
+            subresource=info.subresource or None,
+            warnings=warnings,
+            **self._write_options(request),
+        )
         return _json(obj, 200, warnings)
 
-    async def _patch(self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo) -> web.StreamResponse:
+    async def _patch(
+        self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo
+    ) -> web.StreamResponse:
         if not info.name:
             raise err.method_not_allowed()
         ctype = request.content_type
         patch_type = PATCH_TYPES.get(ctype)
         if patch_type is None:
             raise err.unsupported_media_type(ctype, list(PATCH_TYPES))
-        existed = self.store.peek(rt.storage_key, ns if rt.namespaced else "", info.name) is not None
+        existed = (
+            self.store.peek(rt.storage_key, ns if rt.namespaced else "", info.name) is not None
+        )
         warnings: list[str] = []
         options = self._write_options(request)
         if patch_type == "apply":  # server-side apply needs an explicit manager
@@ -342,21 +380,31 @@ class SandboxServer:
         opts = body if isinstance(body, dict) else {}
         q = request.query
         policy = opts.get("propagationPolicy") or q.get("propagationPolicy")
-        if policy is None and (opts.get("orphanDependents") is not None or q.get("orphanDependents")):
+        if policy is None and (
+            opts.get("orphanDependents") is not None or q.get("orphanDependents")
+        ):
             orphan = opts.get("orphanDependents")
             orphan = _truthy(q.get("orphanDependents")) if orphan is None else orphan
             policy = "Orphan" if orphan else "Background"
         dry = opts.get("dryRun") or ([q["dryRun"]] if q.get("dryRun") else [])
-        return {"propagation_policy": policy, "dry_run": "All" in dry, "preconditions": opts.get("preconditions")}
+        return {
+            "propagation_policy": policy,
+            "dry_run": "All" in dry,
+            "preconditions": opts.get("preconditions"),
+        }
 
-    async def _delete(self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo) -> web.StreamResponse:
+    async def _delete(
+        self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo
+    ) -> web.StreamResponse:
         if info.subresource:
             raise err.method_not_allowed()
         opts = self._delete_options(request, await self._body(request))
         obj, _deleted_now = await self.store.delete(rt, ns, info.name, **opts)
         return _json(obj, 200)  # Kubernetes answers 202 only for orphanDependents=false
 
-    async def _delete_collection(self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo) -> web.StreamResponse:
+    async def _delete_collection(
+        self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo
+    ) -> web.StreamResponse:
         opts = self._delete_options(request, await self._body(request))
         q = request.query
         result = await self.store.delete_collection(
@@ -369,7 +417,9 @@ class SandboxServer:
         )
         return _json(result)
 
-    async def _watch(self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo) -> web.StreamResponse:
+    async def _watch(
+        self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo
+    ) -> web.StreamResponse:
         q = request.query
         field_selector = q.get("fieldSelector")
         if info.name:  # legacy watch on a single object
@@ -389,13 +439,17 @@ class SandboxServer:
                 raise
             response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
             await response.prepare(request)
-            await response.write(json.dumps({"type": "ERROR", "object": e.status()}).encode() + b"\n")
+            await response.write(
+                json.dumps({"type": "ERROR", "object": e.status()}).encode() + b"\n"
+            )
             await response.write_eof()
             return response
         timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
         bookmarks = _truthy(q.get("allowWatchBookmarks"))
         as_table = self._wants_table(request)
-        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+        response = web.StreamResponse(
+            status=200, headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+        )
         await response.prepare(request)
         self._record(request, info, 200)
         loop = asyncio.get_running_loop()
@@ -405,12 +459,25 @@ class SandboxServer:
         async def send(kind: str, obj: dict[str, Any]) -> None:
             nonlocal first_table
             if as_table and kind != "BOOKMARK":
-                obj = tables.table(rt, [obj], self.store.custom.version_spec(rt), self.store.now(), include_object=q.get("includeObject", "Metadata"), with_definitions=first_table)
+                obj = tables.table(
+                    rt,
+                    [obj],
+                    self.store.custom.version_spec(rt),
+                    self.store.now(),
+                    include_object=q.get("includeObject", "Metadata"),
+                    with_definitions=first_table,
+                )
                 first_table = False
-            await response.write(json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n")
+            await response.write(
+                json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
+            )
 
         def bookmark() -> dict[str, Any]:
-            return {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {"resourceVersion": str(self.store.resource_version)}}
+            return {
+                "kind": rt.kind,
+                "apiVersion": rt.api_version,
+                "metadata": {"resourceVersion": str(self.store.resource_version)},
+            }
 
         try:
             if send_initial is not None and _truthy(send_initial):

@@ -25,7 +25,6 @@ Hooks for later work:
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import json
@@ -38,7 +37,15 @@ from . import errors as err
 from .crds import CustomResources
 from .gc import GarbageCollector
 from .managedfields import LAST_APPLIED, record_update, server_side_apply
-from .meta import SYSTEM_META_FIELDS, generate_name, name_errors, new_uid, rfc3339, spec_part, utcnow
+from .meta import (
+    SYSTEM_META_FIELDS,
+    generate_name,
+    name_errors,
+    new_uid,
+    rfc3339,
+    spec_part,
+    utcnow,
+)
 from .patch import json_patch, merge_patch, strategic_merge_patch
 from .resources import CRD_STORAGE_KEY, NAMESPACES_KEY, Registry, ResourceType, StorageKey
 from .selectors import field_matcher, field_selector_name, label_matcher
@@ -94,9 +101,17 @@ class Store:
         self._admission.setdefault(key, []).append(fn)
 
     def resource(self, group: str, plural: str, version: str | None = None) -> ResourceType:
-        rt = self.registry.get(group, version, plural) if version else self.registry.preferred(group, plural)
+        rt = (
+            self.registry.get(group, version, plural)
+            if version
+            else self.registry.preferred(group, plural)
+        )
         if rt is None:
-            raise err.ApiError(404, "NotFound", f"the server could not find the requested resource ({plural}.{group})")
+            raise err.ApiError(
+                404,
+                "NotFound",
+                f"the server could not find the requested resource ({plural}.{group})",
+            )
         return rt
 
     @property
@@ -202,7 +217,11 @@ class Store:
         """
         ns = namespace if rt.namespaced and namespace else None
         w = Watch(rt.storage_key, ns, label_matcher(label_selector), field_matcher(field_selector))
-        initial = send_initial_events if send_initial_events is not None else resource_version in (None, "", "0")
+        initial = (
+            send_initial_events
+            if send_initial_events is not None
+            else resource_version in (None, "", "0")
+        )
         if initial:
             for obj in self.select(rt, ns, label_selector, field_selector):
                 w.put("ADDED", obj)
@@ -212,7 +231,9 @@ class Store:
             except ValueError:
                 raise err.bad_request(f"invalid resource version: {resource_version}") from None
             if since < self.history.compacted_rv:
-                raise err.gone(f"too old resource version: {since} ({self.history.compacted_rv + 1})")
+                raise err.gone(
+                    f"too old resource version: {since} ({self.history.compacted_rv + 1})"
+                )
             if not initial:
                 for event in self.history.since(since, rt.storage_key):
                     w.offer(event)
@@ -223,7 +244,9 @@ class Store:
         w.closed = True
         self._watchers.get(w.key, set()).discard(w)
 
-    def _emit(self, key: StorageKey, kind: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    def _emit(
+        self, key: StorageKey, kind: str, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> None:
         event = Event(self._rv, key, kind, obj, old)
         self.history.append(event)
         for w in list(self._watchers.get(key, ())):
@@ -247,7 +270,9 @@ class Store:
         self._emit(rt.storage_key, "ADDED", obj, None)
         return obj
 
-    def _put_existing(self, key: StorageKey, old: dict[str, Any], obj: dict[str, Any]) -> dict[str, Any]:
+    def _put_existing(
+        self, key: StorageKey, old: dict[str, Any], obj: dict[str, Any]
+    ) -> dict[str, Any]:
         meta = obj["metadata"]
         meta["resourceVersion"] = self._next_rv()
         ns = meta.get("namespace", "")
@@ -293,7 +318,9 @@ class Store:
         if not rt.namespaced:
             return
         if not namespace:
-            raise err.bad_request("the server could not find the requested resource: namespace is required")
+            raise err.bad_request(
+                "the server could not find the requested resource: namespace is required"
+            )
         ns_obj = self.peek(NAMESPACES_KEY, "", namespace)
         if ns_obj is None:
             raise err.not_found("namespaces", "", namespace)
@@ -302,7 +329,8 @@ class Store:
                 rt.plural,
                 rt.group,
                 name,
-                f"unable to create new content in namespace {namespace} because it is being terminated",
+                f"unable to create new content in namespace {namespace} "
+                "because it is being terminated",
             )
 
     def _check_body(self, rt: ResourceType, body: Any) -> dict[str, Any]:
@@ -343,7 +371,8 @@ class Store:
         if rt.namespaced:
             if meta.get("namespace") and namespace and meta["namespace"] != namespace:
                 raise err.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request"
+                    "the namespace of the provided object does not match the namespace sent "
+                    "on the request"
                 )
             ns = ns or meta.get("namespace", "")
             meta["namespace"] = ns
@@ -354,9 +383,25 @@ class Store:
         name = meta.get("name") or ""
         self._check_namespace(rt, ns, name, creating=True)
         if not name:
-            raise err.invalid(rt.kind, rt.group, "", [("FieldValueRequired", "metadata.name", "Required value: name or generateName is required")])
+            raise err.invalid(
+                rt.kind,
+                rt.group,
+                "",
+                [
+                    (
+                        "FieldValueRequired",
+                        "metadata.name",
+                        "Required value: name or generateName is required",
+                    )
+                ],
+            )
         if (why := name_errors(name)) and rt.kind != "CustomResourceDefinition":
-            raise err.invalid(rt.kind, rt.group, name, [("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {why}')])
+            raise err.invalid(
+                rt.kind,
+                rt.group,
+                name,
+                [("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {why}')],
+            )
         if self.peek(rt.storage_key, ns, name) is not None:
             raise err.already_exists(rt.plural, rt.group, name)
         for f in SYSTEM_META_FIELDS:
@@ -370,7 +415,9 @@ class Store:
         if rt.has_generation:
             meta["generation"] = 1
         manager = field_manager or "unknown"
-        meta["managedFields"] = record_update([], manager, rt.api_version, None, obj, meta["creationTimestamp"], operation=operation)
+        meta["managedFields"] = record_update(
+            [], manager, rt.api_version, None, obj, meta["creationTimestamp"], operation=operation
+        )
         if not meta["managedFields"]:
             del meta["managedFields"]
         if dry_run:
@@ -418,11 +465,33 @@ class Store:
         obj = self._check_body(rt, body)
         body_name = obj["metadata"].get("name")
         if body_name and body_name != name:
-            raise err.bad_request(f"the name of the object ({body_name}) does not match the name on the URL ({name})")
+            raise err.bad_request(
+                f"the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )
         rv = obj["metadata"].get("resourceVersion")
         if not rv and rt.custom:
-            raise err.invalid(rt.kind, rt.group, name, [("FieldValueInvalid", "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")])
-        return self._write(rt, old, obj, subresource, dry_run, field_manager or "unknown", field_validation, warnings)
+            raise err.invalid(
+                rt.kind,
+                rt.group,
+                name,
+                [
+                    (
+                        "FieldValueInvalid",
+                        "metadata.resourceVersion",
+                        "Invalid value: 0x0: must be specified for an update",
+                    )
+                ],
+            )
+        return self._write(
+            rt,
+            old,
+            obj,
+            subresource,
+            dry_run,
+            field_manager or "unknown",
+            field_validation,
+            warnings,
+        )
 
     async def patch(
         self,
@@ -443,7 +512,19 @@ class Store:
         ns = self._ns(rt, namespace)
         old = self.peek(rt.storage_key, ns, name)
         if patch_type == "apply":
-            return await self._apply(rt, ns, name, old, body, subresource, dry_run, field_manager, force, field_validation, warnings)
+            return await self._apply(
+                rt,
+                ns,
+                name,
+                old,
+                body,
+                subresource,
+                dry_run,
+                field_manager,
+                force,
+                field_validation,
+                warnings,
+            )
         self._check_namespace(rt, ns, name, creating=False)
         if old is None:
             raise err.not_found(rt.plural, rt.group, name)
@@ -456,12 +537,28 @@ class Store:
             patched = json_patch(current, body)
         elif patch_type == "strategic":
             if rt.custom:
-                raise err.unsupported_media_type("application/strategic-merge-patch+json", ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"])
+                raise err.unsupported_media_type(
+                    "application/strategic-merge-patch+json",
+                    [
+                        "application/json-patch+json",
+                        "application/merge-patch+json",
+                        "application/apply-patch+yaml",
+                    ],
+                )
             patched = strategic_merge_patch(current, body)
         else:
             raise err.unsupported_media_type(patch_type, list(PATCH_TYPES))
         obj = self._check_body(rt, patched)
-        return self._write(rt, old, obj, subresource, dry_run, field_manager or "unknown", field_validation, warnings)
+        return self._write(
+            rt,
+            old,
+            obj,
+            subresource,
+            dry_run,
+            field_manager or "unknown",
+            field_validation,
+            warnings,
+        )
 
     async def _apply(
         self,
@@ -478,15 +575,29 @@ class Store:
         warnings: list[str] | None,
     ) -> dict[str, Any]:
         if not field_manager:
-            raise err.bad_request("PATCH, application/apply-patch+yaml requests must specify a fieldManager")
+            raise err.bad_request(
+                "PATCH, application/apply-patch+yaml requests must specify a fieldManager"
+            )
         config = self._check_body(rt, body)
         if config["metadata"].get("name") not in (None, name):
-            raise err.bad_request(f"the name of the object ({config['metadata'].get('name')}) does not match the name on the URL ({name})")
+            raise err.bad_request(
+                f"the name of the object ({config['metadata'].get('name')}) does not match "
+                f"the name on the URL ({name})"
+            )
         config["metadata"]["name"] = name
         if old is None:
             if subresource:
                 raise err.not_found(rt.plural, rt.group, name)
-            created = await self.create(rt, ns, config, dry_run=dry_run, field_manager=field_manager, field_validation=field_validation, operation="Apply", warnings=warnings)
+            created = await self.create(
+                rt,
+                ns,
+                config,
+                dry_run=dry_run,
+                field_manager=field_manager,
+                field_validation=field_validation,
+                operation="Apply",
+                warnings=warnings,
+            )
             return created
         self._check_namespace(rt, ns, name, creating=False)
         rv = config["metadata"].get("resourceVersion")
@@ -536,7 +647,10 @@ class Store:
                 new.pop("status", None)
             new["apiVersion"] = rt.api_version
         elif subresource:
-            raise err.method_not_allowed(f"the server does not allow this method on the requested resource ({rt.plural}/{subresource})")
+            raise err.method_not_allowed(
+                "the server does not allow this method on the requested resource "
+                f"({rt.plural}/{subresource})"
+            )
         else:
             new = obj
             if "status" in rt.subresources:
@@ -545,7 +659,14 @@ class Store:
                 else:
                     new.pop("status", None)
         meta = new["metadata"]
-        for f in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace"):
+        for f in (
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "namespace",
+        ):
             if f in old_meta:
                 meta[f] = old_meta[f]
             else:
@@ -555,7 +676,19 @@ class Store:
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
             if added:
-                raise err.invalid(rt.kind, rt.group, name, [("FieldValueForbidden", "metadata.finalizers", f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {sorted(added)!r}")])
+                raise err.invalid(
+                    rt.kind,
+                    rt.group,
+                    name,
+                    [
+                        (
+                            "FieldValueForbidden",
+                            "metadata.finalizers",
+                            "Forbidden: no new finalizers can be added if the object is being "
+                            f"deleted, found new finalizers {sorted(added)!r}",
+                        )
+                    ],
+                )
         if subresource != "status":
             new = self._admit(rt, "UPDATE", new, old, field_validation, warnings)
         else:
@@ -566,7 +699,15 @@ class Store:
             if spec_part(new, include_status) != spec_part(old, include_status):
                 meta["generation"] = int(old_meta.get("generation", 1)) + 1
         if manager is not None and meta.get("managedFields") == old_meta.get("managedFields"):
-            managed = record_update(old_meta.get("managedFields") or [], manager, rt.api_version, old, new, rfc3339(self.now()), subresource)
+            managed = record_update(
+                old_meta.get("managedFields") or [],
+                manager,
+                rt.api_version,
+                old,
+                new,
+                rfc3339(self.now()),
+                subresource,
+            )
             if managed:
                 meta["managedFields"] = managed
             else:
@@ -577,7 +718,11 @@ class Store:
             return self.view(rt, old)  # a no-op write: no new resourceVersion, no event
         if dry_run:
             return new
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not self._blocked(rt, new):
+        if (
+            meta.get("deletionTimestamp")
+            and not meta.get("finalizers")
+            and not self._blocked(rt, new)
+        ):
             return self.view(rt, self._remove(rt.storage_key, new))
         stored = self._put_existing(rt.storage_key, old, new)
         if rt.storage_key == CRD_STORAGE_KEY:
@@ -609,23 +754,55 @@ class Store:
         meta = obj["metadata"]
         pre = preconditions or {}
         if pre.get("uid") and pre["uid"] != meta["uid"]:
-            raise err.conflict(rt.plural, rt.group, name, f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {meta['uid']}")
+            raise err.conflict(
+                rt.plural,
+                rt.group,
+                name,
+                f"Precondition failed: UID in precondition: {pre['uid']}, "
+                f"UID in object meta: {meta['uid']}",
+            )
         if pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]:
-            raise err.conflict(rt.plural, rt.group, name, f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, ResourceVersion in object meta: {meta['resourceVersion']}")
+            raise err.conflict(
+                rt.plural,
+                rt.group,
+                name,
+                f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, "
+                f"ResourceVersion in object meta: {meta['resourceVersion']}",
+            )
         if propagation_policy not in (None, "", "Background", "Foreground", "Orphan"):
-            raise err.invalid("DeleteOptions", "", "", [("FieldValueNotSupported", "propagationPolicy", f'Unsupported value: "{propagation_policy}": supported values: "Foreground", "Background", "Orphan", "nil"')])
+            raise err.invalid(
+                "DeleteOptions",
+                "",
+                "",
+                [
+                    (
+                        "FieldValueNotSupported",
+                        "propagationPolicy",
+                        f'Unsupported value: "{propagation_policy}": supported values: '
+                        '"Foreground", "Background", "Orphan", "nil"',
+                    )
+                ],
+            )
         if dry_run:
             return self.view(rt, obj), False
-        policy = propagation_policy or ("Orphan" if rt.storage_key == ("batch", "jobs") else "Background")
+        policy = propagation_policy or (
+            "Orphan" if rt.storage_key == ("batch", "jobs") else "Background"
+        )
         return self.delete_stored(rt, obj, policy)
 
-    def delete_stored(self, rt: ResourceType, obj: dict[str, Any], policy: str) -> tuple[dict[str, Any], bool]:
+    def delete_stored(
+        self, rt: ResourceType, obj: dict[str, Any], policy: str
+    ) -> tuple[dict[str, Any], bool]:
         """Delete an object already looked up, with a propagation policy (also used by GC)."""
         meta = obj["metadata"]
         if policy == "Orphan":
             self.gc.orphan_dependents(meta["uid"])
         finalizers = list(meta.get("finalizers") or [])
-        if policy == "Foreground" and self.gc.has_dependents(meta["uid"]) and "foregroundDeletion" not in finalizers:
+        if (
+            policy == "Foreground"
+            and self.gc.has_dependents(meta["uid"])
+            and "foregroundDeletion" not in finalizers
+        ):
             finalizers.append("foregroundDeletion")
         if finalizers or self._blocked(rt, obj):
             if meta.get("deletionTimestamp") and finalizers == (meta.get("finalizers") or []):
@@ -664,7 +841,9 @@ class Store:
                 out.append(obj)
                 continue
             policy = propagation_policy or "Background"
-            current = self.peek(rt.storage_key, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+            current = self.peek(
+                rt.storage_key, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+            )
             if current is not None:
                 out.append(self.delete_stored(rt, current, policy)[0])
         return {
@@ -676,7 +855,9 @@ class Store:
 
     # --- helpers for collectors -----------------------------------------------------------
 
-    def force_update(self, key: StorageKey, obj: dict[str, Any], mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    def force_update(
+        self, key: StorageKey, obj: dict[str, Any], mutate: Callable[[dict[str, Any]], None]
+    ) -> dict[str, Any]:
         """Controller-internal write without admission (GC, namespace/CRD finalization)."""
         new = copy.deepcopy(obj)
         mutate(new)

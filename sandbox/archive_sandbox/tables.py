@@ -104,7 +104,12 @@ def _selector(obj: dict[str, Any], _now: datetime) -> str:
 
 
 def _event_last_seen(ev: dict[str, Any], now: datetime) -> str:
-    last = ev.get("lastTimestamp") or ev.get("eventTime") or ev.get("firstTimestamp") or _get(ev, "metadata", "creationTimestamp")
+    last = (
+        ev.get("lastTimestamp")
+        or ev.get("eventTime")
+        or ev.get("firstTimestamp")
+        or _get(ev, "metadata", "creationTimestamp")
+    )
     count = ev.get("count") or 1
     if count > 1 and ev.get("firstTimestamp"):
         return f"{_age(last, now)} (x{count} over {_age(ev['firstTimestamp'], now)})"
@@ -116,8 +121,13 @@ def _event_object(ev: dict[str, Any], _now: datetime) -> str:
     return f"{str(inv.get('kind', '')).lower()}/{inv.get('name', '')}"
 
 
-def _col(name: str, fn: Cell, kind: str = "string", priority: int = 0) -> tuple[dict[str, Any], Cell]:
-    return ({"name": name, "type": kind, "format": "", "description": name, "priority": priority}, fn)
+def _col(
+    name: str, fn: Cell, kind: str = "string", priority: int = 0
+) -> tuple[dict[str, Any], Cell]:
+    return (
+        {"name": name, "type": kind, "format": "", "description": name, "priority": priority},
+        fn,
+    )
 
 
 def _path(*path: str, default: Any = NONE) -> Cell:
@@ -134,14 +144,25 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[tuple[dict[str, Any], Cell]]] = {
     ("", "pods"): [
         _col("Ready", _pod_ready),
         _col("Status", _pod_status),
-        _col("Restarts", lambda o, _n: sum(cs.get("restartCount", 0) for cs in _get(o, "status", "containerStatuses") or []), "integer"),
+        _col(
+            "Restarts",
+            lambda o, _n: sum(
+                cs.get("restartCount", 0) for cs in _get(o, "status", "containerStatuses") or []
+            ),
+            "integer",
+        ),
         AGE,
         _col("IP", _path("status", "podIP"), priority=1),
         _col("Node", _path("spec", "nodeName"), priority=1),
     ],
     ("batch", "jobs"): [
         _col("Status", _job_status),
-        _col("Completions", lambda o, _n: f"{_get(o, 'status', 'succeeded') or 0}/{_get(o, 'spec', 'completions') or 1}"),
+        _col(
+            "Completions",
+            lambda o, _n: (
+                f"{_get(o, 'status', 'succeeded') or 0}/{_get(o, 'spec', 'completions') or 1}"
+            ),
+        ),
         _col("Duration", _job_duration),
         AGE,
         _col("Containers", _names, priority=1),
@@ -153,7 +174,14 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[tuple[dict[str, Any], Cell]]] = {
         _col("Timezone", _path("spec", "timeZone")),
         _col("Suspend", lambda o, _n: "True" if _get(o, "spec", "suspend") else "False"),
         _col("Active", lambda o, _n: len(_get(o, "status", "active") or []), "integer"),
-        _col("Last Schedule", lambda o, n: _age(_get(o, "status", "lastScheduleTime"), n) if _get(o, "status", "lastScheduleTime") else NONE),
+        _col(
+            "Last Schedule",
+            lambda o, n: (
+                _age(_get(o, "status", "lastScheduleTime"), n)
+                if _get(o, "status", "lastScheduleTime")
+                else NONE
+            ),
+        ),
         AGE,
         _col("Containers", _names, priority=1),
         _col("Images", _images, priority=1),
@@ -165,16 +193,36 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[tuple[dict[str, Any], Cell]]] = {
         _col("Reason", _path("reason", default="")),
         _col("Object", _event_object),
         _col("Message", _path("message", default="")),
-        _col("Source", lambda o, _n: _get(o, "source", "component") or o.get("reportingComponent") or "", priority=1),
+        _col(
+            "Source",
+            lambda o, _n: _get(o, "source", "component") or o.get("reportingComponent") or "",
+            priority=1,
+        ),
         _col("First Seen", lambda o, n: _age(o.get("firstTimestamp"), n), priority=1),
         _col("Count", lambda o, _n: o.get("count") or 1, "integer", priority=1),
         _col("Name", _path("metadata", "name"), priority=1),
     ],
     ("", "namespaces"): [_col("Status", _path("status", "phase", default="")), AGE],
-    ("", "configmaps"): [_col("Data", lambda o, _n: len(o.get("data") or {}) + len(o.get("binaryData") or {}), "integer"), AGE],
-    ("", "secrets"): [_col("Type", _path("type", default="Opaque")), _col("Data", lambda o, _n: len(o.get("data") or {}), "integer"), AGE],
+    ("", "configmaps"): [
+        _col(
+            "Data",
+            lambda o, _n: len(o.get("data") or {}) + len(o.get("binaryData") or {}),
+            "integer",
+        ),
+        AGE,
+    ],
+    ("", "secrets"): [
+        _col("Type", _path("type", default="Opaque")),
+        _col("Data", lambda o, _n: len(o.get("data") or {}), "integer"),
+        AGE,
+    ],
     ("apps", "deployments"): [
-        _col("Ready", lambda o, _n: f"{_get(o, 'status', 'readyReplicas') or 0}/{_get(o, 'spec', 'replicas') or 0}"),
+        _col(
+            "Ready",
+            lambda o, _n: (
+                f"{_get(o, 'status', 'readyReplicas') or 0}/{_get(o, 'spec', 'replicas') or 0}"
+            ),
+        ),
         _col("Up-to-date", lambda o, _n: _get(o, "status", "updatedReplicas") or 0, "integer"),
         _col("Available", lambda o, _n: _get(o, "status", "availableReplicas") or 0, "integer"),
         AGE,
@@ -183,10 +231,22 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[tuple[dict[str, Any], Cell]]] = {
         _col("Type", _path("spec", "type", default="ClusterIP")),
         _col("Cluster-IP", _path("spec", "clusterIP")),
         _col("External-IP", lambda o, _n: ",".join(_get(o, "spec", "externalIPs") or []) or NONE),
-        _col("Port(s)", lambda o, _n: ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in _get(o, "spec", "ports") or []) or NONE),
+        _col(
+            "Port(s)",
+            lambda o, _n: (
+                ",".join(
+                    f"{p.get('port')}/{p.get('protocol', 'TCP')}"
+                    for p in _get(o, "spec", "ports") or []
+                )
+                or NONE
+            ),
+        ),
         AGE,
     ],
-    ("coordination.k8s.io", "leases"): [_col("Holder", _path("spec", "holderIdentity", default="")), AGE],
+    ("coordination.k8s.io", "leases"): [
+        _col("Holder", _path("spec", "holderIdentity", default="")),
+        AGE,
+    ],
     ("apiextensions.k8s.io", "customresourcedefinitions"): [
         _col("Created At", _path("metadata", "creationTimestamp", default=""), "date"),
     ],
@@ -237,7 +297,9 @@ def _jsonpath_cell(path: str, kind: str) -> Cell:
     return cell
 
 
-def columns_for(rt: ResourceType, version_spec: dict[str, Any] | None) -> list[tuple[dict[str, Any], Cell]]:
+def columns_for(
+    rt: ResourceType, version_spec: dict[str, Any] | None
+) -> list[tuple[dict[str, Any], Cell]]:
     if rt.custom:
         return _crd_columns(version_spec or {})
     return BUILTIN_COLUMNS.get(rt.storage_key, [AGE])
@@ -255,7 +317,13 @@ def table(
 ) -> dict[str, Any]:
     columns = columns_for(rt, version_spec)
     leading_name = rt.storage_key not in NO_LEADING_NAME
-    name_col = {"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}
+    name_col = {
+        "name": "Name",
+        "type": "string",
+        "format": "name",
+        "description": "Name must be unique within a namespace.",
+        "priority": 0,
+    }
     rows = []
     for obj in objects:
         cells = [obj["metadata"]["name"]] if leading_name else []
@@ -264,13 +332,19 @@ def table(
         if include_object == "Object":
             row["object"] = obj
         elif include_object != "None":
-            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
+            row["object"] = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj["metadata"],
+            }
         rows.append(row)
     out: dict[str, Any] = {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": list_meta or {},
-        "columnDefinitions": ([name_col] if leading_name else []) + [d for d, _fn in columns] if with_definitions else [],
+        "columnDefinitions": ([name_col] if leading_name else []) + [d for d, _fn in columns]
+        if with_definitions
+        else [],
         "rows": rows,
     }
     return out

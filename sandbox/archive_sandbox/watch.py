@@ -18,7 +18,9 @@ class Event:
     key: StorageKey
     type: str  # ADDED, MODIFIED, DELETED
     obj: dict[str, Any]
-    old: dict[str, Any] | None  # the previous state, to turn MODIFIED into ADDED/DELETED for selectors
+    old: (
+        dict[str, Any] | None
+    )  # the previous state, to turn MODIFIED into ADDED/DELETED for selectors
 
 
 class Watch:

@@ -22,7 +22,11 @@ def _status(exc: ApiException) -> dict[str, Any]:
 
 
 def _get(sandbox: SandboxHandle, path: str, **headers: str) -> requests.Response:
-    return requests.get(sandbox.url + path, headers={"Authorization": "Bearer sandbox-admin-token", **headers}, timeout=5)
+    return requests.get(
+        sandbox.url + path,
+        headers={"Authorization": "Bearer sandbox-admin-token", **headers},
+        timeout=5,
+    )
 
 
 def test_health_and_version(sandbox: SandboxHandle, api: Any) -> None:
@@ -35,7 +39,16 @@ def test_health_and_version(sandbox: SandboxHandle, api: Any) -> None:
 def test_discovery_lists_builtins_and_crd_resources(sandbox: SandboxHandle, api: Any) -> None:
     assert _get(sandbox, "/api").json()["versions"] == ["v1"]
     groups = {g["name"]: g for g in _get(sandbox, "/apis").json()["groups"]}
-    for group in ("apps", "batch", "coordination.k8s.io", "events.k8s.io", "rbac.authorization.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io", GROUP):
+    for group in (
+        "apps",
+        "batch",
+        "coordination.k8s.io",
+        "events.k8s.io",
+        "rbac.authorization.k8s.io",
+        "admissionregistration.k8s.io",
+        "apiextensions.k8s.io",
+        GROUP,
+    ):
         assert group in groups
     core = {r["name"]: r for r in _get(sandbox, "/api/v1").json()["resources"]}
     assert core["namespaces"]["namespaced"] is False and core["pods"]["namespaced"] is True
@@ -57,9 +70,13 @@ def test_default_namespaces_exist(core: kubernetes.client.CoreV1Api) -> None:
     assert core.read_namespace("default").status.phase == "Active"
 
 
-def test_create_get_update_delete_configmap(core: kubernetes.client.CoreV1Api, sandbox_namespace: str) -> None:
+def test_create_get_update_delete_configmap(
+    core: kubernetes.client.CoreV1Api, sandbox_namespace: str
+) -> None:
     ns = sandbox_namespace
-    created = core.create_namespaced_config_map(ns, {"metadata": {"name": "cfg"}, "data": {"a": "1"}})
+    created = core.create_namespaced_config_map(
+        ns, {"metadata": {"name": "cfg"}, "data": {"a": "1"}}
+    )
     meta = created.metadata
     assert meta.uid and meta.resource_version and meta.creation_timestamp
     assert meta.generation is None  # ConfigMaps have no generation in Kubernetes
@@ -84,7 +101,9 @@ def test_create_get_update_delete_configmap(core: kubernetes.client.CoreV1Api, s
     }
 
 
-def test_already_exists_and_stale_update_conflict(core: kubernetes.client.CoreV1Api, sandbox_namespace: str) -> None:
+def test_already_exists_and_stale_update_conflict(
+    core: kubernetes.client.CoreV1Api, sandbox_namespace: str
+) -> None:
     ns = sandbox_namespace
     first = core.create_namespaced_config_map(ns, {"metadata": {"name": "c"}, "data": {"x": "1"}})
     with pytest.raises(ApiException) as exc:
@@ -98,7 +117,11 @@ def test_already_exists_and_stale_update_conflict(core: kubernetes.client.CoreV1
     assert _status(exc.value)["reason"] == "Conflict"
     assert "the object has been modified" in _status(exc.value)["message"]
     with pytest.raises(ApiException) as exc:
-        core.patch_namespaced_config_map("c", ns, {"metadata": {"resourceVersion": first.metadata.resource_version}, "data": {"x": "4"}})
+        core.patch_namespaced_config_map(
+            "c",
+            ns,
+            {"metadata": {"resourceVersion": first.metadata.resource_version}, "data": {"x": "4"}},
+        )
     assert exc.value.status == 409
 
 
@@ -109,8 +132,12 @@ def test_missing_namespace_is_not_found(core: kubernetes.client.CoreV1Api) -> No
     assert _status(exc.value)["message"] == 'namespaces "no-such-ns" not found'
 
 
-def test_generate_name_and_invalid_name(core: kubernetes.client.CoreV1Api, sandbox_namespace: str) -> None:
-    made = core.create_namespaced_secret(sandbox_namespace, {"metadata": {"generateName": "tok-"}, "stringData": {"k": "v"}})
+def test_generate_name_and_invalid_name(
+    core: kubernetes.client.CoreV1Api, sandbox_namespace: str
+) -> None:
+    made = core.create_namespaced_secret(
+        sandbox_namespace, {"metadata": {"generateName": "tok-"}, "stringData": {"k": "v"}}
+    )
     assert made.metadata.name.startswith("tok-") and len(made.metadata.name) == 9
     assert made.data == {"k": "dg=="} and made.type == "Opaque"
     with pytest.raises(ApiException) as exc:
@@ -118,7 +145,9 @@ def test_generate_name_and_invalid_name(core: kubernetes.client.CoreV1Api, sandb
     assert exc.value.status == 422
     body = _status(exc.value)
     assert body["reason"] == "Invalid"
-    assert body["message"].startswith('ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"')
+    assert body["message"].startswith(
+        'ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"'
+    )
     assert body["details"]["causes"][0]["field"] == "metadata.name"
 
 
@@ -128,7 +157,10 @@ def test_label_selectors(core: kubernetes.client.CoreV1Api, sandbox_namespace: s
         core.create_namespaced_config_map(ns, {"metadata": {"name": name, "labels": labels}})
 
     def names(selector: str) -> list[str]:
-        return [c.metadata.name for c in core.list_namespaced_config_map(ns, label_selector=selector).items]
+        return [
+            c.metadata.name
+            for c in core.list_namespaced_config_map(ns, label_selector=selector).items
+        ]
 
     assert names("app=web") == ["a"]
     assert names("app==db") == ["b"]
@@ -146,15 +178,30 @@ def test_label_selectors(core: kubernetes.client.CoreV1Api, sandbox_namespace: s
 def test_field_selectors(core: kubernetes.client.CoreV1Api, sandbox_namespace: str) -> None:
     ns = sandbox_namespace
     for name in ("one", "two"):
-        core.create_namespaced_event(ns, {"metadata": {"name": name}, "involvedObject": {"kind": "Widget", "name": f"w-{name}", "namespace": ns}, "reason": "R", "type": "Normal"})
-    found = core.list_namespaced_event(ns, field_selector="involvedObject.name=w-two,involvedObject.kind=Widget").items
+        core.create_namespaced_event(
+            ns,
+            {
+                "metadata": {"name": name},
+                "involvedObject": {"kind": "Widget", "name": f"w-{name}", "namespace": ns},
+                "reason": "R",
+                "type": "Normal",
+            },
+        )
+    found = core.list_namespaced_event(
+        ns, field_selector="involvedObject.name=w-two,involvedObject.kind=Widget"
+    ).items
     assert [e.metadata.name for e in found] == ["two"]
-    assert [e.metadata.name for e in core.list_namespaced_event(ns, field_selector="metadata.name!=one").items] == ["two"]
+    assert [
+        e.metadata.name
+        for e in core.list_namespaced_event(ns, field_selector="metadata.name!=one").items
+    ] == ["two"]
     all_ns = core.list_event_for_all_namespaces(field_selector=f"metadata.namespace={ns}").items
     assert len(all_ns) == 2
 
 
-def test_pagination_with_limit_and_continue(core: kubernetes.client.CoreV1Api, sandbox_namespace: str) -> None:
+def test_pagination_with_limit_and_continue(
+    core: kubernetes.client.CoreV1Api, sandbox_namespace: str
+) -> None:
     ns = sandbox_namespace
     for i in range(5):
         core.create_namespaced_config_map(ns, {"metadata": {"name": f"c{i}"}})
@@ -169,7 +216,9 @@ def test_pagination_with_limit_and_continue(core: kubernetes.client.CoreV1Api, s
 
 
 def test_dry_run_does_not_store(core: kubernetes.client.CoreV1Api, sandbox_namespace: str) -> None:
-    made = core.create_namespaced_config_map(sandbox_namespace, {"metadata": {"name": "dry"}}, dry_run="All")
+    made = core.create_namespaced_config_map(
+        sandbox_namespace, {"metadata": {"name": "dry"}}, dry_run="All"
+    )
     assert made.metadata.name == "dry"
     with pytest.raises(ApiException):
         core.read_namespaced_config_map("dry", sandbox_namespace)
@@ -181,13 +230,17 @@ def test_dry_run_does_not_store(core: kubernetes.client.CoreV1Api, sandbox_names
 def test_delete_preconditions(core: kubernetes.client.CoreV1Api, sandbox_namespace: str) -> None:
     ns = sandbox_namespace
     core.create_namespaced_config_map(ns, {"metadata": {"name": "p"}})
-    body = kubernetes.client.V1DeleteOptions(preconditions=kubernetes.client.V1Preconditions(uid="not-the-uid"))
+    body = kubernetes.client.V1DeleteOptions(
+        preconditions=kubernetes.client.V1Preconditions(uid="not-the-uid")
+    )
     with pytest.raises(ApiException) as exc:
         core.delete_namespaced_config_map("p", ns, body=body)
     assert exc.value.status == 409 and "Precondition failed" in _status(exc.value)["message"]
 
 
-def test_delete_collection_by_label(core: kubernetes.client.CoreV1Api, sandbox_namespace: str) -> None:
+def test_delete_collection_by_label(
+    core: kubernetes.client.CoreV1Api, sandbox_namespace: str
+) -> None:
     ns = sandbox_namespace
     core.create_namespaced_config_map(ns, {"metadata": {"name": "x1", "labels": {"drop": "yes"}}})
     core.create_namespaced_config_map(ns, {"metadata": {"name": "x2", "labels": {"drop": "yes"}}})
@@ -199,21 +252,37 @@ def test_delete_collection_by_label(core: kubernetes.client.CoreV1Api, sandbox_n
 def test_unknown_resource_and_method(sandbox: SandboxHandle, api: Any) -> None:
     response = _get(sandbox, "/apis/nope.example.com/v1/things")
     assert response.status_code == 404 and response.json()["kind"] == "Status"
-    response = requests.put(sandbox.url + "/api/v1/namespaces/default/configmaps", headers={"Authorization": "Bearer sandbox-admin-token"}, json={}, timeout=5)
+    response = requests.put(
+        sandbox.url + "/api/v1/namespaces/default/configmaps",
+        headers={"Authorization": "Bearer sandbox-admin-token"},
+        json={},
+        timeout=5,
+    )
     assert response.status_code == 405 and response.json()["reason"] == "MethodNotAllowed"
 
 
 def test_bad_token_is_unauthorized(sandbox: SandboxHandle) -> None:
-    response = requests.get(sandbox.url + "/api/v1/namespaces", headers={"Authorization": "Bearer wrong"}, timeout=5)
+    response = requests.get(
+        sandbox.url + "/api/v1/namespaces", headers={"Authorization": "Bearer wrong"}, timeout=5
+    )
     assert response.status_code == 401 and response.json()["reason"] == "Unauthorized"
 
 
-def test_crd_scoped_resources(custom: kubernetes.client.CustomObjectsApi, sandbox_namespace: str) -> None:
-    gizmo = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Gizmo", "metadata": {"name": f"g-{sandbox_namespace}"}, "anything": {"goes": 1}}
+def test_crd_scoped_resources(
+    custom: kubernetes.client.CustomObjectsApi, sandbox_namespace: str
+) -> None:
+    gizmo = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Gizmo",
+        "metadata": {"name": f"g-{sandbox_namespace}"},
+        "anything": {"goes": 1},
+    }
     made = custom.create_cluster_custom_object(GROUP, VERSION, "gizmos", gizmo)
     assert "namespace" not in made["metadata"] and made["anything"] == {"goes": 1}
     custom.delete_cluster_custom_object(GROUP, VERSION, "gizmos", gizmo["metadata"]["name"])
-    made = custom.create_namespaced_custom_object(GROUP, VERSION, sandbox_namespace, PLURAL, widget("w"))
+    made = custom.create_namespaced_custom_object(
+        GROUP, VERSION, sandbox_namespace, PLURAL, widget("w")
+    )
     assert made["metadata"]["namespace"] == sandbox_namespace
     assert made["metadata"]["generation"] == 1
     listed = custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)

@@ -38,9 +38,18 @@ def gone(read: Callable[[], Any]) -> Callable[[], bool]:
     return check
 
 
-def owner_ref(obj: dict[str, Any], kind: str = "Widget", api_version: str = f"{GROUP}/{VERSION}") -> dict[str, Any]:
+def owner_ref(
+    obj: dict[str, Any], kind: str = "Widget", api_version: str = f"{GROUP}/{VERSION}"
+) -> dict[str, Any]:
     meta = obj["metadata"] if isinstance(obj, dict) else obj.metadata.to_dict()
-    return {"apiVersion": api_version, "kind": kind, "name": meta["name"], "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def test_watch_replays_from_resource_version_and_filters(core: Any, sandbox_namespace: str) -> None:
@@ -51,25 +60,59 @@ def test_watch_replays_from_resource_version_and_filters(core: Any, sandbox_name
     core.patch_namespaced_config_map("a", ns, {"data": {"k": "v"}})
     core.patch_namespaced_config_map("a", ns, {"metadata": {"labels": {"w": "no"}}})
     core.delete_namespaced_config_map("b", ns)
-    stream = kubernetes.watch.Watch().stream(core.list_namespaced_config_map, ns, resource_version=listed.metadata.resource_version, timeout_seconds=1)
+    stream = kubernetes.watch.Watch().stream(
+        core.list_namespaced_config_map,
+        ns,
+        resource_version=listed.metadata.resource_version,
+        timeout_seconds=1,
+    )
     events = [(e["type"], e["object"].metadata.name) for e in stream]
-    assert events == [("ADDED", "a"), ("ADDED", "b"), ("MODIFIED", "a"), ("MODIFIED", "a"), ("DELETED", "b")]
-    selected = kubernetes.watch.Watch().stream(core.list_namespaced_config_map, ns, resource_version=listed.metadata.resource_version, label_selector="w=yes", timeout_seconds=1)
+    assert events == [
+        ("ADDED", "a"),
+        ("ADDED", "b"),
+        ("MODIFIED", "a"),
+        ("MODIFIED", "a"),
+        ("DELETED", "b"),
+    ]
+    selected = kubernetes.watch.Watch().stream(
+        core.list_namespaced_config_map,
+        ns,
+        resource_version=listed.metadata.resource_version,
+        label_selector="w=yes",
+        timeout_seconds=1,
+    )
     # The label change makes "a" leave the selection: a DELETED event, as Kubernetes sends.
-    assert [(e["type"], e["object"].metadata.name) for e in selected] == [("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a")]
+    assert [(e["type"], e["object"].metadata.name) for e in selected] == [
+        ("ADDED", "a"),
+        ("MODIFIED", "a"),
+        ("DELETED", "a"),
+    ]
 
 
-def test_watch_without_resource_version_starts_with_current_state(core: Any, sandbox_namespace: str) -> None:
+def test_watch_without_resource_version_starts_with_current_state(
+    core: Any, sandbox_namespace: str
+) -> None:
     core.create_namespaced_config_map(sandbox_namespace, {"metadata": {"name": "now"}})
-    events = list(kubernetes.watch.Watch().stream(core.list_namespaced_config_map, sandbox_namespace, timeout_seconds=1))
+    events = list(
+        kubernetes.watch.Watch().stream(
+            core.list_namespaced_config_map, sandbox_namespace, timeout_seconds=1
+        )
+    )
     assert [(e["type"], e["object"].metadata.name) for e in events] == [("ADDED", "now")]
 
 
-def test_watch_sees_live_events_and_bookmarks(sandbox: SandboxHandle, core: Any, sandbox_namespace: str) -> None:
+def test_watch_sees_live_events_and_bookmarks(
+    sandbox: SandboxHandle, core: Any, sandbox_namespace: str
+) -> None:
     ns = sandbox_namespace
     rv = core.list_namespaced_config_map(ns).metadata.resource_version
     url = f"{sandbox.url}/api/v1/namespaces/{ns}/configmaps"
-    params = {"watch": "1", "resourceVersion": rv, "allowWatchBookmarks": "true", "timeoutSeconds": "2"}
+    params = {
+        "watch": "1",
+        "resourceVersion": rv,
+        "allowWatchBookmarks": "true",
+        "timeoutSeconds": "2",
+    }
     with requests.get(url, params=params, headers=AUTH, stream=True, timeout=10) as response:
         lines = response.iter_lines()
         core.create_namespaced_config_map(ns, {"metadata": {"name": "live"}})
@@ -77,7 +120,10 @@ def test_watch_sees_live_events_and_bookmarks(sandbox: SandboxHandle, core: Any,
         assert first["type"] == "ADDED" and first["object"]["metadata"]["name"] == "live"
         assert first["object"]["kind"] == "ConfigMap"
         rest = [json.loads(line) for line in lines if line]
-    assert any(e["type"] == "BOOKMARK" and int(e["object"]["metadata"]["resourceVersion"]) >= int(rv) for e in rest)
+    assert any(
+        e["type"] == "BOOKMARK" and int(e["object"]["metadata"]["resourceVersion"]) >= int(rv)
+        for e in rest
+    )
 
 
 def test_watch_too_old_resource_version_is_gone() -> None:
@@ -88,18 +134,26 @@ def test_watch_too_old_resource_version_is_gone() -> None:
         for i in range(6):
             sb.call(sb.store.create(rt, "default", {"metadata": {"name": f"c{i}"}}))
         url = f"{sb.url}/api/v1/namespaces/default/configmaps"
-        response = requests.get(url, params={"watch": "1", "resourceVersion": "1"}, headers=AUTH, timeout=5)
+        response = requests.get(
+            url, params={"watch": "1", "resourceVersion": "1"}, headers=AUTH, timeout=5
+        )
         event = json.loads(response.text.splitlines()[0])
         assert event["type"] == "ERROR"
         assert event["object"]["code"] == 410 and event["object"]["reason"] == "Expired"
         assert event["object"]["message"].startswith("too old resource version: 1")
 
 
-def test_cluster_wide_watch_across_namespaces(sandbox: SandboxHandle, core: Any, sandbox_namespace: str) -> None:
+def test_cluster_wide_watch_across_namespaces(
+    sandbox: SandboxHandle, core: Any, sandbox_namespace: str
+) -> None:
     rv = core.list_config_map_for_all_namespaces().metadata.resource_version
     core.create_namespaced_config_map(sandbox_namespace, {"metadata": {"name": "cw"}})
-    events = kubernetes.watch.Watch().stream(core.list_config_map_for_all_namespaces, resource_version=rv, timeout_seconds=1)
-    assert ("ADDED", sandbox_namespace) in {(e["type"], e["object"].metadata.namespace) for e in events}
+    events = kubernetes.watch.Watch().stream(
+        core.list_config_map_for_all_namespaces, resource_version=rv, timeout_seconds=1
+    )
+    assert ("ADDED", sandbox_namespace) in {
+        (e["type"], e["object"].metadata.namespace) for e in events
+    }
 
 
 def test_finalizers_delay_deletion_until_removed(custom: Any, sandbox_namespace: str) -> None:
@@ -113,32 +167,84 @@ def test_finalizers_delay_deletion_until_removed(custom: Any, sandbox_namespace:
     still = custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "f")
     assert still["metadata"]["deletionTimestamp"]
     with pytest.raises(ApiException) as exc:
-        custom.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "f", {"metadata": {"finalizers": ["example.com/hold", "x/y"]}})
+        custom.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            ns,
+            PLURAL,
+            "f",
+            {"metadata": {"finalizers": ["example.com/hold", "x/y"]}},
+        )
     assert exc.value.status == 422
-    custom.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "f", {"metadata": {"finalizers": None}})
+    custom.patch_namespaced_custom_object(
+        GROUP, VERSION, ns, PLURAL, "f", {"metadata": {"finalizers": None}}
+    )
     assert gone(lambda: custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "f"))()
 
 
-def test_background_garbage_collection(sandbox: SandboxHandle, core: Any, custom: Any, sandbox_namespace: str) -> None:
+def test_background_garbage_collection(
+    sandbox: SandboxHandle, core: Any, custom: Any, sandbox_namespace: str
+) -> None:
     ns = sandbox_namespace
     owner = custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, widget("owner"))
     batch = kubernetes.client.BatchV1Api(core.api_client)
-    cronjob = {"metadata": {"name": "cj", "ownerReferences": [owner_ref(owner)]}, "spec": {"schedule": "@daily", "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i"}], "restartPolicy": "Never"}}}}}}
+    cronjob = {
+        "metadata": {"name": "cj", "ownerReferences": [owner_ref(owner)]},
+        "spec": {
+            "schedule": "@daily",
+            "jobTemplate": {
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "containers": [{"name": "c", "image": "i"}],
+                            "restartPolicy": "Never",
+                        }
+                    }
+                }
+            },
+        },
+    }
     made = batch.create_namespaced_cron_job(ns, cronjob)
-    job = {"metadata": {"name": "job", "ownerReferences": [owner_ref(made.to_dict(), "CronJob", "batch/v1")]}, "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i"}], "restartPolicy": "Never"}}}}
+    job = {
+        "metadata": {
+            "name": "job",
+            "ownerReferences": [owner_ref(made.to_dict(), "CronJob", "batch/v1")],
+        },
+        "spec": {
+            "template": {
+                "spec": {"containers": [{"name": "c", "image": "i"}], "restartPolicy": "Never"}
+            }
+        },
+    }
     batch.create_namespaced_job(ns, job)
-    core.create_namespaced_config_map(ns, {"metadata": {"name": "shared", "ownerReferences": [owner_ref(owner), {**owner_ref(made.to_dict(), "CronJob", "batch/v1"), "controller": False}]}})
+    core.create_namespaced_config_map(
+        ns,
+        {
+            "metadata": {
+                "name": "shared",
+                "ownerReferences": [
+                    owner_ref(owner),
+                    {**owner_ref(made.to_dict(), "CronJob", "batch/v1"), "controller": False},
+                ],
+            }
+        },
+    )
     custom.delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "owner")
     wait_for(gone(lambda: batch.read_namespaced_job("job", ns)))
     assert gone(lambda: batch.read_namespaced_cron_job("cj", ns))()
     wait_for(gone(lambda: core.read_namespaced_config_map("shared", ns)))
 
 
-def test_dependent_with_surviving_owner_loses_only_the_dangling_reference(sandbox: SandboxHandle, core: Any, sandbox_namespace: str) -> None:
+def test_dependent_with_surviving_owner_loses_only_the_dangling_reference(
+    sandbox: SandboxHandle, core: Any, sandbox_namespace: str
+) -> None:
     ns = sandbox_namespace
     one = core.create_namespaced_config_map(ns, {"metadata": {"name": "one"}}).to_dict()
     two = core.create_namespaced_config_map(ns, {"metadata": {"name": "two"}}).to_dict()
-    refs = [owner_ref(one, "ConfigMap", "v1"), {**owner_ref(two, "ConfigMap", "v1"), "controller": False}]
+    refs = [
+        owner_ref(one, "ConfigMap", "v1"),
+        {**owner_ref(two, "ConfigMap", "v1"), "controller": False},
+    ]
     core.create_namespaced_secret(ns, {"metadata": {"name": "dep", "ownerReferences": refs}})
     core.delete_namespaced_config_map("one", ns)
     sandbox.settle()
@@ -146,32 +252,53 @@ def test_dependent_with_surviving_owner_loses_only_the_dangling_reference(sandbo
     assert [r.name for r in remaining] == ["two"]
 
 
-def test_orphan_and_foreground_propagation(sandbox: SandboxHandle, core: Any, sandbox_namespace: str) -> None:
+def test_orphan_and_foreground_propagation(
+    sandbox: SandboxHandle, core: Any, sandbox_namespace: str
+) -> None:
     ns = sandbox_namespace
     owner = core.create_namespaced_config_map(ns, {"metadata": {"name": "o1"}}).to_dict()
-    core.create_namespaced_secret(ns, {"metadata": {"name": "kept", "ownerReferences": [owner_ref(owner, "ConfigMap", "v1")]}})
+    core.create_namespaced_secret(
+        ns, {"metadata": {"name": "kept", "ownerReferences": [owner_ref(owner, "ConfigMap", "v1")]}}
+    )
     core.delete_namespaced_config_map("o1", ns, propagation_policy="Orphan")
     sandbox.settle()
     assert core.read_namespaced_secret("kept", ns).metadata.owner_references is None
 
     owner = core.create_namespaced_config_map(ns, {"metadata": {"name": "o2"}}).to_dict()
-    held = {"name": "held", "ownerReferences": [owner_ref(owner, "ConfigMap", "v1")], "finalizers": ["example.com/hold"]}
+    held = {
+        "name": "held",
+        "ownerReferences": [owner_ref(owner, "ConfigMap", "v1")],
+        "finalizers": ["example.com/hold"],
+    }
     core.create_namespaced_secret(ns, {"metadata": held})
     core.delete_namespaced_config_map("o2", ns, propagation_policy="Foreground")
     sandbox.settle()
     waiting = core.read_namespaced_config_map("o2", ns)
-    assert waiting.metadata.deletion_timestamp and "foregroundDeletion" in waiting.metadata.finalizers
+    assert (
+        waiting.metadata.deletion_timestamp and "foregroundDeletion" in waiting.metadata.finalizers
+    )
     core.patch_namespaced_secret("held", ns, {"metadata": {"finalizers": None}})
     wait_for(gone(lambda: core.read_namespaced_config_map("o2", ns)))
 
 
-def test_dependent_of_missing_owner_is_collected(sandbox: SandboxHandle, core: Any, sandbox_namespace: str) -> None:
-    ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "ghost", "uid": "00000000-0000-0000-0000-000000000000"}
-    core.create_namespaced_secret(sandbox_namespace, {"metadata": {"name": "orphan", "ownerReferences": [ref]}})
+def test_dependent_of_missing_owner_is_collected(
+    sandbox: SandboxHandle, core: Any, sandbox_namespace: str
+) -> None:
+    ref = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": "ghost",
+        "uid": "00000000-0000-0000-0000-000000000000",
+    }
+    core.create_namespaced_secret(
+        sandbox_namespace, {"metadata": {"name": "orphan", "ownerReferences": [ref]}}
+    )
     wait_for(gone(lambda: core.read_namespaced_secret("orphan", sandbox_namespace)))
 
 
-def test_deleting_a_namespace_deletes_its_objects(sandbox: SandboxHandle, core: Any, custom: Any) -> None:
+def test_deleting_a_namespace_deletes_its_objects(
+    sandbox: SandboxHandle, core: Any, custom: Any
+) -> None:
     ns = "doomed-ns"
     core.create_namespace({"metadata": {"name": ns}})
     core.create_namespaced_config_map(ns, {"metadata": {"name": "c"}})
@@ -185,7 +312,9 @@ def test_deleting_a_namespace_deletes_its_objects(sandbox: SandboxHandle, core: 
         core.create_namespaced_config_map(ns, {"metadata": {"name": "late"}})
     assert exc.value.status == 403 and "being terminated" in json.loads(exc.value.body)["message"]
     assert gone(lambda: core.read_namespaced_config_map("c", ns))()
-    custom.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "w", {"metadata": {"finalizers": None}})
+    custom.patch_namespaced_custom_object(
+        GROUP, VERSION, ns, PLURAL, "w", {"metadata": {"finalizers": None}}
+    )
     wait_for(gone(lambda: core.read_namespace(ns)))
 
 
@@ -196,16 +325,48 @@ def test_deleting_a_crd_removes_its_objects_and_resources(sandbox: SandboxHandle
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {"name": "doodads.temp.example.com"},
-        "spec": {"group": "temp.example.com", "scope": "Namespaced", "names": {"plural": "doodads", "kind": "Doodad"}, "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]},
+        "spec": {
+            "group": "temp.example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "doodads", "kind": "Doodad"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
+                }
+            ],
+        },
     }
     ext.create_custom_resource_definition(crd)
-    custom.create_namespaced_custom_object("temp.example.com", "v1", "default", "doodads", {"apiVersion": "temp.example.com/v1", "kind": "Doodad", "metadata": {"name": "d"}})
+    custom.create_namespaced_custom_object(
+        "temp.example.com",
+        "v1",
+        "default",
+        "doodads",
+        {"apiVersion": "temp.example.com/v1", "kind": "Doodad", "metadata": {"name": "d"}},
+    )
     ext.delete_custom_resource_definition("doodads.temp.example.com")
     wait_for(gone(lambda: ext.read_custom_resource_definition("doodads.temp.example.com")))
-    response = requests.get(f"{sandbox.url}/apis/temp.example.com/v1/namespaces/default/doodads", headers=AUTH, timeout=5)
+    response = requests.get(
+        f"{sandbox.url}/apis/temp.example.com/v1/namespaces/default/doodads",
+        headers=AUTH,
+        timeout=5,
+    )
     assert response.status_code == 404
     # Re-created, the resource starts empty.
     ext.create_custom_resource_definition(crd)
-    assert custom.list_namespaced_custom_object("temp.example.com", "v1", "default", "doodads")["items"] == []
+    assert (
+        custom.list_namespaced_custom_object("temp.example.com", "v1", "default", "doodads")[
+            "items"
+        ]
+        == []
+    )
     ext.delete_custom_resource_definition("doodads.temp.example.com")
     assert CRD_FILE.exists()

@@ -10,13 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.fixtures.sandbox import SandboxHandle
 
 from .conftest import GROUP, PLURAL, VERSION, widget
 
-OPERATOR = '''
+OPERATOR = """
 import os
 from pathlib import Path
 
@@ -39,7 +37,7 @@ def created(spec, name, body, patch, **_):
 @kopf.on.delete("sandbox.example.com", "v1", "widgets")
 def deleted(name, **_):
     Path(os.environ["MARKER_DIR"], name).write_text("deleted")
-'''
+"""
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
@@ -53,18 +51,35 @@ def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
         time.sleep(0.05)
 
 
-def test_kopf_operator_handles_create_and_delete(sandbox: SandboxHandle, custom: Any, core: Any, sandbox_namespace: str, tmp_path: Path) -> None:
+def test_kopf_operator_handles_create_and_delete(
+    sandbox: SandboxHandle, custom: Any, core: Any, sandbox_namespace: str, tmp_path: Path
+) -> None:
     ns = sandbox_namespace
     (tmp_path / "op.py").write_text(OPERATOR)
     markers = tmp_path / "markers"
     markers.mkdir()
-    env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig), "MARKER_DIR": str(markers), "HOME": str(tmp_path)}
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(sandbox.kubeconfig),
+        "MARKER_DIR": str(markers),
+        "HOME": str(tmp_path),
+    }
     kopf = Path(sys.executable).parent / "kopf"
     log = (tmp_path / "kopf.log").open("w")
     mark = sandbox.requests.mark()
-    process = subprocess.Popen([str(kopf), "run", "--standalone", "-n", ns, str(tmp_path / "op.py")], env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(kopf), "run", "--standalone", "-n", ns, str(tmp_path / "op.py")],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
-        wait_for(lambda: any(r.verb == "watch" and r.resource == PLURAL and r.namespace == ns for r in sandbox.requests.since(mark)))
+        wait_for(
+            lambda: any(
+                r.verb == "watch" and r.resource == PLURAL and r.namespace == ns
+                for r in sandbox.requests.since(mark)
+            )
+        )
         custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, widget("k1", size=2))
 
         def ready() -> Any:
@@ -73,7 +88,14 @@ def test_kopf_operator_handles_create_and_delete(sandbox: SandboxHandle, custom:
 
         obj = wait_for(ready)
         assert "kopf.zalando.org/KopfFinalizerMarker" in obj["metadata"]["finalizers"]
-        events = wait_for(lambda: core.list_namespaced_event(ns, field_selector=f"involvedObject.name=k1,involvedObject.uid={obj['metadata']['uid']}").items)
+        events = wait_for(
+            lambda: (
+                core.list_namespaced_event(
+                    ns,
+                    field_selector=f"involvedObject.name=k1,involvedObject.uid={obj['metadata']['uid']}",
+                ).items
+            )
+        )
         assert events[0].reason == "Created" and events[0].message == "widget k1 has size 2"
         writers = {r.user_agent.split("/")[0] for r in sandbox.requests.writes_since(mark)}
         assert writers == {"kopf", "OpenAPI-Generator"}

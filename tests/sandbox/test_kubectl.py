@@ -55,9 +55,18 @@ def _crds(widgets_crd: list[str]) -> None:
 
 
 def test_apply_client_side_create_update_unchanged(kubectl: Kubectl) -> None:
-    assert kubectl("apply", "-f", "-", input=widget_yaml()).stdout.strip() == "widget.sandbox.example.com/w1 created"
-    assert kubectl("apply", "-f", "-", input=widget_yaml()).stdout.strip() == "widget.sandbox.example.com/w1 unchanged"
-    assert kubectl("apply", "-f", "-", input=widget_yaml(size=4)).stdout.strip() == "widget.sandbox.example.com/w1 configured"
+    assert (
+        kubectl("apply", "-f", "-", input=widget_yaml()).stdout.strip()
+        == "widget.sandbox.example.com/w1 created"
+    )
+    assert (
+        kubectl("apply", "-f", "-", input=widget_yaml()).stdout.strip()
+        == "widget.sandbox.example.com/w1 unchanged"
+    )
+    assert (
+        kubectl("apply", "-f", "-", input=widget_yaml(size=4)).stdout.strip()
+        == "widget.sandbox.example.com/w1 configured"
+    )
     obj = json.loads(kubectl("get", "widget", "w1", "-o", "json").stdout)
     assert obj["spec"] == {"size": 4, "note": "hello", "color": "blue"}
     assert obj["metadata"]["generation"] == 2
@@ -66,7 +75,9 @@ def test_apply_client_side_create_update_unchanged(kubectl: Kubectl) -> None:
 
 def test_apply_client_side_builtin_uses_strategic_merge(kubectl: Kubectl) -> None:
     kubectl("apply", "-f", "-", input=CRONJOB)
-    edited = CRONJOB.replace('{name: B, value: "2"}', '{name: C, value: "3"}').replace("0 2 * * *", "30 3 * * *")
+    edited = CRONJOB.replace('{name: B, value: "2"}', '{name: C, value: "3"}').replace(
+        "0 2 * * *", "30 3 * * *"
+    )
     assert "configured" in kubectl("apply", "-f", "-", input=edited).stdout
     cj = json.loads(kubectl("get", "cronjob", "nightly", "-o", "json").stdout)
     assert cj["spec"]["schedule"] == "30 3 * * *"
@@ -75,18 +86,42 @@ def test_apply_client_side_builtin_uses_strategic_merge(kubectl: Kubectl) -> Non
 
 
 def test_apply_server_side_and_conflict(kubectl: Kubectl) -> None:
-    assert "serverside-applied" in kubectl("apply", "--server-side", "-f", "-", input=widget_yaml()).stdout
-    assert "serverside-applied" in kubectl("apply", "--server-side", "-f", "-", input=widget_yaml(size=5)).stdout
-    other = kubectl("apply", "--server-side", "--field-manager=other", "-f", "-", input=widget_yaml(size=6), check=False)
+    assert (
+        "serverside-applied"
+        in kubectl("apply", "--server-side", "-f", "-", input=widget_yaml()).stdout
+    )
+    assert (
+        "serverside-applied"
+        in kubectl("apply", "--server-side", "-f", "-", input=widget_yaml(size=5)).stdout
+    )
+    other = kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=other",
+        "-f",
+        "-",
+        input=widget_yaml(size=6),
+        check=False,
+    )
     assert other.returncode != 0 and "conflict" in other.stderr.lower()
-    forced = kubectl("apply", "--server-side", "--field-manager=other", "--force-conflicts", "-f", "-", input=widget_yaml(size=6))
+    forced = kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=other",
+        "--force-conflicts",
+        "-f",
+        "-",
+        input=widget_yaml(size=6),
+    )
     assert "serverside-applied" in forced.stdout
     assert kubectl("get", "widget", "w1", "-o", "jsonpath={.spec.size}").stdout == "6"
 
 
 def test_apply_server_side_after_client_side(kubectl: Kubectl) -> None:
     kubectl("apply", "-f", "-", input=CRONJOB)
-    result = kubectl("apply", "--server-side", "-f", "-", input=CRONJOB.replace("0 2 * * *", "0 4 * * *"))
+    result = kubectl(
+        "apply", "--server-side", "-f", "-", input=CRONJOB.replace("0 2 * * *", "0 4 * * *")
+    )
     assert "serverside-applied" in result.stdout
     assert kubectl("get", "cj", "nightly", "-o", "jsonpath={.spec.schedule}").stdout == "0 4 * * *"
 
@@ -103,9 +138,19 @@ def test_apply_rejects_invalid_and_unknown_fields(kubectl: Kubectl) -> None:
     assert 'unknown field "spec.bogus"' in warned.stderr
 
 
-def test_get_prints_printer_columns_and_wide(kubectl: Kubectl, sandbox: SandboxHandle, sandbox_namespace: str) -> None:
+def test_get_prints_printer_columns_and_wide(
+    kubectl: Kubectl, sandbox: SandboxHandle, sandbox_namespace: str
+) -> None:
     kubectl("apply", "-f", "-", input=widget_yaml())
-    kubectl("patch", "widget", "w1", "--subresource=status", "--type=merge", "-p", '{"status":{"conditions":[{"type":"Ready","status":"True"}]}}')
+    kubectl(
+        "patch",
+        "widget",
+        "w1",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status":{"conditions":[{"type":"Ready","status":"True"}]}}',
+    )
     lines = kubectl("get", "widgets").stdout.splitlines()
     assert lines[0].split() == ["NAME", "SIZE", "COLOR", "READY", "AGE"]
     assert lines[1].split()[:4] == ["w1", "3", "blue", "True"]
@@ -117,9 +162,18 @@ def test_get_prints_printer_columns_and_wide(kubectl: Kubectl, sandbox: SandboxH
 
 
 def test_get_output_formats_and_selectors(kubectl: Kubectl, sandbox_namespace: str) -> None:
-    kubectl("apply", "-f", "-", input=widget_yaml("a", team="red") + "---" + widget_yaml("b", team="blue"))
-    assert kubectl("get", "widgets", "-l", "team=blue", "-o", "name").stdout.split() == ["widget.sandbox.example.com/b"]
-    assert kubectl("get", "widgets", "--field-selector", "metadata.name=a", "-o", "name").stdout.split() == ["widget.sandbox.example.com/a"]
+    kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=widget_yaml("a", team="red") + "---" + widget_yaml("b", team="blue"),
+    )
+    assert kubectl("get", "widgets", "-l", "team=blue", "-o", "name").stdout.split() == [
+        "widget.sandbox.example.com/b"
+    ]
+    assert kubectl(
+        "get", "widgets", "--field-selector", "metadata.name=a", "-o", "name"
+    ).stdout.split() == ["widget.sandbox.example.com/a"]
     listed = yaml.safe_load(kubectl("get", "widgets", "-o", "yaml").stdout)
     assert [i["metadata"]["name"] for i in listed["items"]] == ["a", "b"]
     all_ns = kubectl("get", "widgets", "-A").stdout.splitlines()
@@ -130,18 +184,38 @@ def test_get_output_formats_and_selectors(kubectl: Kubectl, sandbox_namespace: s
 def test_get_builtin_tables(kubectl: Kubectl) -> None:
     kubectl("apply", "-f", "-", input=CRONJOB)
     header = kubectl("get", "cronjobs").stdout.splitlines()[0].split()
-    assert header == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"]
+    assert header == [
+        "NAME",
+        "SCHEDULE",
+        "TIMEZONE",
+        "SUSPEND",
+        "ACTIVE",
+        "LAST",
+        "SCHEDULE",
+        "AGE",
+    ]
     kubectl("create", "configmap", "cm1", "--from-literal=a=b")  # sent as protobuf
     assert kubectl("get", "configmaps", "cm1").stdout.splitlines()[1].split()[:2] == ["cm1", "1"]
-    assert kubectl("get", "namespace", "default").stdout.splitlines()[1].split()[:2] == ["default", "Active"]
+    assert kubectl("get", "namespace", "default").stdout.splitlines()[1].split()[:2] == [
+        "default",
+        "Active",
+    ]
 
 
-def test_describe_custom_resource_shows_events(kubectl: Kubectl, core: Any, sandbox_namespace: str) -> None:
+def test_describe_custom_resource_shows_events(
+    kubectl: Kubectl, core: Any, sandbox_namespace: str
+) -> None:
     kubectl("apply", "-f", "-", input=widget_yaml())
     uid = kubectl("get", "widget", "w1", "-o", "jsonpath={.metadata.uid}").stdout
     event = {
         "metadata": {"name": "w1.event"},
-        "involvedObject": {"apiVersion": "sandbox.example.com/v1", "kind": "Widget", "name": "w1", "namespace": sandbox_namespace, "uid": uid},
+        "involvedObject": {
+            "apiVersion": "sandbox.example.com/v1",
+            "kind": "Widget",
+            "name": "w1",
+            "namespace": sandbox_namespace,
+            "uid": uid,
+        },
         "reason": "Tested",
         "message": "described fine",
         "type": "Normal",
@@ -163,14 +237,25 @@ def test_describe_custom_resource_shows_events(kubectl: Kubectl, core: Any, sand
 def test_patch_merge_json_and_delete(kubectl: Kubectl) -> None:
     kubectl("apply", "-f", "-", input=widget_yaml())
     kubectl("patch", "widget", "w1", "--type=merge", "-p", '{"spec":{"size":8}}')
-    kubectl("patch", "widget", "w1", "--type=json", "-p", '[{"op":"replace","path":"/spec/note","value":"x"}]')
+    kubectl(
+        "patch",
+        "widget",
+        "w1",
+        "--type=json",
+        "-p",
+        '[{"op":"replace","path":"/spec/note","value":"x"}]',
+    )
     spec = json.loads(kubectl("get", "widget", "w1", "-o", "json").stdout)["spec"]
     assert spec["size"] == 8 and spec["note"] == "x"
-    rejected = kubectl("patch", "widget", "w1", "--type=merge", "-p", '{"spec":{"size":-1}}', check=False)
+    rejected = kubectl(
+        "patch", "widget", "w1", "--type=merge", "-p", '{"spec":{"size":-1}}', check=False
+    )
     assert rejected.returncode != 0 and "spec.size" in rejected.stderr
-    assert 'deleted' in kubectl("delete", "-f", "-", input=widget_yaml()).stdout
+    assert "deleted" in kubectl("delete", "-f", "-", input=widget_yaml()).stdout
     missing = kubectl("get", "widget", "w1", check=False)
-    assert missing.returncode != 0 and 'widgets.sandbox.example.com "w1" not found' in missing.stderr
+    assert (
+        missing.returncode != 0 and 'widgets.sandbox.example.com "w1" not found' in missing.stderr
+    )
 
 
 def test_edit_with_an_editor_script(kubectl: Kubectl, tmp_path: Path) -> None:
@@ -184,19 +269,39 @@ def test_edit_with_an_editor_script(kubectl: Kubectl, tmp_path: Path) -> None:
 
 def test_wait_for_condition_and_delete(kubectl: Kubectl) -> None:
     kubectl("apply", "-f", "-", input=widget_yaml())
-    kubectl("patch", "widget", "w1", "--subresource=status", "--type=merge", "-p", '{"status":{"conditions":[{"type":"Ready","status":"True"}]}}')
-    assert "condition met" in kubectl("wait", "widget/w1", "--for=condition=Ready", "--timeout=10s").stdout
+    kubectl(
+        "patch",
+        "widget",
+        "w1",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status":{"conditions":[{"type":"Ready","status":"True"}]}}',
+    )
+    assert (
+        "condition met"
+        in kubectl("wait", "widget/w1", "--for=condition=Ready", "--timeout=10s").stdout
+    )
     kubectl("delete", "widget", "w1", "--wait=false")
     kubectl("wait", "widget/w1", "--for=delete", "--timeout=10s")
 
 
 def test_kubectl_crd_established_and_namespace_commands(sandbox: SandboxHandle) -> None:
-    out = sandbox.kubectl("wait", "crd/widgets.sandbox.example.com", "--for=condition=Established", "--timeout=10s").stdout
+    out = sandbox.kubectl(
+        "wait", "crd/widgets.sandbox.example.com", "--for=condition=Established", "--timeout=10s"
+    ).stdout
     assert "condition met" in out
     sandbox.kubectl("create", "namespace", "kubectl-made")  # sent as protobuf
     sandbox.kubectl("create", "secret", "generic", "s", "--from-literal=pw=x", "-n", "kubectl-made")
-    assert sandbox.kubectl("get", "secret", "s", "-n", "kubectl-made", "-o", "jsonpath={.data.pw}").stdout == "eA=="
-    unsupported = sandbox.kubectl("create", "job", "j", "--image=x", "-n", "kubectl-made", check=False)
+    assert (
+        sandbox.kubectl(
+            "get", "secret", "s", "-n", "kubectl-made", "-o", "jsonpath={.data.pw}"
+        ).stdout
+        == "eA=="
+    )
+    unsupported = sandbox.kubectl(
+        "create", "job", "j", "--image=x", "-n", "kubectl-made", check=False
+    )
     assert unsupported.returncode != 0 and "send JSON" in unsupported.stderr
     assert "kubectl-made" in sandbox.kubectl("get", "ns").stdout
     sandbox.kubectl("delete", "namespace", "kubectl-made", "--timeout=20s")

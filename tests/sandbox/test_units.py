@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from archive_sandbox import jsonpath
 from archive_sandbox.errors import ApiError, invalid
-from archive_sandbox.managedfields import from_fields_v1, leaf_values, record_update, server_side_apply, to_fields_v1
+from archive_sandbox.managedfields import (
+    from_fields_v1,
+    leaf_values,
+    record_update,
+    server_side_apply,
+    to_fields_v1,
+)
 from archive_sandbox.meta import human_duration
 from archive_sandbox.patch import json_patch, merge_patch, strategic_merge_patch
 from archive_sandbox.protobuf import decode
@@ -29,7 +34,11 @@ def _obj(labels: dict[str, str]) -> dict[str, Any]:
         ("a notin (x)", {"a": "x"}, False),
         ("a,!b", {"a": "1"}, True),
         ("a,!b", {"a": "1", "b": "2"}, False),
-        ("app.kubernetes.io/name=web,tier in (front)", {"app.kubernetes.io/name": "web", "tier": "front"}, True),
+        (
+            "app.kubernetes.io/name=web,tier in (front)",
+            {"app.kubernetes.io/name": "web", "tier": "front"},
+            True,
+        ),
     ],
 )
 def test_label_selector(selector: str, labels: dict[str, str], expected: bool) -> None:
@@ -45,19 +54,34 @@ def test_label_selector_errors_are_bad_requests(bad: str) -> None:
 
 
 def test_field_selector_on_nested_paths_and_booleans() -> None:
-    obj = {"metadata": {"name": "x"}, "spec": {"suspend": True}, "involvedObject": {"kind": "Widget"}}
+    obj = {
+        "metadata": {"name": "x"},
+        "spec": {"suspend": True},
+        "involvedObject": {"kind": "Widget"},
+    }
     assert field_matcher("involvedObject.kind=Widget,spec.suspend=true")(obj)  # type: ignore[misc]
     assert not field_matcher("metadata.name!=x")(obj)  # type: ignore[misc]
     assert field_matcher("status.phase=")(obj)  # type: ignore[misc]  # missing is empty
 
 
 def test_merge_patch() -> None:
-    assert merge_patch({"a": {"b": 1, "c": 2}, "d": [1]}, {"a": {"b": None, "e": 3}, "d": [2]}) == {"a": {"c": 2, "e": 3}, "d": [2]}
+    assert merge_patch({"a": {"b": 1, "c": 2}, "d": [1]}, {"a": {"b": None, "e": 3}, "d": [2]}) == {
+        "a": {"c": 2, "e": 3},
+        "d": [2],
+    }
 
 
 def test_json_patch_operations() -> None:
     doc = {"a": [1, 2], "b": {"c": 1}}
-    out = json_patch(doc, [{"op": "add", "path": "/a/1", "value": 9}, {"op": "move", "from": "/b/c", "path": "/x"}, {"op": "copy", "from": "/x", "path": "/y"}, {"op": "test", "path": "/y", "value": 1}])
+    out = json_patch(
+        doc,
+        [
+            {"op": "add", "path": "/a/1", "value": 9},
+            {"op": "move", "from": "/b/c", "path": "/x"},
+            {"op": "copy", "from": "/x", "path": "/y"},
+            {"op": "test", "path": "/y", "value": 1},
+        ],
+    )
     assert out == {"a": [1, 9, 2], "b": {}, "x": 1, "y": 1}
     assert doc == {"a": [1, 2], "b": {"c": 1}}  # the input is untouched
     with pytest.raises(ApiError) as exc:
@@ -66,17 +90,41 @@ def test_json_patch_operations() -> None:
 
 
 def test_strategic_merge_patch_merges_keyed_lists_and_directives() -> None:
-    live = {"spec": {"containers": [{"name": "a", "image": "1", "env": [{"name": "X", "value": "1"}]}, {"name": "b", "image": "2"}]}, "metadata": {"finalizers": ["f1"]}}
+    live = {
+        "spec": {
+            "containers": [
+                {"name": "a", "image": "1", "env": [{"name": "X", "value": "1"}]},
+                {"name": "b", "image": "2"},
+            ]
+        },
+        "metadata": {"finalizers": ["f1"]},
+    }
     patch = {
-        "spec": {"containers": [{"name": "a", "env": [{"name": "Y", "value": "2"}]}, {"name": "b", "$patch": "delete"}], "$setElementOrder/containers": [{"name": "a"}]},
+        "spec": {
+            "containers": [
+                {"name": "a", "env": [{"name": "Y", "value": "2"}]},
+                {"name": "b", "$patch": "delete"},
+            ],
+            "$setElementOrder/containers": [{"name": "a"}],
+        },
         "metadata": {"finalizers": ["f2"], "$deleteFromPrimitiveList/finalizers": ["f1"]},
     }
     out = strategic_merge_patch(live, patch)
-    assert out["spec"]["containers"] == [{"name": "a", "image": "1", "env": [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}]}]
+    assert out["spec"]["containers"] == [
+        {
+            "name": "a",
+            "image": "1",
+            "env": [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}],
+        }
+    ]
     assert out["metadata"]["finalizers"] == ["f2"]
-    replaced = strategic_merge_patch({"spec": {"a": 1, "b": 2}}, {"spec": {"$patch": "replace", "c": 3}})
+    replaced = strategic_merge_patch(
+        {"spec": {"a": 1, "b": 2}}, {"spec": {"$patch": "replace", "c": 3}}
+    )
     assert replaced == {"spec": {"c": 3}}
-    retained = strategic_merge_patch({"s": {"type": "A", "a": 1}}, {"s": {"$retainKeys": ["type"], "type": "B"}})
+    retained = strategic_merge_patch(
+        {"s": {"type": "A", "a": 1}}, {"s": {"$retainKeys": ["type"], "type": "B"}}
+    )
     assert retained == {"s": {"type": "B"}}
 
 
@@ -96,32 +144,72 @@ def test_jsonpath(path: str, expected: list[Any]) -> None:
     obj = {
         "metadata": {"annotations": {"x.io/y": "z"}},
         "spec": {"size": 3, "tags": ["a", "b"]},
-        "status": {"conditions": [{"type": "Ready", "status": "True"}, {"type": "Synced", "status": "False"}]},
+        "status": {
+            "conditions": [
+                {"type": "Ready", "status": "True"},
+                {"type": "Synced", "status": "False"},
+            ]
+        },
     }
     assert jsonpath.find(obj, path) == expected
 
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(-5, "<invalid>"), (0, "0s"), (119, "119s"), (125, "2m5s"), (600, "10m"), (3 * 3600 + 60, "3h1m"), (9 * 3600, "9h"), (50 * 3600, "2d2h"), (30 * 86400, "30d"), (3 * 365 * 86400, "3y")],
+    [
+        (-5, "<invalid>"),
+        (0, "0s"),
+        (119, "119s"),
+        (125, "2m5s"),
+        (600, "10m"),
+        (3 * 3600 + 60, "3h1m"),
+        (9 * 3600, "9h"),
+        (50 * 3600, "2d2h"),
+        (30 * 86400, "30d"),
+        (3 * 365 * 86400, "3y"),
+    ],
 )
 def test_human_duration_matches_kubernetes(seconds: int, text: str) -> None:
     assert human_duration(seconds) == text
 
 
 def test_invalid_message_formats() -> None:
-    one = invalid("Widget", "example.com", "w", [("FieldValueInvalid", "spec.a", "Invalid value: 1: bad")])
+    one = invalid(
+        "Widget", "example.com", "w", [("FieldValueInvalid", "spec.a", "Invalid value: 1: bad")]
+    )
     assert one.message == 'Widget.example.com "w" is invalid: spec.a: Invalid value: 1: bad'
-    two = invalid("Widget", "example.com", "w", [("FieldValueRequired", "spec.a", "Required value"), ("FieldValueInvalid", "spec.b", "Invalid value: 2")])
-    assert two.message == 'Widget.example.com "w" is invalid: [spec.a: Required value, spec.b: Invalid value: 2]'
-    assert two.status()["details"]["causes"][1] == {"reason": "FieldValueInvalid", "message": "Invalid value: 2", "field": "spec.b"}
+    two = invalid(
+        "Widget",
+        "example.com",
+        "w",
+        [
+            ("FieldValueRequired", "spec.a", "Required value"),
+            ("FieldValueInvalid", "spec.b", "Invalid value: 2"),
+        ],
+    )
+    assert (
+        two.message
+        == 'Widget.example.com "w" is invalid: [spec.a: Required value, spec.b: Invalid value: 2]'
+    )
+    assert two.status()["details"]["causes"][1] == {
+        "reason": "FieldValueInvalid",
+        "message": "Invalid value: 2",
+        "field": "spec.b",
+    }
 
 
 def test_fields_v1_round_trip_and_update_ownership() -> None:
-    obj = {"metadata": {"labels": {"a": "1"}, "name": "x"}, "spec": {"containers": [{"name": "c", "image": "i"}], "n": 1}}
+    obj = {
+        "metadata": {"labels": {"a": "1"}, "name": "x"},
+        "spec": {"containers": [{"name": "c", "image": "i"}], "n": 1},
+    }
     paths = set(leaf_values(obj, skip_status=False))
     assert from_fields_v1(to_fields_v1(paths)) == paths
-    assert to_fields_v1(paths)["f:spec"]["f:containers"]['k:{"name":"c"}'] == {".": {}, "f:image": {}, "f:name": {}}
+    assert to_fields_v1(paths)["f:spec"]["f:containers"]['k:{"name":"c"}'] == {
+        ".": {},
+        "f:image": {},
+        "f:name": {},
+    }
     managed = record_update([], "one", "v1", None, obj, "t")
     changed = {**obj, "spec": {**obj["spec"], "n": 2}}
     managed = record_update(managed, "two", "v1", obj, changed, "t")
@@ -130,10 +218,16 @@ def test_fields_v1_round_trip_and_update_ownership() -> None:
 
 
 def test_server_side_apply_shares_equal_values_without_conflict() -> None:
-    live, managed = server_side_apply({"spec": {"a": 1}}, {"spec": {"a": 1}}, [], "one", "v1", "t", force=False)
-    live, managed = server_side_apply(live, {"spec": {"a": 1, "b": 2}}, managed, "two", "v1", "t", force=False)
+    live, managed = server_side_apply(
+        {"spec": {"a": 1}}, {"spec": {"a": 1}}, [], "one", "v1", "t", force=False
+    )
+    live, managed = server_side_apply(
+        live, {"spec": {"a": 1, "b": 2}}, managed, "two", "v1", "t", force=False
+    )
     assert live == {"spec": {"a": 1, "b": 2}}
-    live, managed = server_side_apply(live, {"spec": {"b": 2}}, managed, "one", "v1", "t", force=False)
+    live, managed = server_side_apply(
+        live, {"spec": {"b": 2}}, managed, "one", "v1", "t", force=False
+    )
     assert live == {"spec": {"a": 1, "b": 2}}  # "two" still owns a
 
 
