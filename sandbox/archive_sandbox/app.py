@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import yaml
 
 from .auth import Users
+from .controllers.workloads import Workloads
 from .kubeconfig import write_kubeconfig
 from .requestlog import RequestLog
 from .server import SandboxServer
@@ -43,6 +44,8 @@ class Sandbox:
             request_log=self.requests,
             bookmark_interval=bookmark_interval,
         )
+        # Clock, CronJob/Job controllers and the local kubelet; they start and stop with the server.
+        self.workloads = Workloads(self.store, self.server)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
