@@ -75,7 +75,11 @@ def find_image(rules: list[ImageRule], reference: str) -> ImageRule | None:
     repo = repository(reference)
     for rule in rules:
         pattern = rule.image
-        if reference == pattern or repo == repository(pattern) or fnmatch.fnmatchcase(repo, pattern):
+        if (
+            reference == pattern
+            or repo == repository(pattern)
+            or fnmatch.fnmatchcase(repo, pattern)
+        ):
             return rule
     return None
 
@@ -122,7 +126,7 @@ def field_value(pod: Mapping[str, Any], path: str) -> str:
 
 
 def _decoded(obj: Mapping[str, Any], key: str) -> str | None:
-    if obj.get("kind") == "Secret" or "type" in obj:
+    if obj.get("kind") == "Secret":
         raw = (obj.get("data") or {}).get(key)
         return None if raw is None else base64.b64decode(raw).decode(errors="replace")
     value = (obj.get("data") or {}).get(key)
@@ -206,7 +210,9 @@ def _resource_value(container: Mapping[str, Any], ref: Mapping[str, Any]) -> str
 # --- commands and paths -------------------------------------------------------------------------
 
 
-def command_line(container: Mapping[str, Any], image: ImageRule, env: Mapping[str, str]) -> list[str]:
+def command_line(
+    container: Mapping[str, Any], image: ImageRule, env: Mapping[str, str]
+) -> list[str]:
     """argv as a container runtime builds it from the image and the container spec."""
     if container.get("command"):
         argv = [*container["command"], *(container.get("args") or [])]
@@ -224,7 +230,11 @@ class PathMap:
         # Longest first, so /var/run/secrets/archive wins over /var/run.
         self.mounts = dict(sorted(mounts.items(), key=lambda kv: -len(kv[0])))
         alternatives = "|".join(re.escape(p.rstrip("/") or "/") for p in self.mounts)
-        self._pattern = re.compile(rf"(?<![\w.~/-])({alternatives})(?=$|[/\s\"':;,=)])") if alternatives else None
+        self._pattern = (
+            re.compile(rf"(?<![\w.~/-])({alternatives})(?=$|[/\s\"':;,=)])")
+            if alternatives
+            else None
+        )
 
     def rewrite(self, text: str) -> str:
         if self._pattern is None:
