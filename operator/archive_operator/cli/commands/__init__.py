@@ -1,0 +1,1 @@
+"""The plugin's commands, one module per area; each imports only click at module level."""

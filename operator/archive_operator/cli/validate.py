@@ -1,0 +1,179 @@
+"""Client-side checks of flags, with the CRDs' rules, so bad input fails before any request.
+
+Pure functions: each returns the normalised value or raises :class:`BadInput` with one line
+naming the flag, the value, what is wrong and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from .errors import BadInput
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_RUN_DAYS = 366  # the ArchiveRun CRD: end - start < 8784h
+
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
+_URL = re.compile(r"^https?://[^\s/@]+(/\S*)?$")
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+def _bad(flag: str, value: object, problem: str, fix: str) -> BadInput:
+    return BadInput(f'{flag} "{value}": {problem}; {fix}')
+
+
+def at_time(value: str, flag: str = "--at") -> str:
+    if not _HHMM.match(value):
+        raise _bad(flag, value, "not a 24-hour time HH:MM between 00:00 and 23:59", "e.g. 23:59")
+    return value
+
+
+def weekdays(value: str, flag: str = "--weekly") -> list[str]:
+    """``mon,fri`` (or full names, any case) → ``["mon", "fri"]`` in week order."""
+    days = set()
+    for part in (p.strip().lower() for p in value.split(",")):
+        short = part[:3]
+        if short not in WEEKDAYS or (len(part) > 3 and not _full_day(part)):
+            raise _bad(flag, value, f"{part or 'an empty item'} is not a day", "e.g. mon,fri")
+        days.add(short)
+    return [d for d in WEEKDAYS if d in days]
+
+
+def _full_day(word: str) -> bool:
+    names = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    return word in names
+
+
+def entry_name(value: str, flag: str = "--entry") -> str:
+    if len(value) > 20 or not _DNS_LABEL.match(value):
+        raise _bad(
+            flag,
+            value,
+            "not a lowercase DNS label of at most 20 characters (a-z, 0-9, -)",
+            "e.g. nightly",
+        )
+    return value
+
+
+def schedule_name(value: str, flag: str = "NAME") -> str:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        raise _bad(
+            flag, value, "not a valid Kubernetes object name", "use lowercase a-z, 0-9, - and ."
+        )
+    return value
+
+
+def user(value: str, flag: str = "--user") -> str:
+    if len(value) > 128 or not _USER.match(value):
+        raise _bad(
+            flag,
+            value,
+            "a user starts with a letter or digit and has only letters, digits and . _ @ + -",
+            "e.g. alice or alice@example.com",
+        )
+    return value
+
+
+def name_for_user(value: str) -> str:
+    """A default object name for a user: ``Al.Smith@example.com`` → ``al.smith-example.com``."""
+    name = re.sub(r"[^a-z0-9.-]+", "-", value.lower()).strip("-.")
+    name = re.sub(r"\.{2,}", ".", name)[:253].strip("-.")
+    return schedule_name(name or "archive", "NAME (derived from --user)")
+
+
+def cron(value: str, flag: str = "--cron") -> str:
+    from archive_operator.schedule import CronError, parse_cron
+
+    if "TZ" in value:
+        raise _bad(flag, value, "TZ= and CRON_TZ= are not allowed", "set --time-zone instead")
+    if value.startswith("@") and value not in _CRON_MACROS:
+        raise _bad(flag, value, "unknown macro", "use one of " + ", ".join(_CRON_MACROS))
+    if not value.startswith("@") and len(value.split()) != 5:
+        raise _bad(
+            flag, value, "needs five fields (minute hour day-of-month month day-of-week)",
+            'e.g. "30 2 * * 1-5"',
+        )  # fmt: skip
+    try:
+        parse_cron(value)
+    except CronError as exc:
+        raise _bad(flag, value, str(exc), 'e.g. "30 2 * * 1-5"') from exc
+    return value
+
+
+def time_zone(value: str, flag: str = "--time-zone") -> str:
+    from archive_operator.schedule import load_time_zone
+
+    try:
+        load_time_zone(value)
+    except ValueError as exc:
+        raise _bad(flag, value, "not an IANA time zone", "e.g. Europe/London or UTC") from exc
+    return value
+
+
+def url(value: str, flag: str) -> str:
+    if len(value) > 2048 or not _URL.match(value):
+        raise _bad(
+            flag,
+            value,
+            "not an http(s) URL without credentials",
+            "e.g. https://cal.example.com/alice/work/ (credentials go in the --credentials Secret)",
+        )
+    return value
+
+
+def claim(value: str, flag: str = "--destination-pvc") -> tuple[str, str]:
+    """``CLAIM`` or ``CLAIM/SUB/PATH`` → (claim name, sub path)."""
+    name, _, sub_path = value.partition("/")
+    if len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+        raise _bad(flag, value, "not a PersistentVolumeClaim name", "e.g. calendar-archive/alice")
+    if sub_path.startswith("/") or ".." in sub_path.split("/"):
+        raise _bad(flag, value, "the sub path must be relative without ..", "e.g. archive/alice")
+    return name, sub_path
+
+
+def day(value: str, flag: str, today: date) -> date:
+    """``YYYY-MM-DD``, ``today`` or ``yesterday`` (``today`` is the schedule's local date)."""
+    word = value.strip().lower()
+    if word == "today":
+        return today
+    if word == "yesterday":
+        return today - timedelta(days=1)
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise _bad(
+            flag, value, "not a date YYYY-MM-DD", "e.g. 2024-12-18, today or yesterday"
+        ) from exc
+
+
+def date_range(start: date, end: date, max_days: int | None = MAX_RUN_DAYS) -> tuple[date, date]:
+    if end < start:
+        raise BadInput(
+            f"--end {end.isoformat()} is before --start {start.isoformat()}; "
+            "the range is inclusive, so --end must be on or after --start"
+        )
+    days = (end - start).days + 1
+    if max_days is not None and days > max_days:
+        raise BadInput(
+            f"--start {start.isoformat()} --end {end.isoformat()} covers {days} days, more than a "
+            f"run may ({max_days}); use kubectl archive backfill for a longer range"
+        )
+    return start, end
+
+
+def split_range(start: date, end: date, chunk_days: int) -> list[tuple[date, date]]:
+    """Consecutive inclusive ranges of at most ``chunk_days`` days covering start..end."""
+    if not 1 <= chunk_days <= MAX_RUN_DAYS:
+        raise _bad("--days-per-run", chunk_days, f"must be 1 to {MAX_RUN_DAYS}", "e.g. 31")
+    date_range(start, end, max_days=None)
+    chunks = []
+    first = start
+    while first <= end:
+        last = min(first + timedelta(days=chunk_days - 1), end)
+        chunks.append((first, last))
+        first = last + timedelta(days=1)
+    return chunks
