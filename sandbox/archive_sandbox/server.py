@@ -42,12 +42,10 @@ LOGGED_KEY = web.RequestKey("sandbox_logged", bool)
 
 
 def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
-    headers = {}
     resp = web.Response(
         body=json.dumps(body, separators=(",", ":")).encode(),
         status=status,
         content_type="application/json",
-        headers=headers,
     )
     for warning in warnings or []:
         escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
@@ -95,7 +93,8 @@ class SandboxServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
         bound = sockets[0].getsockname()[1] if sockets else port
         self.url = f"http://{host}:{bound}"
         return self.url

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from . import builtins
+from . import defaults
 from . import errors as err
 from .crds import CustomResources
 from .gc import GarbageCollector
@@ -52,6 +52,8 @@ from .selectors import field_matcher, field_selector_name, label_matcher
 from .watch import Event, History, Watch
 
 Admission = Callable[[str, dict[str, Any], dict[str, Any] | None], dict[str, Any]]
+ObjectList = list[dict[str, Any]]  # aliases: Store.list shadows `list` in the class
+Warnings = list[str]
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 PATCH_TYPES = {
     "application/merge-patch+json": "merge",
@@ -81,7 +83,7 @@ class Store:
         self.listeners: list[Callable[[Event], None]] = []
         self.custom = CustomResources(self)
         self.gc = GarbageCollector(self)
-        builtins.install(self)
+        defaults.install(self)
         for name in DEFAULT_NAMESPACES:
             self._put_new(self.resource("", "namespaces"), self._namespace_object(name))
 
@@ -130,7 +132,7 @@ class Store:
         where = self._by_uid.get(uid)
         return self.peek(*where) if where else None
 
-    def iter_objects(self, key: StorageKey, namespace: str | None = None) -> list[dict[str, Any]]:
+    def iter_objects(self, key: StorageKey, namespace: str | None = None) -> ObjectList:
         bucket = self._objects.get(key, {})
         if namespace is not None:
             return [bucket[namespace][n] for n in sorted(bucket.get(namespace, {}))]
@@ -187,7 +189,7 @@ class Store:
         namespace: str | None,
         label_selector: str | None = None,
         field_selector: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> ObjectList:
         labels = label_matcher(label_selector)
         fields = field_matcher(field_selector)
         ns = namespace if rt.namespaced and namespace else None
@@ -363,7 +365,7 @@ class Store:
         field_manager: str | None = None,
         field_validation: str = "Warn",
         operation: str = "Update",
-        warnings: list[str] | None = None,
+        warnings: Warnings | None = None,
     ) -> dict[str, Any]:
         obj = self._check_body(rt, body)
         meta = obj["metadata"]
@@ -434,7 +436,7 @@ class Store:
         obj: dict[str, Any],
         old: dict[str, Any] | None,
         field_validation: str,
-        warnings: list[str] | None,
+        warnings: Warnings | None,
     ) -> dict[str, Any]:
         if rt.custom:
             obj = self.custom.admit(rt, obj, old, field_validation, warnings)
@@ -455,7 +457,7 @@ class Store:
         dry_run: bool = False,
         field_manager: str | None = None,
         field_validation: str = "Warn",
-        warnings: list[str] | None = None,
+        warnings: Warnings | None = None,
     ) -> dict[str, Any]:
         ns = self._ns(rt, namespace)
         self._check_namespace(rt, ns, name, creating=False)
@@ -506,7 +508,7 @@ class Store:
         field_manager: str | None = None,
         force: bool = False,
         field_validation: str = "Warn",
-        warnings: list[str] | None = None,
+        warnings: Warnings | None = None,
     ) -> dict[str, Any]:
         """patch_type: "merge", "json", "strategic" (built-ins only) or "apply" (server-side)."""
         ns = self._ns(rt, namespace)
@@ -572,7 +574,7 @@ class Store:
         field_manager: str | None,
         force: bool,
         field_validation: str,
-        warnings: list[str] | None,
+        warnings: Warnings | None,
     ) -> dict[str, Any]:
         if not field_manager:
             raise err.bad_request(
@@ -631,7 +633,7 @@ class Store:
         dry_run: bool,
         manager: str | None,
         field_validation: str,
-        warnings: list[str] | None,
+        warnings: Warnings | None,
     ) -> dict[str, Any]:
         """Turn a proposed new state into the stored one: the shared tail of update and patch."""
         name = old["metadata"]["name"]
