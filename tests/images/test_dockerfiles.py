@@ -4,6 +4,7 @@ chosen by build argument, OCI labels."""
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -169,3 +170,39 @@ def test_image_installs_only_its_own_component(dockerfile: Path) -> None:
     assert f'".[{name}]"' in installs, installs
     others = {c for c in ("operator", "runner", "sandbox", "dev") if c != name}
     assert not any(f"[{other}" in installs or f",{other}" in installs for other in others), installs
+
+
+def imported_modules(source: Path) -> set[str]:
+    """Every module a Python file imports, absolute names (relative imports are skipped)."""
+    tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_operator_never_imports_what_its_image_strips() -> None:
+    """operator/Dockerfile deletes kubernetes.aio (68 MB, unused): importing it would fail only
+    in the image, so it is caught here."""
+    assert "kubernetes/aio" in OPERATOR_DOCKERFILE.read_text(encoding="utf-8")
+    offenders = {
+        str(source.relative_to(REPO)): sorted(
+            name
+            for name in imported_modules(source)
+            if name == "kubernetes.aio" or name.startswith("kubernetes.aio.")
+        )
+        for source in (REPO / "operator").rglob("*.py")
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_the_import_scan_sees_both_import_forms(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text(
+        "import kubernetes.aio.client\nfrom kubernetes import aio\nfrom . import local\n"
+    )
+    assert {"kubernetes.aio.client", "kubernetes.aio"} <= imported_modules(source)
