@@ -220,7 +220,10 @@ class JobController:
             status.setdefault("startTime", rfc3339(now))
             started = parse_rfc3339(status["startTime"])
             deadline = spec.get("activeDeadlineSeconds")
-            if fail_job is None and failed + restarts > backoff_limit:
+            on_failure = (spec.get("template") or {}).get("spec", {}).get("restartPolicy") == "OnFailure"
+            # OnFailure: container restarts count (pastBackoffLimitOnFailure uses >=, or > 0).
+            restarts_exceed = on_failure and (restarts >= backoff_limit if backoff_limit else restarts > 0)
+            if fail_job is None and (failed > backoff_limit or restarts_exceed):
                 fail_job = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
             if fail_job is None and deadline is not None:
                 if now >= started + timedelta(seconds=int(deadline)):
