@@ -26,7 +26,9 @@ mapfile -t pip_volumes < <(host_pip_config | python3 "$IMAGES_DIR/pip_context.py
 
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$REPO_ROOT/pyproject.toml" | head -n 1)"
 revision="$(git -C "$REPO_ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
-git -C "$REPO_ROOT" diff --quiet HEAD -- "$component" pyproject.toml 2>/dev/null || revision+="-dirty"
+# Untracked files count too: the build context is the working tree, not the commit.
+[[ -z "$(git -C "$REPO_ROOT" status --porcelain -- "$component" pyproject.toml 2>/dev/null)" ]] ||
+  revision+="-dirty"
 source_url="$(git -C "$REPO_ROOT" remote get-url origin 2>/dev/null || echo unknown)"
 
 log "building $tag from $component/Dockerfile on $base_image"
