@@ -112,10 +112,12 @@ class Watcher:
         rv = self.resource_version
         try:
             while not self.stopped.is_set():
+                events = 0
                 try:
                     for event in self.client.watch(
                         self.resource, self.namespace, rv, self.selector
                     ):
+                        events += 1
                         obj = event.get("object") or {}
                         rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
                         if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
@@ -129,6 +131,8 @@ class Watcher:
                     for item in listing.get("items") or []:
                         self.items.put(item)
                     rv = listing["metadata"]["resourceVersion"]
+                if not events:
+                    self.stopped.wait(1.0)  # the server ended an empty watch: do not spin
         except BaseException as exc:  # handed to the main thread, which reports it
             self.items.put(exc)
 
@@ -160,8 +164,13 @@ def follow(
     out: TextIO,
     live: bool,
     colour: bool,
+    poll: float | None = None,
 ) -> int:
-    """Follow ``runs`` (as created) until all finish; print progress; return the exit code."""
+    """Follow ``runs`` (as created) until all finish; print progress; return the exit code.
+
+    ``poll`` is how long (real seconds) to wait for an event before redrawing and checking
+    the deadline on ``clock``.
+    """
     state = {r["metadata"]["name"]: r for r in runs}
     rv = max((r["metadata"].get("resourceVersion") or "0" for r in runs), key=_rv_key)
     watcher = Watcher(client, resource, namespace, selector, rv)
@@ -198,7 +207,7 @@ def follow(
                 out.write("\r\x1b[K" + spinner_line(list(state.values()), now, started, frame))
                 out.flush()
                 frame += 1
-            wait = 0.2 if live else 1.0
+            wait = poll if poll is not None else 0.2 if live else 1.0
             if deadline is not None:
                 wait = max(0.0, min(wait, (deadline - now).total_seconds()))
             try:
