@@ -1,8 +1,9 @@
 """Just enough of Kubernetes' protobuf encoding to accept what kubectl's typed clients send.
 
-`kubectl create namespace|configmap|secret` POST protobuf bodies and do not fall back to JSON.
-This decodes the `k8s\\0` envelope and those three kinds (object metadata included); any other
-protobuf body gets 415 (use `kubectl create -f` / `apply`, which send JSON). See README.
+`kubectl create namespace|configmap|secret` POST protobuf bodies and do not fall back to JSON;
+helm stores releases in Secrets and deletes them with protobuf DeleteOptions. This decodes the
+`k8s\\0` envelope and those kinds (object metadata included); any other protobuf body gets 415
+(use `kubectl create -f` / `apply`, which send JSON). See README.
 """
 
 from __future__ import annotations
@@ -57,8 +58,16 @@ SCHEMAS: dict[str, dict[int, tuple[str, str]]] = {
         4: ("stringData", "map"),
         5: ("immutable", "bool"),
     },
+    "DeleteOptions": {
+        1: ("gracePeriodSeconds", "int"),
+        2: ("preconditions", "msg:Preconditions"),
+        3: ("orphanDependents", "bool"),
+        4: ("propagationPolicy", "str"),
+        5: ("dryRun", "*str"),
+    },
+    "Preconditions": {1: ("uid", "str"), 2: ("resourceVersion", "str")},
 }
-SUPPORTED_KINDS = ("Namespace", "ConfigMap", "Secret")
+SUPPORTED_KINDS = ("Namespace", "ConfigMap", "Secret", "DeleteOptions")
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:

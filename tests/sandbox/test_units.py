@@ -256,3 +256,14 @@ def test_protobuf_secret_decodes() -> None:
     assert exc.value.code == 415
     with pytest.raises(ApiError):
         decode(b"not protobuf")
+
+
+def test_protobuf_delete_options_decode() -> None:
+    """helm deletes its release Secrets with protobuf DeleteOptions."""
+    options = _field(2, _field(1, b"uid-1")) + _field(4, b"Background")
+    envelope = (
+        b"k8s\x00" + _field(1, _field(1, b"v1") + _field(2, b"DeleteOptions")) + _field(2, options)
+    )
+    decoded = decode(envelope)
+    assert decoded["propagationPolicy"] == "Background"
+    assert decoded["preconditions"] == {"uid": "uid-1"}
