@@ -13,6 +13,12 @@ HTTP clients see: resourceVersions, generations, watch events, finalizers, garba
     watch = await store.watch(jobs, namespace=None)          # ADDED events for what exists,
     kind, obj = await watch.next(timeout=1.0) or ...         # then live events
     store.unwatch(watch)
+    obj, deleted_now = await store.delete(jobs, "default", name, propagation_policy="Foreground")
+    await store.gc.settle()                  # wait for garbage collection to finish
+
+Errors are raised as `errors.ApiError` (code, reason, message: the Status Kubernetes sends).
+Reads that must not await: `peek(storage_key, namespace, name)`, `iter_objects`, `select`.
+Updates and patches that change nothing keep the resourceVersion and emit no event.
 
 Stored objects are never mutated in place: every write stores a new dict, so objects handed
 out (and queued for watchers) stay valid snapshots. Callers must not mutate them either.
@@ -21,6 +27,9 @@ Hooks for later work:
 - `add_admission(storage_key, fn)`: fn(operation, obj, old) -> obj runs on create/update
   (mutating and validating; raise ApiError to reject). Built-in defaults use it.
 - `listeners`: callables (event: Event) -> None run for every stored change (controllers).
+- `force_update(storage_key, obj, mutate)`: a controller-internal write without admission.
+- `delete_stored(rt, obj, policy)`: delete an object already looked up (used by the collector).
+- `now`: the clock (injectable) for timestamps and table ages.
 """
 
 from __future__ import annotations
