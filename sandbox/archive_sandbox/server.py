@@ -13,7 +13,6 @@ store (e.g. `pods/log` by the local kubelet); a handler is
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -23,42 +22,22 @@ import yaml
 from aiohttp import web
 
 from . import errors as err
-from . import openapi, protobuf, resources, tables
+from . import nonresource, protobuf, tables
 from .auth import Users
 from .meta import rfc3339
 from .requestlog import RequestLog, RequestRecord
 from .resources import ResourceType
+from .responses import error_response, json_response, truthy, wants_table
 from .routing import RequestInfo, parse_request
 from .store import PATCH_TYPES, Store
+from .watchstream import serve_watch
 
 log = logging.getLogger(__name__)
 
 SubresourceHandler = Callable[[web.Request, ResourceType, str, str], Awaitable[web.StreamResponse]]
-GIT_VERSION = "v1.37.0-sandbox"
-TABLE_MARKER = "as=Table"
 SEQ_KEY = web.RequestKey("sandbox_seq", int)
 USER_KEY = web.RequestKey("sandbox_user", tuple)
 LOGGED_KEY = web.RequestKey("sandbox_logged", bool)
-
-
-def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
-    resp = web.Response(
-        body=json.dumps(body, separators=(",", ":")).encode(),
-        status=status,
-        content_type="application/json",
-    )
-    for warning in warnings or []:
-        escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
-        resp.headers.add("Warning", f'299 - "{escaped}"')
-    return resp
-
-
-def _error(e: err.ApiError) -> web.Response:
-    return _json(e.status(), e.code)
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").lower() in ("1", "true", "yes")
 
 
 class SandboxServer:
@@ -76,8 +55,7 @@ class SandboxServer:
         self.bookmark_interval = bookmark_interval
         self._subresources: dict[tuple[str, str, str], SubresourceHandler] = {}
         self._runner: web.AppRunner | None = None
-        self._watch_tasks: set[asyncio.Task[Any]] = set()
-        self._stopping = asyncio.Event()
+        self.stopping = asyncio.Event()
         self.url = ""
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
@@ -100,7 +78,7 @@ class SandboxServer:
         return self.url
 
     async def stop(self) -> None:
-        self._stopping.set()
+        self.stopping.set()
         await self.store.stop()
         if self._runner:
             await self._runner.cleanup()
@@ -110,8 +88,8 @@ class SandboxServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         if path.startswith("/sandbox/"):
-            return await self._sandbox_endpoint(request)
-        info = parse_request(request.method, path, _truthy(request.query.get("watch")))
+            return await nonresource.sandbox_endpoint(self.store, self.requests, request)
+        info = parse_request(request.method, path, truthy(request.query.get("watch")))
         request[SEQ_KEY] = self.requests.next_seq()
         request[USER_KEY] = ("", ())
         code = 500
@@ -127,15 +105,17 @@ class SandboxServer:
             return response
         except err.ApiError as e:
             code = e.code
-            return _error(e)
+            return error_response(e)
         except Exception as e:
             log.exception("sandbox: %s %s failed", request.method, path)
             code = 500
-            return _error(err.ApiError(500, "InternalError", f"Internal error occurred: {e}"))
+            return error_response(
+                err.ApiError(500, "InternalError", f"Internal error occurred: {e}")
+            )
         finally:
-            self._record(request, info, code)
+            self.record(request, info, code)
 
-    def _record(self, request: web.Request, info: RequestInfo, code: int) -> None:
+    def record(self, request: web.Request, info: RequestInfo, code: int) -> None:
         """Log a request once: watches when their stream starts, the rest when answered."""
         if request.get(LOGGED_KEY):
             return
@@ -166,7 +146,7 @@ class SandboxServer:
     async def _dispatch(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
         if not info.is_resource:
-            return await self._non_resource(request, path, info)
+            return await nonresource.answer(self.store, request, path, info)
         rt = self.store.registry.get(info.group, info.version, info.resource)
         if rt is None:
             raise err.ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -200,47 +180,6 @@ class SandboxServer:
             raise err.method_not_allowed()
         return await handler_for_verb(request, rt, namespace, info)
 
-    async def _non_resource(
-        self, request: web.Request, path: str, info: RequestInfo
-    ) -> web.StreamResponse:
-        if request.method not in ("GET", "HEAD"):
-            raise err.method_not_allowed()
-        registry = self.store.registry
-        if path in ("/healthz", "/livez", "/readyz"):
-            return web.Response(text="ok", content_type="text/plain")
-        if path == "/version":
-            return _json(
-                {
-                    "major": "1",
-                    "minor": "37",
-                    "gitVersion": GIT_VERSION,
-                    "gitCommit": "sandbox",
-                    "gitTreeState": "clean",
-                    "buildDate": "2025-01-01T00:00:00Z",
-                    "goVersion": "go1.24",
-                    "compiler": "gc",
-                    "platform": "linux/amd64",
-                }
-            )
-        if path == "/api":
-            return _json(resources.api_versions_doc(request.host))
-        if path == "/apis":
-            return _json(resources.api_group_list_doc(registry))
-        segments = [s for s in path.split("/") if s]
-        if segments[:1] == ["apis"] and len(segments) == 2:
-            doc = resources.api_group_doc(registry, segments[1])
-            if doc is not None:
-                return _json(doc)
-        if segments[:1] in (["api"], ["apis"]) and info.version:
-            doc = resources.api_resource_list_doc(registry, info.group, info.version)
-            if doc is not None:
-                return _json(doc)
-        if segments[:1] == ["openapi"]:
-            doc = openapi.document(self.store, segments[1:], request.query.get("hash"))
-            if doc is not None:
-                return _json(doc)
-        raise err.ApiError(404, "NotFound", "the server could not find the requested resource")
-
     # --- helpers ------------------------------------------------------------------------------
 
     @staticmethod
@@ -259,10 +198,6 @@ class SandboxServer:
             return json.loads(raw)
         except (ValueError, yaml.YAMLError) as e:
             raise err.bad_request(f"the request body could not be decoded: {e}") from None
-
-    @staticmethod
-    def _wants_table(request: web.Request) -> bool:
-        return TABLE_MARKER in request.headers.get("Accept", "")
 
     def _table(
         self,
@@ -296,9 +231,9 @@ class SandboxServer:
         self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo
     ) -> web.StreamResponse:
         obj = await self.store.get(rt, ns, info.name)
-        if self._wants_table(request):
-            return _json(self._table(request, rt, [obj]))
-        return _json(obj)
+        if wants_table(request):
+            return json_response(self._table(request, rt, [obj]))
+        return json_response(obj)
 
     async def _list(
         self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo
@@ -313,10 +248,10 @@ class SandboxServer:
             limit=limit,
             continue_token=q.get("continue"),
         )
-        if self._wants_table(request):
+        if wants_table(request):
             full = [self.store.view(rt, o) if "kind" not in o else o for o in result["items"]]
-            return _json(self._table(request, rt, full, result["metadata"]))
-        return _json(result)
+            return json_response(self._table(request, rt, full, result["metadata"]))
+        return json_response(result)
 
     async def _create(
         self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo
@@ -327,7 +262,7 @@ class SandboxServer:
         obj = await self.store.create(
             rt, ns, await self._body(request), warnings=warnings, **self._write_options(request)
         )
-        return _json(obj, 201, warnings)
+        return json_response(obj, 201, warnings)
 
     async def _update(
         self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo
@@ -344,7 +279,7 @@ class SandboxServer:
             warnings=warnings,
             **self._write_options(request),
         )
-        return _json(obj, 200, warnings)
+        return json_response(obj, 200, warnings)
 
     async def _patch(
         self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo
@@ -369,11 +304,11 @@ class SandboxServer:
             patch_type,
             await self._body(request),
             subresource=info.subresource or None,
-            force=_truthy(request.query.get("force")),
+            force=truthy(request.query.get("force")),
             warnings=warnings,
             **options,
         )
-        return _json(obj, 200 if existed else 201, warnings)
+        return json_response(obj, 200 if existed else 201, warnings)
 
     def _delete_options(self, request: web.Request, body: Any) -> dict[str, Any]:
         opts = body if isinstance(body, dict) else {}
@@ -383,7 +318,7 @@ class SandboxServer:
             opts.get("orphanDependents") is not None or q.get("orphanDependents")
         ):
             orphan = opts.get("orphanDependents")
-            orphan = _truthy(q.get("orphanDependents")) if orphan is None else orphan
+            orphan = truthy(q.get("orphanDependents")) if orphan is None else orphan
             policy = "Orphan" if orphan else "Background"
         dry = opts.get("dryRun") or ([q["dryRun"]] if q.get("dryRun") else [])
         return {
@@ -399,7 +334,7 @@ class SandboxServer:
             raise err.method_not_allowed()
         opts = self._delete_options(request, await self._body(request))
         obj, _deleted_now = await self.store.delete(rt, ns, info.name, **opts)
-        return _json(obj, 200)  # Kubernetes answers 202 only for orphanDependents=false
+        return json_response(obj, 200)  # Kubernetes answers 202 only for orphanDependents=false
 
     async def _delete_collection(
         self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo
@@ -414,120 +349,9 @@ class SandboxServer:
             propagation_policy=opts["propagation_policy"],
             dry_run=opts["dry_run"],
         )
-        return _json(result)
+        return json_response(result)
 
     async def _watch(
         self, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo
     ) -> web.StreamResponse:
-        q = request.query
-        field_selector = q.get("fieldSelector")
-        if info.name:  # legacy watch on a single object
-            field_selector = ",".join(filter(None, [field_selector, f"metadata.name={info.name}"]))
-        send_initial = q.get("sendInitialEvents")
-        try:
-            watch = await self.store.watch(
-                rt,
-                ns or None,
-                label_selector=q.get("labelSelector"),
-                field_selector=field_selector,
-                resource_version=q.get("resourceVersion"),
-                send_initial_events=_truthy(send_initial) if send_initial is not None else None,
-            )
-        except err.ApiError as e:
-            if e.code != 410:
-                raise
-            response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-            await response.prepare(request)
-            await response.write(
-                json.dumps({"type": "ERROR", "object": e.status()}).encode() + b"\n"
-            )
-            await response.write_eof()
-            return response
-        timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
-        bookmarks = _truthy(q.get("allowWatchBookmarks"))
-        as_table = self._wants_table(request)
-        response = web.StreamResponse(
-            status=200, headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
-        )
-        await response.prepare(request)
-        self._record(request, info, 200)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout if timeout else None
-        first_table = True
-
-        async def send(kind: str, obj: dict[str, Any]) -> None:
-            nonlocal first_table
-            if as_table and kind != "BOOKMARK":
-                obj = tables.table(
-                    rt,
-                    [obj],
-                    self.store.custom.version_spec(rt),
-                    self.store.now(),
-                    include_object=q.get("includeObject", "Metadata"),
-                    with_definitions=first_table,
-                )
-                first_table = False
-            await response.write(
-                json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
-            )
-
-        def bookmark() -> dict[str, Any]:
-            return {
-                "kind": rt.kind,
-                "apiVersion": rt.api_version,
-                "metadata": {"resourceVersion": str(self.store.resource_version)},
-            }
-
-        try:
-            if send_initial is not None and _truthy(send_initial):
-                initial = watch.queue.qsize()
-                for _ in range(initial):
-                    kind, obj = watch.queue.get_nowait()
-                    await send(kind, self.store.view(rt, obj))
-                if bookmarks:
-                    mark = bookmark()
-                    mark["metadata"]["annotations"] = {"k8s.io/initial-events-end": "true"}
-                    await send("BOOKMARK", mark)
-            while not self._stopping.is_set():
-                wait = self.bookmark_interval if bookmarks else 1.0
-                if deadline is not None:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        break
-                    wait = min(wait, remaining)
-                item = await watch.next(wait)
-                if item is None:
-                    if bookmarks and (deadline is None or deadline - loop.time() > 0):
-                        await send("BOOKMARK", bookmark())
-                    continue
-                kind, obj = item
-                if kind == "CLOSED":
-                    break
-                await send(kind, self.store.view(rt, obj))
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        finally:
-            self.store.unwatch(watch)
-        with contextlib.suppress(ConnectionResetError, RuntimeError):
-            await response.write_eof()
-        return response
-
-    # --- sandbox-only endpoints -----------------------------------------------------------------
-
-    async def _sandbox_endpoint(self, request: web.Request) -> web.StreamResponse:
-        path = request.path.rstrip("/")
-        if path == "/sandbox/requests" and request.method == "GET":
-            since = int(request.query.get("since", "0") or 0)
-            records = self.requests.since(since)
-            if _truthy(request.query.get("writes")):
-                records = [r for r in records if r.is_write]
-            return _json({"mark": self.requests.mark(), "items": [r.to_dict() for r in records]})
-        if path == "/sandbox/requests/mark" and request.method in ("POST", "GET"):
-            return _json({"mark": self.requests.mark()})
-        if path == "/sandbox/requests" and request.method == "DELETE":
-            self.requests.clear()
-            return _json({"mark": self.requests.mark()})
-        if path == "/sandbox/settle" and request.method == "POST":
-            await self.store.gc.settle()
-            return _json({"resourceVersion": str(self.store.resource_version)})
-        return _error(err.ApiError(404, "NotFound", f"no sandbox endpoint {request.method} {path}"))
+        return await serve_watch(self, request, rt, ns, info)

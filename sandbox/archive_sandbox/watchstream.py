@@ -1,0 +1,116 @@
+"""Watch responses: a stream of `{"type": ..., "object": ...}` JSON lines."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from . import errors as err
+from . import tables
+from .resources import ResourceType
+from .responses import truthy, wants_table
+from .routing import RequestInfo
+
+if TYPE_CHECKING:
+    from .server import SandboxServer
+
+
+async def serve_watch(
+    server: SandboxServer, request: web.Request, rt: ResourceType, ns: str, info: RequestInfo
+) -> web.StreamResponse:
+    """Stream watch events as JSON lines until the timeout, the client leaves or shutdown."""
+    store = server.store
+    q = request.query
+    field_selector = q.get("fieldSelector")
+    if info.name:  # legacy watch on a single object
+        field_selector = ",".join(filter(None, [field_selector, f"metadata.name={info.name}"]))
+    send_initial = q.get("sendInitialEvents")
+    try:
+        watch = await store.watch(
+            rt,
+            ns or None,
+            label_selector=q.get("labelSelector"),
+            field_selector=field_selector,
+            resource_version=q.get("resourceVersion"),
+            send_initial_events=truthy(send_initial) if send_initial is not None else None,
+        )
+    except err.ApiError as e:
+        if e.code != 410:
+            raise
+        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(json.dumps({"type": "ERROR", "object": e.status()}).encode() + b"\n")
+        await response.write_eof()
+        return response
+    timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
+    bookmarks = truthy(q.get("allowWatchBookmarks"))
+    as_table = wants_table(request)
+    response = web.StreamResponse(
+        status=200, headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    )
+    await response.prepare(request)
+    server.record(request, info, 200)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout if timeout else None
+    first_table = True
+
+    async def send(kind: str, obj: dict[str, Any]) -> None:
+        nonlocal first_table
+        if as_table and kind != "BOOKMARK":
+            obj = tables.table(
+                rt,
+                [obj],
+                store.custom.version_spec(rt),
+                store.now(),
+                include_object=q.get("includeObject", "Metadata"),
+                with_definitions=first_table,
+            )
+            first_table = False
+        await response.write(
+            json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
+        )
+
+    def bookmark() -> dict[str, Any]:
+        return {
+            "kind": rt.kind,
+            "apiVersion": rt.api_version,
+            "metadata": {"resourceVersion": str(store.resource_version)},
+        }
+
+    try:
+        if send_initial is not None and truthy(send_initial):
+            initial = watch.queue.qsize()
+            for _ in range(initial):
+                kind, obj = watch.queue.get_nowait()
+                await send(kind, store.view(rt, obj))
+            if bookmarks:
+                mark = bookmark()
+                mark["metadata"]["annotations"] = {"k8s.io/initial-events-end": "true"}
+                await send("BOOKMARK", mark)
+        while not server.stopping.is_set():
+            wait = server.bookmark_interval if bookmarks else 1.0
+            if deadline is not None:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                wait = min(wait, remaining)
+            item = await watch.next(wait)
+            if item is None:
+                if bookmarks and (deadline is None or deadline - loop.time() > 0):
+                    await send("BOOKMARK", bookmark())
+                continue
+            kind, obj = item
+            if kind == "CLOSED":
+                break
+            await send(kind, store.view(rt, obj))
+    except ConnectionResetError:  # the client left
+        pass
+    finally:
+        store.unwatch(watch)
+    with contextlib.suppress(ConnectionResetError, RuntimeError):
+        await response.write_eof()
+    return response
