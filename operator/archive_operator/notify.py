@@ -333,11 +333,9 @@ class Notifier:
             return _Attempt(False, True, f"webhook unreachable ({type(exc).__name__})")
         if 200 <= status < 300:
             return _Attempt(True, False, f"webhook answered {status}")
-        if status == 429:
+        if status == 429 or status >= 500:  # Retry-After is honoured on both (RFC 9110)
             wait = self._retry_after(retry_after)
             return _Attempt(False, True, f"webhook answered {status}", wait)
-        if status >= 500:
-            return _Attempt(False, True, f"webhook answered {status}")
         if 300 <= status < 400:
             return _Attempt(False, False, f"webhook answered {status} (redirects are not followed)")
         return _Attempt(False, False, f"webhook answered {status} (not retried)")

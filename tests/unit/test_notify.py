@@ -277,7 +277,7 @@ def test_backoff_is_capped_and_jittered() -> None:
     assert all(low.backoff(n) <= high.backoff(n) <= min(10.0, 2 ** (n - 1)) for n in range(1, 8))
 
 
-def test_429_honours_retry_after_seconds_and_dates() -> None:
+def test_429_and_503_honour_retry_after_seconds_and_dates() -> None:
     recorder = Recorder()
     now = 1_800_000_000.0
     in_30s = format_datetime(datetime.fromtimestamp(now + 30, UTC), usegmt=True)
@@ -288,15 +288,16 @@ def test_429_honours_retry_after_seconds_and_dates() -> None:
             (429, {"Retry-After": in_30s}),
             (429, {"Retry-After": "99999"}),  # capped at max_delay
             (429, {"Retry-After": "soon"}),  # unreadable: ordinary backoff (attempt 4)
+            (503, {"Retry-After": "3"}),
         ) as receiver:
             sender = notifier(recorder, clock=lambda: now, max_delay=60.0, max_attempts=6)
             await sender.start()
             sender.submit(receiver.url(), "failure", outcome())
             await sender.stop()
-        assert len(receiver.requests) == 5
+        assert len(receiver.requests) == 6
 
     run(scenario)
-    assert recorder.delays == [7.0, 30.0, 60.0, 8.0]
+    assert recorder.delays == [7.0, 30.0, 60.0, 8.0, 3.0]
     assert recorder.failures == []
 
 
