@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from archive_operator.api import ArchiveSchedule
+from archive_operator.api import ArchiveSchedule, ObjectMeta
 from archive_operator.health import (
     HEALTHY,
     cron_runs,
@@ -352,3 +352,15 @@ def test_dst_fall_back_day_is_covered_by_the_grace() -> None:
     assert ok.reason == "RunsSucceeding"
     tight = healthy_condition(london, just_before_next_success, grace=timedelta(hours=1))
     assert tight.reason == "Overdue"
+
+
+@pytest.mark.skipif(
+    "creation_timestamp" not in ObjectMeta.model_fields,
+    reason="ObjectMeta has no creation_timestamp yet (pass created= instead)",
+)
+def test_creation_time_is_read_from_the_metadata_when_the_model_has_it() -> None:
+    body = schedule(DAILY).model_dump(by_alias=True)
+    body["metadata"]["creationTimestamp"] = iso(NOW - timedelta(days=2))
+    condition = healthy_condition(ArchiveSchedule.model_validate(body), NOW, grace=GRACE)
+    assert condition.reason == "Overdue"
+    assert "since the schedule was created" in condition.message
