@@ -106,7 +106,9 @@ def kube_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def output_option(
-    default: str = "table", formats: tuple[str, ...] | None = None
+    default: str | None = "table",
+    formats: tuple[str, ...] | None = None,
+    help_text: str = "Output format.",
 ) -> Callable[..., Any]:
     from .output import FORMATS
 
@@ -115,8 +117,8 @@ def output_option(
         "--output",
         type=click.Choice(formats or FORMATS),
         default=default,
-        show_default=True,
-        help="Output format.",
+        show_default=default is not None,
+        help=help_text,
     )
 
 

@@ -67,13 +67,15 @@ def cli() -> None:
 def completion(shell: str) -> None:
     """Print a shell completion script.
 
+    kubectl (1.26+) completes a plugin's arguments by running an executable named
+    kubectl_complete-archive found on PATH; SHELL "kubectl" (the default) prints one.
+    bash, zsh and fish print scripts that complete the kubectl-archive command itself.
+
     \b
-    kubectl (1.26+) completes plugins through an executable named kubectl_complete-archive
-    on PATH; print it with the default SHELL, "kubectl":
+    Examples:
       kubectl archive completion > ~/.local/bin/kubectl_complete-archive
       chmod +x ~/.local/bin/kubectl_complete-archive
-    For the kubectl-archive command itself:
-      eval "$(kubectl archive completion bash)"     # or zsh; fish: | source
+      eval "$(kubectl-archive completion bash)"
     """
     if shell == "kubectl":
         click.echo('#!/bin/sh\n# Completion of "kubectl archive" for kubectl 1.26+.\n'

@@ -54,12 +54,14 @@ def _none_found(app: App, all_namespaces: bool) -> None:
 @all_namespaces_option
 @selector_option
 @kube_options
-@output_option(default="", formats=("", "table", "wide", "json", "yaml", "name"))
+@output_option(
+    default=None, help_text="Output format (default: details of one schedule, else a table)."
+)
 @no_headers_option
 @pass_app
 def status(
     app: App, name: str | None, user: str | None, all_namespaces: bool, selector: str | None,
-    output: str, no_headers: bool,
+    output: str | None, no_headers: bool,
 ) -> None:  # fmt: skip
     """Show schedules: entries, next and last run, Ready, Healthy.
 

@@ -68,7 +68,7 @@ def _create_runs(
     ranges: list[tuple[date, date]],
     trigger: str,
     dry_run: bool,
-    output: str,
+    output: str | None,
 ) -> list[Obj]:
     from .. import manifests
     from ..client import RUNS
@@ -139,11 +139,15 @@ def _follow(app: App, schedule: Obj, runs: list[Obj], timeout: str) -> None:
 @click.option("--end", metavar="DATE", help="Last day, inclusive. Default: --start.")
 @wait_options
 @kube_options
-@output_option(default="", formats=("", "json", "yaml", "name"))
+@output_option(
+    default=None,
+    formats=("json", "yaml", "name"),
+    help_text="Print the object instead of a message.",
+)
 @pass_app
 def trigger(
     app: App, name: str | None, user: str | None, start: str | None, end: str | None,
-    dry_run: bool, wait: bool, timeout: str, output: str,
+    dry_run: bool, wait: bool, timeout: str, output: str | None,
 ) -> None:  # fmt: skip
     """Run an archive now for a range of days (default: yesterday).
 
@@ -192,11 +196,15 @@ def trigger(
 )
 @wait_options
 @kube_options
-@output_option(default="", formats=("", "json", "yaml", "name"))
+@output_option(
+    default=None,
+    formats=("json", "yaml", "name"),
+    help_text="Print the object instead of a message.",
+)
 @pass_app
 def backfill(
     app: App, name: str | None, user: str | None, start: str, end: str | None,
-    days_per_run: int, dry_run: bool, wait: bool, timeout: str, output: str,
+    days_per_run: int, dry_run: bool, wait: bool, timeout: str, output: str | None,
 ) -> None:  # fmt: skip
     """Archive a long range of days, as runs of at most 366 days.
 

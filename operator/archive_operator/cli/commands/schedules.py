@@ -133,14 +133,18 @@ def _read_file(path: str) -> Obj:
 )
 @entry_options
 @kube_options
-@output_option(default="", formats=("", "json", "yaml", "name"))
+@output_option(
+    default=None,
+    formats=("json", "yaml", "name"),
+    help_text="Print the object instead of a message.",
+)
 @pass_app
 def create(
     app: App, name: str | None, user: str | None, source: str | None, source_ics: str | None,
     destination: str | None, destination_pvc: str | None, credentials: str | None,
     time_zone: str | None, suspend: bool | None, filename: str | None, daily: bool,
     weekly: str | None, cron: str | None, at: str | None, entry: str | None,
-    jitter: int | None, output: str,
+    jitter: int | None, output: str | None,
 ) -> None:  # fmt: skip
     """Create a user's ArchiveSchedule from flags (and/or a file).
 
@@ -203,11 +207,15 @@ def create(
 @user_option
 @entry_options
 @kube_options
-@output_option(default="", formats=("", "json", "yaml", "name"))
+@output_option(
+    default=None,
+    formats=("json", "yaml", "name"),
+    help_text="Print the object instead of a message.",
+)
 @pass_app
 def schedule(
     app: App, name: str | None, user: str | None, daily: bool, weekly: str | None,
-    cron: str | None, at: str | None, entry: str | None, jitter: int | None, output: str,
+    cron: str | None, at: str | None, entry: str | None, jitter: int | None, output: str | None,
 ) -> None:  # fmt: skip
     """Add or replace a schedule entry (when scheduled runs happen).
 
@@ -244,9 +252,15 @@ def schedule(
 @user_option
 @click.option("--entry", metavar="NAME", required=True, help="The entry to remove, e.g. nightly.")
 @kube_options
-@output_option(default="", formats=("", "json", "yaml", "name"))
+@output_option(
+    default=None,
+    formats=("json", "yaml", "name"),
+    help_text="Print the object instead of a message.",
+)
 @pass_app
-def unschedule(app: App, name: str | None, user: str | None, entry: str, output: str) -> None:
+def unschedule(
+    app: App, name: str | None, user: str | None, entry: str, output: str | None
+) -> None:
     """Remove a schedule entry (its runs and history stay).
 
     \b
@@ -272,7 +286,9 @@ def unschedule(app: App, name: str | None, user: str | None, entry: str, output:
     )
 
 
-def _set_suspend(app: App, name: str | None, user: str | None, value: bool, output: str) -> None:
+def _set_suspend(
+    app: App, name: str | None, user: str | None, value: bool, output: str | None
+) -> None:
     from .. import select
     from ..client import SCHEDULES
 
@@ -291,9 +307,13 @@ def _set_suspend(app: App, name: str | None, user: str | None, value: bool, outp
 @click.argument("name", required=False)
 @user_option
 @kube_options
-@output_option(default="", formats=("", "json", "yaml", "name"))
+@output_option(
+    default=None,
+    formats=("json", "yaml", "name"),
+    help_text="Print the object instead of a message.",
+)
 @pass_app
-def suspend(app: App, name: str | None, user: str | None, output: str) -> None:
+def suspend(app: App, name: str | None, user: str | None, output: str | None) -> None:
     """Suspend scheduled runs (running ones finish).
 
     \b
@@ -307,9 +327,13 @@ def suspend(app: App, name: str | None, user: str | None, output: str) -> None:
 @click.argument("name", required=False)
 @user_option
 @kube_options
-@output_option(default="", formats=("", "json", "yaml", "name"))
+@output_option(
+    default=None,
+    formats=("json", "yaml", "name"),
+    help_text="Print the object instead of a message.",
+)
 @pass_app
-def resume(app: App, name: str | None, user: str | None, output: str) -> None:
+def resume(app: App, name: str | None, user: str | None, output: str | None) -> None:
     """Resume a suspended schedule.
 
     \b
