@@ -32,18 +32,25 @@ LABEL_PART_OF = "app.kubernetes.io/part-of"
 LABEL_SCHEDULE = f"{GROUP}/schedule"
 LABEL_USER = f"{GROUP}/user"
 LABEL_ENTRY = f"{GROUP}/entry"
+LABEL_RUN = f"{GROUP}/run"
+LABEL_TRIGGER = f"{GROUP}/trigger"
 ANNOTATION_USER = f"{GROUP}/user"
+ANNOTATION_SCHEDULED_TIME = f"{GROUP}/scheduled-time"
 # Set by the Job controller on a Job's pods (Kubernetes >= 1.27).
 LABEL_JOB_NAME = "batch.kubernetes.io/job-name"
+# Set by the CronJob controller on the Jobs it creates (Kubernetes >= 1.28).
+ANNOTATION_CRONJOB_SCHEDULED = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 
 # Kopf's own bookkeeping keys (only written when a handler must be retried, see docs/operator.md).
 KOPF_PREFIX = f"operator.{GROUP}"
 
 # CronJob names are limited to 52 characters: the Job controller appends "-<11 digits>".
 MAX_CRONJOB_NAME = 52
+# A Job's name is a pod label value (batch.kubernetes.io/job-name): at most 63 characters.
+MAX_JOB_NAME = 63
 
 RUNNER_CONTAINER = "runner"
-RUNNER_UID = 65532
+RUNNER_UID = 10001  # the runner image's user (runner/Dockerfile)
 CREDENTIALS_DIR = "/var/run/secrets/archive"
 ARCHIVE_MOUNT = "/archive"
 TMP_MOUNT = "/tmp"
@@ -98,3 +105,19 @@ def cronjob_name(schedule_name: str, entry_name: str) -> str:
     suffix = short_hash(f"{schedule_name}/{entry_name}")
     prefix = name[: MAX_CRONJOB_NAME - len(suffix) - 1].rstrip("-.")
     return f"{prefix}-{suffix}"
+
+
+def run_job_name(run_name: str) -> str:
+    """The Job of a manual or backfill run: the run's name, cut and hashed above 63 characters.
+
+    Deterministic, so a retried reconcile or a restarted operator finds the Job it created.
+    """
+    if len(run_name) <= MAX_JOB_NAME:
+        return run_name
+    suffix = short_hash(run_name)
+    return f"{run_name[: MAX_JOB_NAME - len(suffix) - 1].rstrip('-.')}-{suffix}"
+
+
+def schedule_selector(schedule_name: str) -> str:
+    """Label selector of everything the operator made for one schedule (CronJobs, Jobs, pods)."""
+    return owned_selector(schedule_name)

@@ -7,6 +7,7 @@ own error types (errors.py). Calls are synchronous: kopf runs sync handlers in a
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -58,6 +59,14 @@ def _error(method: str, path: str, status: int, data: bytes) -> KubeError:
 
 def _cronjobs(namespace: str) -> str:
     return f"/apis/batch/v1/namespaces/{quote(namespace)}/cronjobs"
+
+
+def _jobs(namespace: str) -> str:
+    return f"/apis/batch/v1/namespaces/{quote(namespace)}/jobs"
+
+
+def _runs(namespace: str) -> str:
+    return f"/apis/{c.GROUP}/{c.VERSION}/namespaces/{quote(namespace)}/{c.RUN_PLURAL}"
 
 
 def _schedules(namespace: str | None) -> str:
@@ -156,6 +165,103 @@ class Kube:
                     "propagationPolicy": "Background",
                 },
             )
+
+    # --- ArchiveRuns -------------------------------------------------------------------------
+
+    def list_runs(self, namespace: str) -> list[Manifest]:
+        """Every ArchiveRun in the namespace (runs made by hand may carry no labels)."""
+        return [dict(i) for i in self.request("GET", _runs(namespace)).get("items") or []]
+
+    def get_run(self, namespace: str, name: str) -> Manifest:
+        return self.request("GET", f"{_runs(namespace)}/{quote(name)}")
+
+    def create_run(self, manifest: Manifest) -> Manifest:
+        namespace = manifest["metadata"]["namespace"]
+        return self.request(
+            "POST", _runs(namespace), body=manifest, query=[("fieldManager", c.FIELD_MANAGER)]
+        )
+
+    def patch_run_status(self, namespace: str, name: str, patch: Manifest) -> None:
+        self.request(
+            "PATCH",
+            f"{_runs(namespace)}/{quote(name)}/status",
+            body={"status": patch},
+            content_type=MERGE_PATCH,
+        )
+
+    def patch_run_metadata(self, namespace: str, name: str, metadata: Manifest) -> None:
+        """A merge patch of metadata (ownerReferences, labels); include resourceVersion to guard."""
+        self.request(
+            "PATCH",
+            f"{_runs(namespace)}/{quote(name)}",
+            body={"metadata": metadata},
+            content_type=MERGE_PATCH,
+            query=[("fieldManager", c.FIELD_MANAGER)],
+        )
+
+    def delete_run(self, namespace: str, name: str, uid: str) -> None:
+        self._delete(f"{_runs(namespace)}/{quote(name)}", uid)
+
+    # --- Jobs and pods ------------------------------------------------------------------------
+
+    def list_jobs(self, namespace: str, selector: str) -> list[Manifest]:
+        response = self.request("GET", _jobs(namespace), query=[("labelSelector", selector)])
+        return [dict(item) for item in response.get("items") or []]
+
+    def create_job(self, manifest: Manifest) -> Manifest:
+        namespace = manifest["metadata"]["namespace"]
+        return self.request(
+            "POST", _jobs(namespace), body=manifest, query=[("fieldManager", c.FIELD_MANAGER)]
+        )
+
+    def get_job(self, namespace: str, name: str) -> Manifest:
+        return self.request("GET", f"{_jobs(namespace)}/{quote(name)}")
+
+    def set_job_suspended(self, namespace: str, name: str, suspend: bool) -> None:
+        self.request(
+            "PATCH",
+            f"{_jobs(namespace)}/{quote(name)}",
+            body={"spec": {"suspend": suspend}},
+            content_type=MERGE_PATCH,
+            query=[("fieldManager", c.FIELD_MANAGER)],
+        )
+
+    def delete_job(self, namespace: str, name: str, uid: str) -> None:
+        self._delete(f"{_jobs(namespace)}/{quote(name)}", uid)
+
+    def list_pods(self, namespace: str, selector: str) -> list[Manifest]:
+        path = f"/api/v1/namespaces/{quote(namespace)}/pods"
+        response = self.request("GET", path, query=[("labelSelector", selector)])
+        return [dict(item) for item in response.get("items") or []]
+
+    def _delete(self, path: str, uid: str) -> None:
+        with contextlib.suppress(NotFound, Conflict):  # gone, or already another object
+            self.request(
+                "DELETE",
+                path,
+                body={
+                    "apiVersion": "v1",
+                    "kind": "DeleteOptions",
+                    "preconditions": {"uid": uid},
+                    "propagationPolicy": "Background",
+                },
+            )
+
+    # --- Secrets ------------------------------------------------------------------------------
+
+    def read_secret_value(self, namespace: str, name: str, key: str) -> str:
+        """One key of a Secret (GET only, never a list). The value is never logged.
+
+        Raises NotFound if the Secret or the key does not exist.
+        """
+        body = self.request("GET", f"/api/v1/namespaces/{quote(namespace)}/secrets/{quote(name)}")
+        data = body.get("data") or {}
+        if key not in data:
+            raise NotFound(f"Secret {namespace}/{name} has no key {key!r}", status=404)
+        try:
+            return base64.b64decode(str(data[key])).decode()
+        except (ValueError, UnicodeDecodeError):
+            raise Rejected(f"Secret {namespace}/{name} key {key!r} is not UTF-8 text") from None
 
     # --- Events -------------------------------------------------------------------------------
 

@@ -55,7 +55,11 @@ def run(
 
     from . import handlers  # noqa: F401  (registers the handlers)
 
-    kopf.configure(verbose=verbose, quiet=quiet)
+    # Flags win; otherwise ARCHIVE_OPERATOR_LOG_LEVEL / _LOG_FORMAT (set by the chart).
+    verbose = verbose or (not quiet and settings.log_level == "debug")
+    quiet = quiet or (not verbose and settings.log_level in ("warning", "error"))
+    log_format = kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL
+    kopf.configure(verbose=verbose, quiet=quiet, log_format=log_format)
     kopf.run(
         standalone=standalone,
         clusterwide=not scope,

@@ -16,11 +16,14 @@ from typing import Any
 import pydantic
 
 from . import constants as c
+from .api.run import ArchiveRun
 from .api.schedule import ArchiveSchedule, ArchiveScheduleStatus
 from .errors import Conflict, NotFound, Rejected, SpecError
 from .kube import Kube
+from .lifecycle import Hold
 from .plan import is_controlled_by, plan_cronjobs, replacement
 from .render import ResolvedEntry, render_cronjob, resolve_entries
+from .runs import Observer, RunLifecycle
 from .schedule import utc_now
 from .settings import Settings
 from .status import READY, failed_status, ready_changed, reconciled_status, status_patch
@@ -46,11 +49,19 @@ class Outcome:
 
 class Reconciler:
     def __init__(
-        self, kube: Kube, settings: Settings, clock: Callable[[], datetime] = utc_now
+        self,
+        kube: Kube,
+        settings: Settings,
+        clock: Callable[[], datetime] = utc_now,
+        observer: Observer | None = None,
+        manage_runs: bool = True,
     ) -> None:
         self.kube = kube
         self.settings = settings
         self.clock = clock
+        self.runs = (
+            RunLifecycle(kube, settings, self._post_event, observer) if manage_runs else None
+        )
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -70,9 +81,50 @@ class Reconciler:
             return self._reconcile(body)
 
     def reconcile_body(self, body: Mapping[str, Any]) -> Outcome | None:
+        """Reconcile the schedule ``body`` names, as it is now.
+
+        It is read again: the run statistics in its status must never be computed from a
+        stale copy (a finished run would be counted twice).
+        """
         meta = body.get("metadata") or {}
-        with self._lock(meta.get("namespace", ""), meta.get("name", "")):
-            return self._reconcile(body)
+        return self.reconcile_named(meta.get("namespace", ""), meta.get("name", ""))
+
+    def reconcile_run(self, body: Mapping[str, Any]) -> None:
+        """An ArchiveRun changed: reconcile its schedule, or say the schedule is missing."""
+        meta = body.get("metadata") or {}
+        namespace = str(meta.get("namespace", ""))
+        schedule = str(((body.get("spec") or {}).get("scheduleRef") or {}).get("name", ""))
+        if self.reconcile_named(namespace, schedule) is not None:
+            return
+        try:
+            run = ArchiveRun.from_body(body)
+        except pydantic.ValidationError:
+            return
+        if run.terminal or run.metadata.deletion_timestamp is not None:
+            return
+        message = (
+            f"spec.scheduleRef.name: {schedule!r} is not an ArchiveSchedule in namespace "
+            f"{namespace}; the run starts when that schedule exists (or delete the run)"
+        )
+        if (run.status.phase, run.status.reason) == ("Pending", "ScheduleNotFound"):
+            return
+        patch = {"phase": "Pending", "reason": "ScheduleNotFound", "message": message}
+        try:
+            self.kube.patch_run_status(namespace, run.metadata.name, patch)
+        except NotFound:
+            return
+        involved = {
+            "apiVersion": c.API_VERSION,
+            "kind": c.RUN_KIND,
+            "metadata": {
+                "name": run.metadata.name,
+                "namespace": namespace,
+                "uid": run.metadata.uid,
+            },
+        }
+        self.kube.create_event(
+            involved, type_="Warning", reason="ScheduleNotFound", message=message, now=self.clock()
+        )
 
     def resync(self, namespaces: Iterable[str | None]) -> None:
         """The periodic drift check over every schedule in scope."""
@@ -191,6 +243,8 @@ class Reconciler:
         else:
             assert schedule is not None
             new = reconciled_status(schedule, resolved or [], now)
+        if schedule is not None and self.runs is not None:
+            new = self.runs.reconcile(schedule, new, now, _hold(schedule, problem))
         patch = status_patch(current, new)
         if patch:
             try:
@@ -208,6 +262,13 @@ class Reconciler:
                 self._event_raw(body, "Normal", "Ready", condition.message, now)
         reason = problem.reason if problem is not None else "Reconciled"
         return Outcome(ready=problem is None, reason=reason, writes=writes)
+
+    def _post_event(
+        self, involved: Mapping[str, Any], type_: str, reason: str, message: str
+    ) -> None:
+        self.kube.create_event(
+            dict(involved), type_=type_, reason=reason, message=message, now=self.clock()
+        )
 
     def _event(self, schedule: ArchiveSchedule, type_: str, reason: str, message: str) -> None:
         involved = {"metadata": schedule.metadata.model_dump()}
@@ -227,3 +288,18 @@ class Reconciler:
             },
         }
         self.kube.create_event(involved, type_=type_, reason=reason, message=message, now=now)
+
+
+def _hold(schedule: ArchiveSchedule, problem: _Unusable | None) -> Hold | None:
+    """Why queued runs may not start now, if they may not."""
+    if problem is not None:
+        return Hold(
+            "ScheduleNotReady",
+            f"the schedule is not Ready ({problem.reason}); the run starts once it is fixed",
+        )
+    if schedule.spec.suspend:
+        return Hold(
+            "ScheduleSuspended",
+            "the schedule is suspended (spec.suspend); the run starts when it is resumed",
+        )
+    return None

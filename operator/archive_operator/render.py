@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import constants as c
-from .api.schedule import ArchiveSchedule, ScheduleEntry
+from .api.run import ArchiveRun
+from .api.schedule import ArchiveSchedule, ArchiveScheduleSpec, ScheduleEntry
 from .errors import SpecError
 from .schedule import CronError, daily_cron, jitter_minutes, load_time_zone, parse_cron, weekly_cron
 from .settings import Settings
@@ -106,9 +107,7 @@ def _job_name_ref() -> Manifest:
     return {"fieldRef": {"fieldPath": f"metadata.labels['{c.LABEL_JOB_NAME}']"}}
 
 
-def runner_env(schedule: ArchiveSchedule, resolved: ResolvedEntry) -> list[Manifest]:
-    """The runner contract for a scheduled run, in a fixed order."""
-    spec = schedule.spec
+def _calendar_env(spec: ArchiveScheduleSpec) -> list[Manifest]:
     env = [
         _env("ARCHIVE_USER", spec.user),
         _env("ARCHIVE_SOURCE_TYPE", spec.source.type),
@@ -122,6 +121,19 @@ def runner_env(schedule: ArchiveSchedule, resolved: ResolvedEntry) -> list[Manif
         sub_path = spec.destination.directory.sub_path.strip("/")
         path = f"{c.ARCHIVE_MOUNT}/{sub_path}" if sub_path else c.ARCHIVE_MOUNT
         env.append(_env("ARCHIVE_DESTINATION_PATH", path))
+    return env
+
+
+def _credentials_env(spec: ArchiveScheduleSpec) -> list[Manifest]:
+    if spec.credentials_secret_ref is None:
+        return []
+    return [_env("ARCHIVE_CREDENTIALS_DIR", c.CREDENTIALS_DIR)]
+
+
+def runner_env(schedule: ArchiveSchedule, resolved: ResolvedEntry) -> list[Manifest]:
+    """The runner contract for a scheduled run, in a fixed order."""
+    spec = schedule.spec
+    env = _calendar_env(spec)
     env += [
         # Jitter may push a run past midnight; start the window a day earlier so the run still
         # archives the day it was meant for.
@@ -136,9 +148,23 @@ def runner_env(schedule: ArchiveSchedule, resolved: ResolvedEntry) -> list[Manif
     # for scheduled runs the run id is the Job name (its ArchiveRun is named after it).
     env.append({"name": "ARCHIVE_RUN_ID", "valueFrom": _job_name_ref()})
     env.append({"name": "ARCHIVE_JOB_NAME", "valueFrom": _job_name_ref()})
-    if spec.credentials_secret_ref is not None:
-        env.append(_env("ARCHIVE_CREDENTIALS_DIR", c.CREDENTIALS_DIR))
-    return env
+    return env + _credentials_env(spec)
+
+
+def run_env(schedule: ArchiveSchedule, run: ArchiveRun) -> list[Manifest]:
+    """The runner contract for a manual run or backfill: explicit local dates."""
+    spec = schedule.spec
+    env = _calendar_env(spec)
+    env += [
+        _env("ARCHIVE_START", run.spec.start.isoformat()),
+        _env("ARCHIVE_END", run.spec.end.isoformat()),
+        _env("ARCHIVE_TIME_ZONE", spec.time_zone),
+        _env("ARCHIVE_RECURRENCE", spec.recurrence),
+        _env("ARCHIVE_ON_CHANGE", spec.on_change),
+        _env("ARCHIVE_DRY_RUN", "true" if run.spec.dry_run else "false"),
+        _env("ARCHIVE_RUN_ID", run.metadata.name),
+    ]
+    return env + _credentials_env(spec)
 
 
 def _volumes(schedule: ArchiveSchedule) -> tuple[list[Manifest], list[Manifest]]:
@@ -160,10 +186,11 @@ def _volumes(schedule: ArchiveSchedule) -> tuple[list[Manifest], list[Manifest]]
     return volumes, mounts
 
 
-def _resources(schedule: ArchiveSchedule) -> Manifest:
+def _resources(schedule: ArchiveSchedule, settings: Settings) -> Manifest:
+    """spec.runner.resources if set, else the default ARCHIVE_OPERATOR_RUNNER_RESOURCES."""
     resources = schedule.spec.runner.resources
     if resources is None:
-        return {}
+        return {key: dict(values) for key, values in settings.runner_resources.items() if values}
     return {
         key: {name: str(quantity) for name, quantity in values.items()}
         for key, values in (("requests", resources.requests), ("limits", resources.limits))
@@ -199,15 +226,15 @@ def pod_failure_policy() -> Manifest:
     }
 
 
-def pod_spec(schedule: ArchiveSchedule, resolved: ResolvedEntry, settings: Settings) -> Manifest:
+def pod_spec(schedule: ArchiveSchedule, env: list[Manifest], settings: Settings) -> Manifest:
     volumes, mounts = _volumes(schedule)
     container: Manifest = {
         "name": c.RUNNER_CONTAINER,
         "image": settings.runner_image,
         "imagePullPolicy": settings.runner_image_pull_policy,
         "args": ["run"],
-        "env": runner_env(schedule, resolved),
-        "resources": _resources(schedule),
+        "env": env,
+        "resources": _resources(schedule, settings),
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
@@ -217,7 +244,7 @@ def pod_spec(schedule: ArchiveSchedule, resolved: ResolvedEntry, settings: Setti
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": mounts,
     }
-    return {
+    spec: Manifest = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "securityContext": {
@@ -229,6 +256,66 @@ def pod_spec(schedule: ArchiveSchedule, resolved: ResolvedEntry, settings: Setti
         },
         "containers": [container],
         "volumes": volumes,
+    }
+    if settings.runner_image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": n} for n in settings.runner_image_pull_secrets]
+    return spec
+
+
+def job_spec(
+    schedule: ArchiveSchedule, labels: dict[str, str], env: list[Manifest], settings: Settings
+) -> Manifest:
+    """A runner Job's spec: retries, deadline and clean-up from spec.runner."""
+    runner = schedule.spec.runner
+    return {
+        "backoffLimit": runner.backoff_limit,
+        "activeDeadlineSeconds": runner.active_deadline_seconds,
+        "ttlSecondsAfterFinished": runner.ttl_seconds_after_finished,
+        "podFailurePolicy": pod_failure_policy(),
+        "template": {
+            "metadata": {"labels": dict(labels)},
+            "spec": pod_spec(schedule, env, settings),
+        },
+    }
+
+
+def run_labels(schedule: ArchiveSchedule, run_name: str, trigger: str) -> dict[str, str]:
+    return {
+        **c.common_labels(),
+        c.LABEL_SCHEDULE: c.label_value(schedule.metadata.name),
+        c.LABEL_USER: c.label_value(schedule.spec.user),
+        c.LABEL_RUN: c.label_value(run_name),
+        c.LABEL_TRIGGER: trigger,
+    }
+
+
+def render_run_job(schedule: ArchiveSchedule, run: ArchiveRun, settings: Settings) -> Manifest:
+    """The Job of a manual run or backfill, controlled by its ArchiveRun.
+
+    Deleting the run (history pruning, or the schedule's deletion cascading to its runs)
+    deletes the Job and its pod.
+    """
+    labels = run_labels(schedule, run.metadata.name, run.spec.trigger)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": c.run_job_name(run.metadata.name),
+            "namespace": run.metadata.namespace,
+            "labels": labels,
+            "annotations": {c.ANNOTATION_USER: schedule.spec.user},
+            "ownerReferences": [
+                {
+                    "apiVersion": c.API_VERSION,
+                    "kind": c.RUN_KIND,
+                    "name": run.metadata.name,
+                    "uid": run.metadata.uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": job_spec(schedule, labels, run_env(schedule, run), settings),
     }
 
 
@@ -246,16 +333,7 @@ def render_cronjob(
         "failedJobsHistoryLimit": spec.history.failed_runs,
         "jobTemplate": {
             "metadata": {"labels": dict(labels)},
-            "spec": {
-                "backoffLimit": spec.runner.backoff_limit,
-                "activeDeadlineSeconds": spec.runner.active_deadline_seconds,
-                "ttlSecondsAfterFinished": spec.runner.ttl_seconds_after_finished,
-                "podFailurePolicy": pod_failure_policy(),
-                "template": {
-                    "metadata": {"labels": dict(labels)},
-                    "spec": pod_spec(schedule, resolved, settings),
-                },
-            },
+            "spec": job_spec(schedule, labels, runner_env(schedule, resolved), settings),
         },
     }
     if spec.starting_deadline_seconds is not None:

@@ -1,19 +1,35 @@
 """Operator configuration, read once at start-up from ARCHIVE_OPERATOR_* environment variables.
 
-| Variable                                   | Default                               |
-|--------------------------------------------|---------------------------------------|
-| ARCHIVE_OPERATOR_RUNNER_IMAGE              | ghcr.io/auriora/archive-runner:<ver>  |
-| ARCHIVE_OPERATOR_RUNNER_IMAGE_PULL_POLICY  | IfNotPresent                          |
-| ARCHIVE_OPERATOR_NAMESPACES                | "" (all namespaces), comma-separated  |
-| ARCHIVE_OPERATOR_RESYNC_SECONDS            | 300 (periodic drift check)            |
+The Helm chart sets every variable (docs/chart.md, "The operator's environment"); run outside
+a cluster, the defaults below apply. A schedule's own values (spec.runner) win over the
+runner defaults here.
+
+| Variable                                           | Default                               |
+|----------------------------------------------------|---------------------------------------|
+| ARCHIVE_OPERATOR_RUNNER_IMAGE                      | ghcr.io/auriora/archive-runner:<ver>  |
+| ARCHIVE_OPERATOR_RUNNER_IMAGE_PULL_POLICY          | IfNotPresent                          |
+| ARCHIVE_OPERATOR_RUNNER_IMAGE_PULL_SECRETS         | "" (none), comma-separated names      |
+| ARCHIVE_OPERATOR_RUNNER_RESOURCES                  | "" (none), JSON {requests, limits}    |
+| ARCHIVE_OPERATOR_RUNNER_ACTIVE_DEADLINE_SECONDS    | 3600                                  |
+| ARCHIVE_OPERATOR_RUNNER_BACKOFF_LIMIT              | 2                                     |
+| ARCHIVE_OPERATOR_RUNNER_TTL_SECONDS_AFTER_FINISHED | 86400                                 |
+| ARCHIVE_OPERATOR_NAMESPACES                        | "" (all namespaces), comma-separated  |
+| ARCHIVE_OPERATOR_RESYNC_SECONDS                    | 300 (drift check and Healthy refresh) |
+| ARCHIVE_OPERATOR_HEALTH_GRACE_SECONDS              | 3600 (late success before Overdue)    |
+| ARCHIVE_OPERATOR_LOG_LEVEL                         | info (debug, info, warning, error)    |
+| ARCHIVE_OPERATOR_LOG_FORMAT                        | json (json or text)                   |
+| ARCHIVE_OPERATOR_METRICS_PORT                      | 0 (off)                               |
+| ARCHIVE_OPERATOR_NOTIFY_ENABLED                    | true                                  |
+| ARCHIVE_OPERATOR_POD_NAMESPACE                     | "" (the operator's own namespace)     |
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -31,6 +47,12 @@ class SettingsError(ValueError):
     """A configuration value is wrong; the message names the variable, the value and the fix."""
 
 
+def _split_names(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -39,21 +61,55 @@ class Settings(BaseModel):
         min_length=1,
     )
     runner_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    runner_image_pull_secrets: tuple[str, ...] = ()
+    runner_resources: dict[str, dict[str, str]] = Field(default_factory=dict)
+    runner_active_deadline_seconds: int = Field(default=3600, ge=1)
+    runner_backoff_limit: int = Field(default=2, ge=0)
+    runner_ttl_seconds_after_finished: int = Field(default=86400, ge=0)
     namespaces: tuple[str, ...] = ()
     resync_seconds: float = Field(default=300.0, gt=0)
+    health_grace_seconds: float = Field(default=3600.0, ge=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = "json"
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    notify_enabled: bool = True
+    pod_namespace: str = ""
 
-    @field_validator("namespaces", mode="before")
+    _split_namespaces = field_validator("namespaces", mode="before")(_split_names)
+    _split_secrets = field_validator("runner_image_pull_secrets", mode="before")(_split_names)
+
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
-    def _split(cls, value: object) -> object:
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("runner_resources", mode="before")
+    @classmethod
+    def _resources(cls, value: object) -> object:
+        """JSON such as {"requests": {"cpu": "50m"}, "limits": {"memory": "256Mi"}}."""
         if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
+            if not value.strip():
+                return {}
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError("is not JSON") from None
+        if not isinstance(value, dict) or not set(value) <= {"requests", "limits"}:
+            raise ValueError("must be an object with only requests and limits")
+        parsed: dict[str, dict[str, str]] = {}
+        for key, quantities in value.items():
+            if quantities is None:
+                continue
+            if not isinstance(quantities, dict):
+                raise ValueError(f"{key} must be an object of quantities")
+            parsed[key] = {str(name): str(q) for name, q in quantities.items()}
+        return parsed
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read the ARCHIVE_OPERATOR_* variables; SettingsError names the first bad one."""
         env = os.environ if environ is None else environ
-        values = {
+        values: dict[str, Any] = {
             field: env[PREFIX + field.upper()]
             for field in cls.model_fields
             if PREFIX + field.upper() in env
@@ -64,7 +120,8 @@ class Settings(BaseModel):
             first = exc.errors()[0]
             field = str(first["loc"][0]) if first["loc"] else "?"
             variable = PREFIX + field.upper()
+            message = str(first["msg"]).removeprefix("Value error, ")
             raise SettingsError(
-                f"{variable}={values.get(field, '')!r}: {first['msg']}; "
+                f"{variable}={values.get(field, '')!r}: {message}; "
                 f"fix the variable or unset it for the default"
             ) from None

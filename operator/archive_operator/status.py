@@ -1,8 +1,8 @@
 """Pure status computation for an ArchiveSchedule.
 
-The operator owns these status fields in this capability: observedGeneration, the Ready
-condition, schedules[], schedulesSummary and nextRunTime. Other conditions and fields (Healthy,
-run history) are kept as they are. A status write happens only when one of the owned fields
+The Reconciler owns observedGeneration, the Ready condition, schedules[], schedulesSummary and
+nextRunTime; the run lifecycle (runs.py) adds the run fields and the Healthy condition, and the
+two are written as one patch. A status write happens only when one of the owned fields
 changes, and a condition's lastTransitionTime only changes when its status does.
 """
 
@@ -18,7 +18,20 @@ from .render import ResolvedEntry
 from .schedule import load_time_zone, next_run, parse_cron
 
 READY = "Ready"
-OWNED_FIELDS = ("observedGeneration", "conditions", "schedules", "schedulesSummary", "nextRunTime")
+OWNED_FIELDS = (
+    "observedGeneration",
+    "conditions",
+    "schedules",
+    "schedulesSummary",
+    "nextRunTime",
+    # Written by the run lifecycle (runs.py), patched together with the fields above.
+    "lastScheduleTime",
+    "lastSuccessfulTime",
+    "lastFailureTime",
+    "consecutiveFailures",
+    "activeRuns",
+    "lastRun",
+)
 
 
 @dataclass(frozen=True)

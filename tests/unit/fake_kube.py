@@ -19,6 +19,11 @@ class FakeKube:
         self.events: list[Manifest] = []
         self.writes: list[tuple[str, str]] = []
         self.reject_cronjobs = False
+        self.runs: dict[tuple[str, str], Manifest] = {}
+        self.jobs: dict[tuple[str, str], Manifest] = {}
+        self.pods: dict[tuple[str, str], Manifest] = {}
+        self.secrets: dict[tuple[str, str], dict[str, str]] = {}
+        self.secret_reads: list[tuple[str, str]] = []
 
     def add_schedule(self, body: Manifest) -> Manifest:
         body = copy.deepcopy(body)
@@ -93,8 +98,140 @@ class FakeKube:
         self.writes.append(("delete", name))
         self.cronjobs.pop((namespace, name), None)
 
+    # --- ArchiveRuns, Jobs, pods, Secrets --------------------------------------------------------
+
+    def add_run(self, body: Manifest) -> Manifest:
+        body = copy.deepcopy(body)
+        meta = body["metadata"]
+        meta.setdefault("uid", str(uuid.uuid4()))
+        meta.setdefault("generation", 1)
+        meta.setdefault("creationTimestamp", "2025-03-10T12:00:00Z")
+        self.runs[(meta["namespace"], meta["name"])] = body
+        return body
+
+    def list_runs(self, namespace: str) -> list[Manifest]:
+        return [copy.deepcopy(r) for (ns, _), r in sorted(self.runs.items()) if ns == namespace]
+
+    def get_run(self, namespace: str, name: str) -> Manifest:
+        try:
+            return copy.deepcopy(self.runs[(namespace, name)])
+        except KeyError:
+            raise NotFound(name) from None
+
+    def create_run(self, manifest: Manifest) -> Manifest:
+        meta = manifest["metadata"]
+        if (meta["namespace"], meta["name"]) in self.runs:
+            raise Conflict("already exists", status=409, reason="AlreadyExists")
+        self.writes.append(("create-run", meta["name"]))
+        body = copy.deepcopy(manifest)
+        body["metadata"].setdefault("creationTimestamp", "2025-03-10T12:00:00Z")
+        body.pop("status", None)  # the status subresource drops it on create
+        return self.add_run(body)
+
+    def patch_run_status(self, namespace: str, name: str, patch: Manifest) -> None:
+        if (namespace, name) not in self.runs:
+            raise NotFound(name)
+        self.writes.append(("patch-run-status", name))
+        status = self.runs[(namespace, name)].setdefault("status", {})
+        for key, value in patch.items():
+            if value is None:
+                status.pop(key, None)
+            else:
+                status[key] = copy.deepcopy(value)
+
+    def patch_run_metadata(self, namespace: str, name: str, metadata: Manifest) -> None:
+        if (namespace, name) not in self.runs:
+            raise NotFound(name)
+        self.writes.append(("patch-run", name))
+        meta = self.runs[(namespace, name)]["metadata"]
+        for key, value in metadata.items():
+            if isinstance(value, dict):
+                meta[key] = {**meta.get(key, {}), **value}
+            else:
+                meta[key] = copy.deepcopy(value)
+
+    def delete_run(self, namespace: str, name: str, uid: str) -> None:
+        self.writes.append(("delete-run", name))
+        run = self.runs.pop((namespace, name), None)
+        if run is None:
+            return
+        for key, job in list(self.jobs.items()):  # garbage collection of its Job
+            refs = job["metadata"].get("ownerReferences") or []
+            if any(ref.get("uid") == run["metadata"]["uid"] for ref in refs):
+                self.jobs.pop(key)
+
+    def add_job(self, body: Manifest) -> Manifest:
+        body = copy.deepcopy(body)
+        meta = body["metadata"]
+        meta.setdefault("uid", str(uuid.uuid4()))
+        meta.setdefault("creationTimestamp", "2025-03-10T12:00:00Z")
+        self.jobs[(meta["namespace"], meta["name"])] = body
+        return body
+
+    def _matches(self, obj: Manifest, selector: str) -> bool:
+        wanted = dict(part.split("=", 1) for part in selector.split(","))
+        labels = obj["metadata"].get("labels", {})
+        return all(labels.get(k) == v for k, v in wanted.items())
+
+    def list_jobs(self, namespace: str, selector: str) -> list[Manifest]:
+        return [
+            copy.deepcopy(j)
+            for (ns, _), j in sorted(self.jobs.items())
+            if ns == namespace and self._matches(j, selector)
+        ]
+
+    def create_job(self, manifest: Manifest) -> Manifest:
+        meta = manifest["metadata"]
+        if (meta["namespace"], meta["name"]) in self.jobs:
+            raise Conflict("already exists", status=409, reason="AlreadyExists")
+        self.writes.append(("create-job", meta["name"]))
+        return copy.deepcopy(self.add_job(manifest))
+
+    def get_job(self, namespace: str, name: str) -> Manifest:
+        try:
+            return copy.deepcopy(self.jobs[(namespace, name)])
+        except KeyError:
+            raise NotFound(name) from None
+
+    def set_job_suspended(self, namespace: str, name: str, suspend: bool) -> None:
+        if (namespace, name) not in self.jobs:
+            raise NotFound(name)
+        self.writes.append(("suspend-job" if suspend else "resume-job", name))
+        self.jobs[(namespace, name)]["spec"]["suspend"] = suspend
+
+    def delete_job(self, namespace: str, name: str, uid: str) -> None:
+        self.writes.append(("delete-job", name))
+        self.jobs.pop((namespace, name), None)
+
+    def add_pod(self, body: Manifest) -> Manifest:
+        meta = body["metadata"]
+        self.pods[(meta["namespace"], meta["name"])] = copy.deepcopy(body)
+        return body
+
+    def list_pods(self, namespace: str, selector: str) -> list[Manifest]:
+        return [
+            copy.deepcopy(p)
+            for (ns, _), p in sorted(self.pods.items())
+            if ns == namespace and self._matches(p, selector)
+        ]
+
+    def read_secret_value(self, namespace: str, name: str, key: str) -> str:
+        self.secret_reads.append((name, key))
+        try:
+            return self.secrets[(namespace, name)][key]
+        except KeyError:
+            raise NotFound(f"{name}/{key}") from None
+
     def create_event(
         self, involved: Manifest, *, type_: str, reason: str, message: str, now: datetime
     ) -> None:
         self.writes.append(("event", reason))
-        self.events.append({"type": type_, "reason": reason, "message": message})
+        self.events.append(
+            {
+                "type": type_,
+                "reason": reason,
+                "message": message,
+                "kind": involved.get("kind"),
+                "name": involved["metadata"]["name"],
+            }
+        )

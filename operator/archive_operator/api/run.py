@@ -1,18 +1,16 @@
-"""ArchiveRun: the models of its spec and status (see crds/, the one source of truth).
-
-Only parsed here; the operator acts on ArchiveRuns in a later capability.
-"""
+"""ArchiveRun: the models of its spec and status (see crds/, the one source of truth)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from .base import Condition, KubeModel, ObjectMeta
 
 RunPhase = Literal["Pending", "Running", "Succeeded", "PartiallySucceeded", "Failed", "Skipped"]
+TERMINAL_PHASES = frozenset({"Succeeded", "PartiallySucceeded", "Failed", "Skipped"})
 
 
 class ScheduleRef(KubeModel):
@@ -53,3 +51,18 @@ class ArchiveRun(KubeModel):
     metadata: ObjectMeta
     spec: ArchiveRunSpec
     status: ArchiveRunStatus = Field(default_factory=ArchiveRunStatus)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status.phase in TERMINAL_PHASES
+
+    @classmethod
+    def from_body(cls, body: Any) -> ArchiveRun:
+        """Parse a kopf Body or a plain dict (pydantic.ValidationError if it does not fit)."""
+        return cls.model_validate(
+            {
+                "metadata": dict(body.get("metadata") or {}),
+                "spec": dict(body.get("spec") or {}),
+                "status": dict(body.get("status") or {}),
+            }
+        )

@@ -20,12 +20,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 
 from .. import constants as c
+from .. import metrics
 from ..kube import Kube, load_api_client
+from ..notify import Notifier, RunOutcome
 from ..reconciler import Reconciler
 from ..settings import Settings
 
@@ -42,12 +45,65 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.execution.max_workers = 8
 
 
+class Observer:
+    """Feeds run outcomes to the Prometheus metrics and the webhook notifier."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+
+    def run_started(self, namespace: str, schedule: str, trigger: str) -> None:
+        metrics.observe_run_started(namespace, schedule, trigger)
+
+    def run_finished(self, outcome: RunOutcome, duration: float | None, archived: int) -> None:
+        metrics.observe_run_finished(outcome, duration, archived)
+
+    def queued(self, namespace: str, schedule: str, count: int) -> None:
+        metrics.set_queued_runs(namespace, schedule, count)
+
+    def last_success(self, namespace: str, schedule: str, timestamp: float) -> None:
+        metrics.set_last_success(namespace, schedule, timestamp)
+
+    def notify(self, url: str, kind: str, outcome: RunOutcome) -> None:
+        self.notifier.submit(url, kind, outcome)
+
+
+def notify_failed(kube: Kube, loop: asyncio.AbstractEventLoop) -> Any:
+    """The notifier's failure callback: a Warning Event on the schedule (posted off the loop)."""
+
+    def post(outcome: RunOutcome, reason: str) -> None:
+        involved = {
+            "apiVersion": c.API_VERSION,
+            "kind": c.SCHEDULE_KIND,
+            "metadata": {"name": outcome.schedule, "namespace": outcome.namespace},
+        }
+        message = f"the notification about run {outcome.run} ({outcome.phase}) failed: {reason}"
+        log.warning("%s/%s: %s", outcome.namespace, outcome.schedule, message)
+        loop.run_in_executor(
+            None,
+            lambda: kube.create_event(
+                involved,
+                type_="Warning",
+                reason="NotificationFailed",
+                message=message,
+                now=datetime.now(UTC),
+            ),
+        )
+
+    return post
+
+
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     configure_kopf(settings)
     operator_settings: Settings = memo["settings"]
-    memo["reconciler"] = Reconciler(Kube(load_api_client()), operator_settings)
-    memo["resync_task"] = asyncio.get_running_loop().create_task(resync_loop(memo))
+    metrics.start_metrics_server(operator_settings.metrics_port)
+    kube = Kube(load_api_client())
+    loop = asyncio.get_running_loop()
+    notifier = Notifier(on_failure=notify_failed(kube, loop))
+    await notifier.start()
+    memo["notifier"] = notifier
+    memo["reconciler"] = Reconciler(kube, operator_settings, observer=Observer(notifier))
+    memo["resync_task"] = loop.create_task(resync_loop(memo))
 
 
 @kopf.on.cleanup()
@@ -57,10 +113,15 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    notifier: Notifier | None = memo.get("notifier")
+    if notifier is not None:
+        await notifier.stop()
+    metrics.stop_metrics_server()
 
 
 async def resync_loop(memo: kopf.Memo) -> None:
-    """Every resync interval, reconcile every schedule in scope (the drift check)."""
+    """Every resync interval, reconcile every schedule in scope: the drift check, and the
+    Healthy condition kept current (it changes with time alone, e.g. Overdue)."""
     settings: Settings = memo["settings"]
     reconciler: Reconciler = memo["reconciler"]
     namespaces: list[str | None] = list(memo["namespaces"]) or [None]

@@ -1,0 +1,340 @@
+"""Act on a schedule's runs: read runs, Jobs and pods, decide (lifecycle.py), write what changed.
+
+Called by the Reconciler under the schedule's lock, after its CronJobs were reconciled, so one
+trigger of any kind (a run, Job or pod event, a schedule change, the periodic resync) brings
+the whole schedule in line. Every write is conditional on a change, so a resync with nothing
+new makes no write request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import pydantic
+
+from . import constants as c
+from . import health
+from .api.run import ArchiveRun, ArchiveRunStatus
+from .api.schedule import ArchiveSchedule, ArchiveScheduleStatus
+from .errors import Conflict, KubeError, NotFound
+from .jobs import JobView, job_view, pods_by_job
+from .kube import Kube
+from .lifecycle import (
+    Finished,
+    Hold,
+    LifecyclePlan,
+    plan_lifecycle,
+    record_for_job,
+    unrecorded_jobs,
+)
+from .notify import RunOutcome, notification_kind, wanted_events
+from .render import render_run_job, resolve_entries
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+Manifest = dict[str, Any]
+
+# The fields of ArchiveSchedule.status this module owns (the Reconciler owns the others).
+RUN_STATUS_FIELDS = (
+    "lastScheduleTime",
+    "lastSuccessfulTime",
+    "lastFailureTime",
+    "consecutiveFailures",
+    "activeRuns",
+    "lastRun",
+)
+
+
+class Observer(Protocol):
+    """Metrics and notifications: fed by the reconcile, never able to fail it."""
+
+    def run_started(self, namespace: str, schedule: str, trigger: str) -> None: ...
+    def run_finished(self, outcome: RunOutcome, duration: float | None, archived: int) -> None: ...
+    def queued(self, namespace: str, schedule: str, count: int) -> None: ...
+    def last_success(self, namespace: str, schedule: str, timestamp: float) -> None: ...
+    def notify(self, url: str, kind: str, outcome: RunOutcome) -> None: ...
+
+
+class NoObserver:
+    def run_started(self, namespace: str, schedule: str, trigger: str) -> None:
+        pass
+
+    def run_finished(self, outcome: RunOutcome, duration: float | None, archived: int) -> None:
+        pass
+
+    def queued(self, namespace: str, schedule: str, count: int) -> None:
+        pass
+
+    def last_success(self, namespace: str, schedule: str, timestamp: float) -> None:
+        pass
+
+    def notify(self, url: str, kind: str, outcome: RunOutcome) -> None:
+        pass
+
+
+EventPoster = Callable[[Manifest, str, str, str], None]  # involved, type, reason, message
+
+
+def run_status_patch(current: ArchiveRunStatus, new: ArchiveRunStatus) -> dict[str, Any]:
+    """A merge patch of the run's status fields that changed ({} when none did)."""
+    old_wire, new_wire = current.to_kube(), new.to_kube()
+    keys = sorted(set(old_wire) | set(new_wire))
+    return {k: new_wire.get(k) for k in keys if old_wire.get(k) != new_wire.get(k)}
+
+
+def outcome_of(schedule: ArchiveSchedule, run: ArchiveRun, now: datetime) -> RunOutcome:
+    status = run.status
+    return RunOutcome(
+        namespace=schedule.metadata.namespace,
+        schedule=schedule.metadata.name,
+        user=schedule.spec.user,
+        run=run.metadata.name,
+        trigger=run.spec.trigger,
+        phase=status.phase or "Unknown",
+        start=run.spec.start,
+        end=run.spec.end,
+        counts=dict(status.counts or {}),
+        message=status.message or status.reason or "",
+        completion_time=status.completion_time or now,
+    )
+
+
+class RunLifecycle:
+    def __init__(
+        self,
+        kube: Kube,
+        settings: Settings,
+        post_event: EventPoster,
+        observer: Observer | None = None,
+    ) -> None:
+        self.kube = kube
+        self.settings = settings
+        self.post_event = post_event
+        self.observer: Observer = observer or NoObserver()
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _read(self, schedule: ArchiveSchedule) -> tuple[list[ArchiveRun], list[JobView]]:
+        meta = schedule.metadata
+        runs = []
+        for body in self.kube.list_runs(meta.namespace):
+            if (body.get("spec") or {}).get("scheduleRef", {}).get("name") != meta.name:
+                continue
+            try:
+                runs.append(ArchiveRun.from_body(body))
+            except pydantic.ValidationError as exc:
+                log.warning("ignoring unparseable ArchiveRun %s: %s", body["metadata"]["name"], exc)
+        selector = c.schedule_selector(meta.name)
+        pods = pods_by_job(self.kube.list_pods(meta.namespace, selector))
+        jobs = [
+            job_view(job, pods.get(job["metadata"]["name"], []))
+            for job in self.kube.list_jobs(meta.namespace, selector)
+        ]
+        return runs, jobs
+
+    # --- the reconcile ------------------------------------------------------------------------
+
+    def reconcile(
+        self,
+        schedule: ArchiveSchedule,
+        status: ArchiveScheduleStatus,
+        now: datetime,
+        hold: Hold | None,
+    ) -> ArchiveScheduleStatus:
+        """Bring the runs in line; returns ``status`` with the run fields and Healthy updated."""
+        runs, jobs = self._read(schedule)
+        if self._record_scheduled(schedule, runs, jobs, now):
+            runs, jobs = self._read(schedule)
+        schedule = schedule.model_copy(update={"status": status})
+        plan = plan_lifecycle(schedule, runs, jobs, now, hold)
+        self._act(schedule, runs, plan, now)
+        assert plan.schedule_status is not None
+        new = plan.schedule_status
+        condition = health.healthy_condition(
+            schedule.model_copy(update={"status": new}),
+            now,
+            grace=timedelta(seconds=self.settings.health_grace_seconds),
+        )
+        conditions = [condition if x.type == health.HEALTHY else x for x in new.conditions]
+        if condition not in conditions:
+            conditions.append(condition)
+        new = new.model_copy(update={"conditions": conditions})
+        self._observe(schedule, plan, new, now)
+        return new
+
+    def _record_scheduled(
+        self, schedule: ArchiveSchedule, runs: list[ArchiveRun], jobs: list[JobView], now: datetime
+    ) -> bool:
+        """Create the ArchiveRun of each Job a CronJob started; True if any was created."""
+        missing = unrecorded_jobs(schedule, runs, jobs)
+        if not missing:
+            return False
+        try:
+            shifts = {r.entry.name: r.day_shift for r in resolve_entries(schedule)}
+        except Exception:
+            shifts = {}
+        for job in missing:
+            shift = shifts.get(job.labels.get(c.LABEL_ENTRY, ""), 0)
+            try:
+                self.kube.create_run(record_for_job(schedule, job, shift, now))
+            except Conflict:
+                continue  # recorded meanwhile (or a run of that name exists)
+            self.observer.run_started(
+                schedule.metadata.namespace, schedule.metadata.name, "scheduled"
+            )
+        return True
+
+    def _act(
+        self, schedule: ArchiveSchedule, runs: list[ArchiveRun], plan: LifecyclePlan, now: datetime
+    ) -> None:
+        namespace = schedule.metadata.namespace
+        by_name = {run.metadata.name: run for run in runs}
+        for run in plan.adopt:
+            refs = [
+                *run.metadata.owner_references,
+                {
+                    "apiVersion": c.API_VERSION,
+                    "kind": c.SCHEDULE_KIND,
+                    "name": schedule.metadata.name,
+                    "uid": schedule.metadata.uid,
+                },
+            ]
+            labels = {
+                c.LABEL_SCHEDULE: c.label_value(schedule.metadata.name),
+                c.LABEL_USER: c.label_value(schedule.spec.user),
+            }
+            self._ignore_gone(
+                self.kube.patch_run_metadata,
+                namespace,
+                run.metadata.name,
+                {"ownerReferences": refs, "labels": labels},
+            )
+        for job in plan.delete_jobs:
+            self.kube.delete_job(namespace, job.name, job.uid)
+        for name in plan.suspend:
+            self._ignore_gone(self.kube.set_job_suspended, namespace, name, True)
+        for run in plan.start:
+            self._create_job(schedule, run)
+        for name in plan.resume:
+            self._ignore_gone(self.kube.set_job_suspended, namespace, name, False)
+        for name, status in plan.statuses.items():
+            run = by_name[name]
+            patch = run_status_patch(run.status, status)
+            if patch:
+                self._ignore_gone(self.kube.patch_run_status, namespace, name, patch)
+        for event in plan.events:
+            run = by_name[event.run]
+            self.post_event(_involved_run(run), event.type, event.reason, event.message)
+            if event.on_schedule:
+                self.post_event(
+                    _involved_schedule(schedule), event.type, event.reason, event.message
+                )
+        for run in plan.prune:
+            self.kube.delete_run(namespace, run.metadata.name, run.metadata.uid)
+
+    def _create_job(self, schedule: ArchiveSchedule, run: ArchiveRun) -> None:
+        manifest = render_run_job(schedule, run, self.settings)
+        try:
+            self.kube.create_job(manifest)
+        except Conflict:
+            # Created by an earlier attempt (the name is deterministic): adopt it if it is ours.
+            existing = self.kube.get_job(run.metadata.namespace, manifest["metadata"]["name"])
+            refs = existing.get("metadata", {}).get("ownerReferences") or []
+            if not any(r.get("uid") == run.metadata.uid for r in refs):
+                raise
+            return
+        self.observer.run_started(
+            schedule.metadata.namespace, schedule.metadata.name, run.spec.trigger
+        )
+
+    @staticmethod
+    def _ignore_gone(action: Callable[..., None], *args: Any) -> None:
+        with contextlib.suppress(NotFound):
+            action(*args)
+
+    # --- metrics and notifications ------------------------------------------------------------
+
+    def _observe(
+        self,
+        schedule: ArchiveSchedule,
+        plan: LifecyclePlan,
+        status: ArchiveScheduleStatus,
+        now: datetime,
+    ) -> None:
+        meta = schedule.metadata
+        try:
+            self.observer.queued(meta.namespace, meta.name, plan.queued)
+            if status.last_successful_time is not None:
+                self.observer.last_success(
+                    meta.namespace, meta.name, status.last_successful_time.timestamp()
+                )
+            for item in plan.finished:
+                self._finished(schedule, item, now)
+        except Exception:  # metrics and notifications never fail a reconcile
+            log.exception("recording the outcome of %s/%s failed", meta.namespace, meta.name)
+
+    def _finished(self, schedule: ArchiveSchedule, item: Finished, now: datetime) -> None:
+        run, status = item.run, item.run.status
+        outcome = outcome_of(schedule, run, now)
+        duration = None
+        if status.start_time is not None and status.completion_time is not None:
+            duration = max((status.completion_time - status.start_time).total_seconds(), 0.0)
+        self.observer.run_finished(outcome, duration, status.archived or 0)
+        kind = notification_kind(outcome, item.previous_failures, wanted_events(schedule))
+        if kind is None:
+            return
+        notify = schedule.spec.notify
+        assert notify is not None and notify.webhook is not None
+        ref = notify.webhook.url_secret_ref
+        if not self.settings.notify_enabled:
+            self.post_event(
+                _involved_schedule(schedule),
+                "Warning",
+                "NotificationUnavailable",
+                f"a {kind} notification for run {run.metadata.name} was not sent: webhook "
+                "notifications are disabled in this installation (chart value "
+                "notifications.webhookSecretAccess)",
+            )
+            return
+        try:
+            url = self.kube.read_secret_value(schedule.metadata.namespace, ref.name, ref.key)
+        except KubeError:
+            self.post_event(
+                _involved_schedule(schedule),
+                "Warning",
+                "NotificationFailed",
+                f"a {kind} notification for run {run.metadata.name} was not sent: cannot read "
+                f"key {ref.key!r} of Secret {ref.name!r} (spec.notify.webhook.urlSecretRef); "
+                "create it or fix the reference",
+            )
+            return
+        self.observer.notify(url.strip(), kind, outcome)
+
+
+def _involved_run(run: ArchiveRun) -> Manifest:
+    return {
+        "apiVersion": c.API_VERSION,
+        "kind": c.RUN_KIND,
+        "metadata": {
+            "name": run.metadata.name,
+            "namespace": run.metadata.namespace,
+            "uid": run.metadata.uid,
+        },
+    }
+
+
+def _involved_schedule(schedule: ArchiveSchedule) -> Manifest:
+    return {
+        "apiVersion": c.API_VERSION,
+        "kind": c.SCHEDULE_KIND,
+        "metadata": {
+            "name": schedule.metadata.name,
+            "namespace": schedule.metadata.namespace,
+            "uid": schedule.metadata.uid,
+        },
+    }
