@@ -377,3 +377,31 @@ def test_trigger_wait_follows_the_run_through_a_real_watch(
     assert lines[0] == f"archiverun.archive.auriora.io/{name} created: 2024-12-18 to 2024-12-18"
     assert lines[-1].startswith(f"{'✓' if final == 'Succeeded' else '✗'} {name}: {final} in 30s")
     assert "(created=2 unchanged=1)" in lines[-1]
+
+
+def test_kubectl_completes_the_plugin_through_kubectl_complete_archive(
+    sandbox: Any, ns: str, archive: Kubectl, tmp_path: Path
+) -> None:
+    create_alice(archive)
+    script = subprocess.run(
+        [KUBECTL, "archive", "completion"],
+        capture_output=True,
+        text=True,
+        env=environment(sandbox),
+        timeout=30,
+        check=True,
+    ).stdout
+    path = tmp_path / "kubectl_complete-archive"
+    path.write_text(script)
+    path.chmod(0o755)
+    env = environment(sandbox)
+    env["PATH"] = f"{tmp_path}{os.pathsep}{env['PATH']}"
+    done = subprocess.run(
+        [KUBECTL, "__complete", "archive", "status", "-n", ns, "al"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
+    assert done.stdout.splitlines() == ["alice", ":4"], done.stderr

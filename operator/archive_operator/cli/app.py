@@ -65,6 +65,21 @@ class App:
 pass_app = click.make_pass_decorator(App, ensure=True)
 
 
+def complete_schedule_names(
+    ctx: click.Context, _param: click.Parameter, incomplete: str
+) -> list[str]:
+    """Shell completion of a schedule NAME: one LIST in the namespace; nothing on any error."""
+    try:
+        from .client import SCHEDULES
+
+        app = ctx.ensure_object(App)
+        items = app.client.list(SCHEDULES, app.ns).get("items") or []
+        names = sorted(str(i["metadata"]["name"]) for i in items)
+    except Exception:  # completion must never fail loudly
+        return []
+    return [n for n in names if n.startswith(incomplete)]
+
+
 def _setter(attribute: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     def store(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
         if value is not None:

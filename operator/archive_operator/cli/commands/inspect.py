@@ -9,6 +9,7 @@ import click
 from ..app import (
     App,
     all_namespaces_option,
+    complete_schedule_names,
     kube_options,
     no_headers_option,
     output_option,
@@ -49,7 +50,7 @@ def _none_found(app: App, all_namespaces: bool) -> None:
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_schedule_names)
 @user_option
 @all_namespaces_option
 @selector_option
@@ -96,7 +97,7 @@ def status(
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_schedule_names)
 @user_option
 @all_namespaces_option
 @selector_option

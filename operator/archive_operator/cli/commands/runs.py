@@ -11,6 +11,7 @@ import click
 from ..app import (
     App,
     all_namespaces_option,
+    complete_schedule_names,
     kube_options,
     no_headers_option,
     output_option,
@@ -131,7 +132,7 @@ def _follow(app: App, schedule: Obj, runs: list[Obj], timeout: str) -> None:
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_schedule_names)
 @user_option
 @click.option(
     "--start", metavar="DATE", help="First day (YYYY-MM-DD, today, yesterday). Default: yesterday."
@@ -183,7 +184,7 @@ def trigger(
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_schedule_names)
 @user_option
 @click.option("--start", metavar="DATE", required=True, help="First day (YYYY-MM-DD).")
 @click.option("--end", metavar="DATE", help="Last day, inclusive. Default: yesterday.")
@@ -256,7 +257,7 @@ def runs_of(
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_schedule_names)
 @user_option
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many runs.")
 @all_namespaces_option

@@ -9,6 +9,7 @@ import click
 
 from ..app import (
     App,
+    complete_schedule_names,
     kube_options,
     output_option,
     pass_app,
@@ -108,7 +109,7 @@ def _read_file(path: str) -> Obj:
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_schedule_names)
 @click.option(
     "--user", "user", metavar="USER", help="The user whose calendar is archived (spec.user)."
 )
@@ -203,7 +204,7 @@ def create(
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_schedule_names)
 @user_option
 @entry_options
 @kube_options
@@ -248,7 +249,7 @@ def schedule(
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_schedule_names)
 @user_option
 @click.option("--entry", metavar="NAME", required=True, help="The entry to remove, e.g. nightly.")
 @kube_options
@@ -304,7 +305,7 @@ def _set_suspend(
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_schedule_names)
 @user_option
 @kube_options
 @output_option(
@@ -324,7 +325,7 @@ def suspend(app: App, name: str | None, user: str | None, output: str | None) ->
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_schedule_names)
 @user_option
 @kube_options
 @output_option(
@@ -344,7 +345,7 @@ def resume(app: App, name: str | None, user: str | None, output: str | None) -> 
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_schedule_names)
 @user_option
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @kube_options
