@@ -101,6 +101,7 @@ class PodRuntime:
     stopping: bool = False
     start_time: str = ""
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    spawned: asyncio.Event = field(default_factory=asyncio.Event)  # its first process started
 
     def container(self, name: str) -> Container | None:
         return next((c for c in self.containers if c.name == name), None)
@@ -157,6 +158,11 @@ class Kubelet:
                 task.cancel()
             await asyncio.gather(*rt.tasks, return_exceptions=True)
         self.runtimes.clear()
+
+    async def wait_for_spawns(self) -> None:
+        """Wait until every pod being started has its first process running (or failed)."""
+        for rt in list(self.runtimes.values()):
+            await rt.spawned.wait()
 
     def process_ids(self) -> list[int]:
         """Process (and process group) ids of every container process started so far and alive."""
@@ -251,7 +257,10 @@ class Kubelet:
             if find_image(self.images, image) is None:
                 waiting[spec["name"]] = {
                     "reason": "ErrImagePull",
-                    "message": f'Failed to pull image "{image}": the sandbox has no image rule for "{image}" (see sandbox/README.md, "Workloads")',
+                    "message": (
+                        f'Failed to pull image "{image}": the sandbox has no image rule '
+                        f'for "{image}" (see sandbox/README.md, "Workloads")'
+                    ),
                 }
                 continue
             try:
@@ -262,7 +271,7 @@ class Kubelet:
             return False
         status = _pending_status(pod, self._now(), waiting=waiting)
         if status != pod.get("status"):
-            for name, why in waiting.items():
+            for why in waiting.values():
                 await self.events.record(
                     pod,
                     "Warning",
@@ -355,6 +364,12 @@ class Kubelet:
     # --- running -------------------------------------------------------------------------------
 
     async def _run_pod(self, rt: PodRuntime) -> None:
+        try:
+            await self._run_containers(rt)
+        finally:
+            rt.spawned.set()
+
+    async def _run_containers(self, rt: PodRuntime) -> None:
         for c in [c for c in rt.containers if c.init]:
             while True:
                 await self._run_container(rt, c)
@@ -386,7 +401,10 @@ class Kubelet:
         c.state = {
             "waiting": {
                 "reason": "CrashLoopBackOff",
-                "message": f"back-off {int(delay)}s restarting failed container={c.name} pod={rt.name}_{rt.namespace}({rt.uid})",
+                "message": (
+                    f"back-off {int(delay)}s restarting failed container={c.name} "
+                    f"pod={rt.name}_{rt.namespace}({rt.uid})"
+                ),
             }
         }
         await self._publish(rt)
@@ -415,7 +433,10 @@ class Kubelet:
                 "terminated": {
                     "exitCode": 128,
                     "reason": "StartError",
-                    "message": f'failed to create containerd task: exec: "{what}": executable file not found in $PATH',
+                    "message": (
+                        f'failed to create containerd task: exec: "{what}": executable '
+                        "file not found in $PATH"
+                    ),
                     "startedAt": started,
                     "finishedAt": started,
                     "containerID": container_id,
@@ -428,6 +449,7 @@ class Kubelet:
                 f"Error: {c.state['terminated']['message']}",
                 COMPONENT,
             )
+            rt.spawned.set()
             await self._publish(rt)
             return
         log_file = c.log_file()
@@ -438,6 +460,7 @@ class Kubelet:
                 start_new_session=True, preexec_fn=_die_with_parent,
             )  # fmt: skip
             c.state = {"running": {"startedAt": started}}
+            rt.spawned.set()
             await self.events.record(
                 self._pod_or_stub(rt), "Normal", "Started", f"Started container {c.name}", COMPONENT
             )

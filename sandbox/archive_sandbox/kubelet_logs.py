@@ -93,7 +93,8 @@ class LogHandler:
             names = " ".join(c["name"] for c in containers)
             meta = pod["metadata"]
             raise err.bad_request(
-                f"a container name must be specified for pod {meta['name']}, choose one of: [{names}]"
+                f"a container name must be specified for pod {meta['name']}, choose one of: "
+                f"[{names}]"
             )  # type: ignore[index]
         return str(containers[0]["name"])
 

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.sandbox.workloads.harness import Harness, alive, busybox, cronjob, pod_spec
-from tests.sandbox.workloads.harness import wl, wl_sandbox  # noqa: F401
+from tests.sandbox.workloads.harness import (  # noqa: F401
+    Harness,
+    alive,
+    busybox,
+    cronjob,
+    pod_spec,
+    wl_fixture,
+    wl_sandbox_fixture,
+)
 
 SUSPENDED_JOBS = {"suspend": True}  # jobs that start no pods: for schedule-only tests
 
@@ -113,7 +120,8 @@ def test_too_many_missed_times_warns_and_still_starts_the_latest(wl: Harness) ->
     wl.advance(3 * 3600)  # 180 missed start times
     assert len(wl.list("jobs")) == 1
     assert wl.events("TooManyMissedTimes") == [
-        "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew"
+        "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check "
+        "clock skew"
     ]
 
 

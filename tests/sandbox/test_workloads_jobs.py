@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.sandbox.workloads.harness import Harness, busybox, job, pod_spec
-from tests.sandbox.workloads.harness import wl, wl_sandbox  # noqa: F401
+from tests.sandbox.workloads.harness import (  # noqa: F401
+    Harness,
+    alive,
+    busybox,
+    job,
+    pod_spec,
+    wl_fixture,
+    wl_sandbox_fixture,
+)
 
 Fixture = Harness
 
@@ -85,8 +92,6 @@ def test_active_deadline_fails_the_job_and_stops_its_pod(wl: Fixture) -> None:
     assert failed and failed["reason"] == "DeadlineExceeded"
     assert failed["message"] == "Job was active longer than specified deadline"
     assert wl.pods_of("slow") == [] and wl.get("jobs", "slow")["status"]["failed"] == 1  # type: ignore[index]
-    from tests.sandbox.workloads.harness import alive
-
     wl.wait_for(lambda: not alive(pid), "the process to stop")
 
 
@@ -115,7 +120,8 @@ def test_pod_failure_policy_fail_job_ignore_and_count(wl: Fixture, tmp_path: Any
     assert failed["reason"] == "PodFailurePolicy"
     assert (
         failed["message"]
-        == f"Container main for pod {wl.ns}/{pod['metadata']['name']} failed with exit code 42 matching FailJob rule at index 0"
+        == f"Container main for pod {wl.ns}/{pod['metadata']['name']} failed with exit code 42 "
+        "matching FailJob rule at index 0"
     )
 
     # Exit 3 is ignored: not counted, replaced at once; the replacement finds the mark and succeeds.

@@ -10,12 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import requests
-
 from archive_sandbox.app import Sandbox
 from archive_sandbox.kubelet_spec import ImageRule
+
 from tests.fixtures.sandbox import KUBECTL
-from tests.sandbox.workloads.harness import Harness, alive, busybox, group_members, pod_spec
-from tests.sandbox.workloads.harness import wl, wl_sandbox  # noqa: F401
+from tests.sandbox.workloads.harness import (  # noqa: F401
+    Harness,
+    alive,
+    busybox,
+    group_members,
+    pod_spec,
+    wl_fixture,
+    wl_sandbox_fixture,
+)
 
 
 def pod(
@@ -69,7 +76,8 @@ def test_environment_from_secrets_config_maps_downward_api_and_expansion(wl: Har
         },
         {"name": "GREETING", "value": "hello $(POD) $$(POD) $(UNDEFINED)"},
     ]
-    script = 'echo "$PASSWORD|$MODE_COPY|$POD|$NS|${#UID}|$APP|$TEAM|$NODE|${MISSING-unset}|$GREETING|$CFG_MODE|$CFG_LEVEL|$HOSTNAME"'
+    shown = "$PASSWORD|$MODE_COPY|$POD|$NS|${#UID}|$APP|$TEAM|$NODE|${MISSING-unset}|$GREETING"
+    script = f'echo "{shown}|$CFG_MODE|$CFG_LEVEL|$HOSTNAME"'
     container = busybox(
         script, env=env, envFrom=[{"configMapRef": {"name": "settings"}, "prefix": "CFG_"}]
     )
@@ -77,12 +85,12 @@ def test_environment_from_secrets_config_maps_downward_api_and_expansion(wl: Har
     wl.wait_for(lambda: finished(wl, "envy"), "pod to finish")
     out = wl.kubectl("logs", "envy").stdout
     assert (
-        out
-        == f"s3cret|fast|envy|{wl.ns}|36|archive|ops|sandbox-node|unset|hello envy $(POD) $(UNDEFINED)|fast|3|envy\n"
+        out == f"s3cret|fast|envy|{wl.ns}|36|archive|ops|sandbox-node|unset|hello envy $(POD) "
+        "$(UNDEFINED)|fast|3|envy\n"
     )
 
 
-def test_missing_secret_is_a_create_container_config_error_until_it_exists(wl: Harness) -> None:
+def test_missing_secret_is_a_config_error_until_it_exists(wl: Harness) -> None:
     env = [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "later", "key": "token"}}}]
     wl.create("pods", pod("blocked", busybox('echo "$TOKEN"', env=env)))
     state = container_state(wl, "blocked")
@@ -148,7 +156,8 @@ def test_volumes_and_termination_messages_are_mapped_to_host_paths(wl: Harness) 
     script = (
         'cat "$ARCHIVE_CREDENTIALS_DIR/username"; echo; cat /etc/app/sub/app.yaml; pwd; '
         'mkdir -p "$ARCHIVE_DESTINATION_PATH"; echo run >> "$ARCHIVE_DESTINATION_PATH/runs"; '
-        "wc -l < /archive/ann/runs; echo '{\"created\": 1}' > /tmp/result.json; cat /tmp/result.json > /dev/custom-log"
+        "wc -l < /archive/ann/runs; echo '{\"created\": 1}' > /tmp/result.json; cat "
+        "/tmp/result.json > /dev/custom-log"
     )
     container = busybox(
         script,
@@ -190,6 +199,9 @@ def test_fallback_to_logs_on_error_and_exit_codes(wl: Harness) -> None:
     assert (terminated["exitCode"], terminated["reason"]) == (128, "StartError")
 
 
+FOLLOW = ("logs", "-f", "chatty", "-c", "follower")
+
+
 def test_kubectl_logs_container_tail_and_follow(wl: Harness, tmp_path: Path) -> None:
     gate = tmp_path / "gate"
     follower = busybox(
@@ -211,8 +223,10 @@ def test_kubectl_logs_container_tail_and_follow(wl: Harness, tmp_path: Path) -> 
 
     followed: list[str] = []
     streaming = subprocess.Popen(
-        [KUBECTL, f"--kubeconfig={wl.handle.kubeconfig}", "-n", wl.ns, "logs", "-f", "chatty", "-c", "follower"],
-        stdout=subprocess.PIPE, text=True, env={"HOME": str(wl.handle.home), "PATH": "/usr/bin:/bin"},
+        [KUBECTL, f"--kubeconfig={wl.handle.kubeconfig}", "-n", wl.ns, *FOLLOW],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={"HOME": str(wl.handle.home), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert streaming.stdout is not None
     reader = threading.Thread(target=lambda: followed.extend(streaming.stdout))  # type: ignore[arg-type]
@@ -224,10 +238,11 @@ def test_kubectl_logs_container_tail_and_follow(wl: Harness, tmp_path: Path) -> 
     assert followed == ["one\n", "two\n"]
 
 
-def test_deleting_a_pod_sends_sigterm_then_sigkill_after_the_grace_period(wl: Harness) -> None:
-    stubborn = busybox("trap '' TERM; while :; do sleep 1; done")
+def test_pod_deletion_sends_sigterm_then_sigkill_after_the_grace_period(wl: Harness) -> None:
+    stubborn = busybox("trap '' TERM; echo ready; while :; do sleep 1; done")
     wl.create("pods", pod("stubborn", stubborn, terminationGracePeriodSeconds=20))
-    wl.wait_for(lambda: container_state(wl, "stubborn").get("running"), "running")
+    log = f"{wl.handle.url}/api/v1/namespaces/{wl.ns}/pods/stubborn/log"
+    wl.wait_for(lambda: requests.get(log, timeout=5).text == "ready\n", "TERM to be ignored")
     [pid] = wl.wait_for(lambda: wl.sandbox.workloads.kubelet.process_ids(), "process")
     wl.delete("pods", "stubborn")
     assert alive(pid)  # TERM is ignored; the grace period is 20 sandbox seconds

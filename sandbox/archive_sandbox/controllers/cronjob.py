@@ -28,6 +28,7 @@ from .job import controller_uid, finished_condition
 CRONJOBS, JOBS = ("batch", "cronjobs"), ("batch", "jobs")
 COMPONENT = "cronjob-controller"
 TOO_MANY_MISSED = 100
+CRONJOB_DOCS = "https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/"
 SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 
 
@@ -196,7 +197,8 @@ class CronJobController:
                     cj,
                     "Warning",
                     "UnexpectedJob",
-                    f"Saw a job that the controller did not create or forgot: {job['metadata']['name']}",
+                    "Saw a job that the controller did not create or forgot: "
+                    f"{job['metadata']['name']}",
                     COMPONENT,
                 )
             elif job_uid in active_uids and finished:
@@ -254,7 +256,8 @@ class CronJobController:
                 cj,
                 "Warning",
                 "UnsupportedSchedule",
-                f'CRON_TZ or TZ used in schedule "{spec.get("schedule")}" is not officially supported, see https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ for more details',
+                f'CRON_TZ or TZ used in schedule "{spec.get("schedule")}" is not officially '
+                f"supported, see {CRONJOB_DOCS} for more details",
                 COMPONENT,
             )
         try:
@@ -279,7 +282,8 @@ class CronJobController:
                 cj,
                 "Warning",
                 "TooManyMissedTimes",
-                "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew",
+                "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or "
+                "check clock skew",
                 COMPONENT,
             )
         deadline = spec.get("startingDeadlineSeconds")
@@ -288,7 +292,8 @@ class CronJobController:
                 cj,
                 "Warning",
                 "MissSchedule",
-                f"Missed scheduled time to start a job: {scheduled.strftime('%a, %d %b %Y %H:%M:%S +0000')}",
+                "Missed scheduled time to start a job: "
+                f"{scheduled.strftime('%a, %d %b %Y %H:%M:%S +0000')}",
                 COMPONENT,
             )
             return
@@ -304,7 +309,8 @@ class CronJobController:
                 cj,
                 "Normal",
                 "JobAlreadyActive",
-                "Not starting job because prior execution is running and concurrency policy is Forbid",
+                "Not starting job because prior execution is running and concurrency policy is "
+                "Forbid",
                 COMPONENT,
             )
             return

@@ -53,33 +53,42 @@ def match_failure_rule(
         *(status.get("initContainerStatuses") or []),
         *(status.get("containerStatuses") or []),
     ]
+    ref = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
     for index, rule in enumerate(policy.get("rules") or []):
-        on_codes = rule.get("onExitCodes")
-        if on_codes:
-            values = set(on_codes.get("values") or [])
-            for cs in statuses:
-                term = (cs.get("state") or {}).get("terminated")
-                if not term or term.get("exitCode", 0) == 0:
-                    continue
-                if on_codes.get("containerName") and on_codes["containerName"] != cs.get("name"):
-                    continue
-                code = term["exitCode"]
-                if (code in values) == (on_codes.get("operator", "In") == "In"):
-                    return (
-                        index,
-                        rule,
-                        f"Container {cs.get('name')} for pod {pod['metadata']['namespace']}/{pod['metadata']['name']} failed with exit code {code} matching {rule.get('action')} rule at index {index}",
-                    )
-        for wanted in rule.get("onPodConditions") or []:
-            for cond in (pod.get("status") or {}).get("conditions") or []:
-                if cond.get("type") == wanted.get("type") and cond.get("status") == wanted.get(
-                    "status", "True"
-                ):
-                    return (
-                        index,
-                        rule,
-                        f"Pod {pod['metadata']['namespace']}/{pod['metadata']['name']} has condition {cond['type']} matching {rule.get('action')} rule at index {index}",
-                    )
+        action = rule.get("action")
+        if hit := _exit_code_match(rule.get("onExitCodes") or {}, statuses):
+            container, code = hit
+            why = f"Container {container} for pod {ref} failed with exit code {code}"
+            return index, rule, f"{why} matching {action} rule at index {index}"
+        if matched := _condition_match(rule.get("onPodConditions") or [], status):
+            why = f"Pod {ref} has condition {matched}"
+            return index, rule, f"{why} matching {action} rule at index {index}"
+    return None
+
+
+def _exit_code_match(
+    on_codes: dict[str, Any], statuses: list[dict[str, Any]]
+) -> tuple[str, int] | None:
+    """(container, exit code) of the first non-zero exit the requirement selects."""
+    if not on_codes:
+        return None
+    values = set(on_codes.get("values") or [])
+    wanted_in = on_codes.get("operator", "In") == "In"
+    for cs in statuses:
+        code = ((cs.get("state") or {}).get("terminated") or {}).get("exitCode", 0)
+        if code == 0 or on_codes.get("containerName") not in (None, cs.get("name")):
+            continue
+        if (code in values) == wanted_in:
+            return str(cs.get("name")), int(code)
+    return None
+
+
+def _condition_match(wanted: list[dict[str, Any]], status: dict[str, Any]) -> str | None:
+    for want in wanted:
+        for cond in status.get("conditions") or []:
+            same_type = cond.get("type") == want.get("type")
+            if same_type and cond.get("status") == want.get("status", "True"):
+                return str(cond["type"])
     return None
 
 
@@ -220,9 +229,13 @@ class JobController:
             status.setdefault("startTime", rfc3339(now))
             started = parse_rfc3339(status["startTime"])
             deadline = spec.get("activeDeadlineSeconds")
-            on_failure = (spec.get("template") or {}).get("spec", {}).get("restartPolicy") == "OnFailure"
+            on_failure = (spec.get("template") or {}).get("spec", {}).get(
+                "restartPolicy"
+            ) == "OnFailure"
             # OnFailure: container restarts count (pastBackoffLimitOnFailure uses >=, or > 0).
-            restarts_exceed = on_failure and (restarts >= backoff_limit if backoff_limit else restarts > 0)
+            restarts_exceed = on_failure and (
+                restarts >= backoff_limit if backoff_limit else restarts > 0
+            )
             if fail_job is None and (failed > backoff_limit or restarts_exceed):
                 fail_job = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
             if fail_job is None and deadline is not None:

@@ -75,14 +75,16 @@ class WorkloadsConfig:
                 config.clock_speed = float(speed)
             except ValueError:
                 raise ValueError(
-                    f"ARCHIVE_SANDBOX_CLOCK_SPEED={speed!r} is not a number; use e.g. 60 or 0 to freeze"
+                    f"ARCHIVE_SANDBOX_CLOCK_SPEED={speed!r} is not a number; use e.g. 60 or 0 to "
+                    "freeze"
                 ) from None
         if start := environ.get("ARCHIVE_SANDBOX_CLOCK_START"):
             try:
                 config.clock_start = parse_rfc3339(start)
             except ValueError:
                 raise ValueError(
-                    f"ARCHIVE_SANDBOX_CLOCK_START={start!r} is not an RFC3339 time; use e.g. 2025-03-09T23:58:00Z"
+                    f"ARCHIVE_SANDBOX_CLOCK_START={start!r} is not an RFC3339 time; use e.g. "
+                    "2025-03-09T23:58:00Z"
                 ) from None
         if state := environ.get("ARCHIVE_SANDBOX_STATE_DIR"):
             config.state_dir = Path(state)
@@ -94,7 +96,8 @@ def load_image_rules(path: Path) -> list[ImageRule]:
     rules = doc.get("images") if isinstance(doc, dict) else None
     if not isinstance(rules, list):
         raise ValueError(
-            f"{path}: expected a mapping with an 'images' list of rules (image, entrypoint, cmd, workingDir, env, path)"
+            f"{path}: expected a mapping with an 'images' list of rules (image, entrypoint, cmd, "
+            "workingDir, env, path)"
         )
     return [ImageRule.from_dict(r) for r in rules]
 
@@ -175,6 +178,7 @@ class Workloads:
             await self.store.gc.settle()
             for queue in queues:
                 await queue.join()
+            await self.kubelet.wait_for_spawns()
             await asyncio.sleep(0)
             if not fired and before == self.store.resource_version and all(q.idle for q in queues):
                 return
@@ -213,7 +217,8 @@ class Workloads:
                 self.clock.freeze()
         except (TypeError, ValueError) as e:
             raise err.bad_request(
-                f"sandbox clock: {e}; send {{'now': RFC3339}}, {{'advance': seconds}}, {{'speed': N}} or {{'freeze': true}}"
+                f"sandbox clock: {e}; send {{'now': RFC3339}}, {{'advance': seconds}}, "
+                f"{{'speed': N}} or {{'freeze': true}}"
             ) from None
 
 
@@ -256,7 +261,8 @@ def _validate_cronjob(
                 (
                     "FieldValueInvalid",
                     "spec.schedule",
-                    f'Invalid value: "{schedule}": cannot use TZ or CRON_TZ in schedule, use timeZone field instead',
+                    f'Invalid value: "{schedule}": cannot use TZ or CRON_TZ in schedule, use '
+                    "timeZone field instead",
                 )
             )
         elif "TZ" in schedule and zone is not None:
@@ -264,7 +270,8 @@ def _validate_cronjob(
                 (
                     "FieldValueInvalid",
                     "spec.schedule",
-                    f'Invalid value: "{schedule}": cannot use both timeZone field and TZ or CRON_TZ in schedule',
+                    f'Invalid value: "{schedule}": cannot use both timeZone field and TZ or '
+                    "CRON_TZ in schedule",
                 )
             )
     if zone is not None:

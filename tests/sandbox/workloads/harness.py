@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-
 from archive_sandbox.app import Sandbox
 from archive_sandbox.kubelet_spec import ImageRule
+
 from tests.fixtures.sandbox import SandboxHandle
 
 T = TypeVar("T")
@@ -166,8 +166,10 @@ def group_members(pgid: int) -> list[int]:
     return out
 
 
-@pytest.fixture(scope="module")
-def wl_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, SandboxHandle]]:
+@pytest.fixture(scope="module", name="wl_sandbox")
+def wl_sandbox_fixture(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Sandbox, SandboxHandle]]:
     sb = Sandbox()
     sb.workloads.clock.set(START)
     sb.workloads.clock.freeze()
@@ -179,8 +181,8 @@ def wl_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandb
         sb.stop_thread()
 
 
-@pytest.fixture
-def wl(wl_sandbox: tuple[Sandbox, SandboxHandle]) -> Iterator[Harness]:
+@pytest.fixture(name="wl")
+def wl_fixture(wl_sandbox: tuple[Sandbox, SandboxHandle]) -> Iterator[Harness]:
     harness = Harness(*wl_sandbox)
     harness.ns = harness.handle.create_namespace(f"w-{uuid.uuid4().hex[:8]}")
     yield harness
