@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -11,6 +12,12 @@ import click
 
 from .app import Sandbox
 from .auth import Users
+
+
+def _workloads_env(name: str, value: object) -> None:
+    """Workload options travel as the environment `Workloads` reads (controllers/workloads.py)."""
+    if value is not None:
+        os.environ[name] = str(value)
 
 
 @click.group()
@@ -41,6 +48,27 @@ def main() -> None:
     multiple=True,
     metavar="TOKEN=USER[:GROUP,...]",
     help="Add a bearer token for a user (repeatable).",
+)
+@click.option(
+    "--clock-speed",
+    type=click.FloatRange(min=0),
+    expose_value=False,
+    callback=lambda _c, _p, v: _workloads_env("ARCHIVE_SANDBOX_CLOCK_SPEED", v),
+    help="Sandbox seconds per real second for CronJobs, Jobs and pods (0 freezes; default 1).",
+)
+@click.option(
+    "--clock-start",
+    metavar="RFC3339",
+    expose_value=False,
+    callback=lambda _c, _p, v: _workloads_env("ARCHIVE_SANDBOX_CLOCK_START", v),
+    help="Start the sandbox clock at this time (default: now).",
+)
+@click.option(
+    "--images",
+    type=click.Path(exists=True, dir_okay=False),
+    expose_value=False,
+    callback=lambda _c, _p, v: _workloads_env("ARCHIVE_SANDBOX_IMAGES", v),
+    help="YAML image rules: which local command runs which image (see sandbox/README.md).",
 )
 def serve(
     host: str, port: int, kubeconfig_path: Path, crd_dir: Path | None, user_specs: tuple[str, ...]
