@@ -192,6 +192,7 @@ def test_trigger_defaults_to_yesterday_in_the_schedule_time_zone(run_cli: Run) -
     assert meta["labels"] == {
         "archive.auriora.io/schedule": "kenji",
         "archive.auriora.io/user": "kenji",
+        "archive.auriora.io/trigger": "manual",
     }
     assert meta["ownerReferences"] == [
         {

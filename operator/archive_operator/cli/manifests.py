@@ -162,6 +162,7 @@ def run_manifest(
             "labels": {
                 c.LABEL_SCHEDULE: c.label_value(meta["name"]),
                 c.LABEL_USER: c.label_value(schedule["spec"]["user"]),
+                c.LABEL_TRIGGER: trigger,
             },
             "ownerReferences": [
                 {
