@@ -52,6 +52,7 @@ MAX_JOB_NAME = 63
 RUNNER_CONTAINER = "runner"
 RUNNER_UID = 10001  # the runner image's user (runner/Dockerfile)
 CREDENTIALS_DIR = "/var/run/secrets/archive"
+TERMINATION_LOG = "/dev/termination-log"
 ARCHIVE_MOUNT = "/archive"
 TMP_MOUNT = "/tmp"
 

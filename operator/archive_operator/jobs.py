@@ -86,10 +86,7 @@ def parse_result(terminated: Manifest) -> RunnerResult:
     exit_code = terminated.get("exitCode")
     code = int(exit_code) if isinstance(exit_code, int) else None
     text = str(terminated.get("message") or "").strip()
-    try:
-        data = json.loads(text) if text.startswith("{") else None
-    except ValueError:
-        data = None
+    data = _result_json(text)
     if not isinstance(data, dict):
         tail = text.splitlines()[-1][:MAX_MESSAGE] if text else None
         return RunnerResult(exit_code=code, message=tail)
@@ -117,6 +114,22 @@ def parse_result(terminated: Manifest) -> RunnerResult:
         counts=counts,
         errors=errors,
     )
+
+
+def _result_json(text: str) -> dict[str, Any] | None:
+    """The result object: the whole message, or (a log tail, FallbackToLogsOnError) its last
+    line that is a JSON object with an exit_code."""
+    for line in [text, *reversed(text.splitlines())]:
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and "exit_code" in data and "status" in data:
+            return data
+    return None
 
 
 def _str(value: object) -> str | None:

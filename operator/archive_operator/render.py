@@ -125,9 +125,12 @@ def _calendar_env(spec: ArchiveScheduleSpec) -> list[Manifest]:
 
 
 def _credentials_env(spec: ArchiveScheduleSpec) -> list[Manifest]:
+    # The result's compact copy goes to the container's terminationMessagePath (the default,
+    # named explicitly so a runtime that maps container paths maps this one too).
+    env = [_env("ARCHIVE_TERMINATION_LOG", c.TERMINATION_LOG)]
     if spec.credentials_secret_ref is None:
-        return []
-    return [_env("ARCHIVE_CREDENTIALS_DIR", c.CREDENTIALS_DIR)]
+        return env
+    return [*env, _env("ARCHIVE_CREDENTIALS_DIR", c.CREDENTIALS_DIR)]
 
 
 def runner_env(schedule: ArchiveSchedule, resolved: ResolvedEntry) -> list[Manifest]:

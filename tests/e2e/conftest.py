@@ -1,0 +1,84 @@
+"""E2E fixtures: the whole chain on the sandbox, or on a real cluster (tests/e2e/README.md)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .harness import ROOT, CalDAV, Cluster, Operator, WebhookReceiver
+
+REAL_KUBECONFIG = os.environ.get("ARCHIVE_E2E_KUBECONFIG")
+
+
+@pytest.fixture(scope="session")
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    workdir = tmp_path_factory.mktemp("e2e")
+    if REAL_KUBECONFIG:
+        real = Cluster(Path(REAL_KUBECONFIG), workdir, None)
+        real.kubectl("apply", "-f", str(ROOT / "crds"))
+        yield real
+        return
+    sandbox: Any = request.getfixturevalue("sandbox")  # tests/fixtures/sandbox.py
+    sandbox.apply_crds(*sorted((ROOT / "crds").glob("*.yaml")))
+    yield Cluster(Path(sandbox.kubeconfig), workdir, sandbox.url)
+
+
+@pytest.fixture(scope="session")
+def caldav(request: pytest.FixtureRequest) -> CalDAV:
+    url = os.environ.get("ARCHIVE_E2E_CALDAV_URL")
+    if url:
+        server = CalDAV(
+            url,
+            os.environ.get("ARCHIVE_E2E_CALDAV_USER", "alice"),
+            os.environ.get("ARCHIVE_E2E_CALDAV_PASSWORD", "secret"),
+        )
+    else:
+        radicale = request.getfixturevalue("radicale_server")
+        server = CalDAV(radicale.base_url, radicale.username, radicale.password)
+    server.http.request("PROPFIND", f"{server.base_url}/{server.user}/", headers={"Depth": "0"})
+    return server
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    image = os.environ.get("ARCHIVE_E2E_RUNNER_IMAGE", "archive-runner:e2e")
+    process = Operator(cluster, image, tmp_path_factory.mktemp("operator") / "operator.log")
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+        print(process.log.read_text(errors="replace")[-4000:])
+
+
+@pytest.fixture
+def namespace(cluster: Cluster, operator: Operator) -> Iterator[str]:
+    """A fresh namespace the operator watches (its name matches e2e-*)."""
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    cluster.kubectl("create", "namespace", name)
+    cluster.kubectl(
+        "create", "secret", "generic", "calendar",
+        "--from-literal=username=alice", "--from-literal=password=secret",
+        namespace=name,
+    )  # fmt: skip
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
+
+
+def sandbox_only(cluster: Cluster) -> None:
+    if not cluster.is_sandbox:
+        pytest.skip("moves the sandbox's clock; on a real cluster see tests/e2e/README.md")
