@@ -23,7 +23,7 @@ def minutes(moment: str) -> int:
 
 def test_daily_2359_fires_with_kubernetes_naming_and_status(wl: Harness) -> None:
     wl.set_time(datetime(2025, 3, 9, 23, 58, 30, tzinfo=UTC))
-    body = cronjob("nightly", "59 23 * * *", "echo archived")
+    body = cronjob("nightly", "59 23 * * *", "echo archived", job_spec=SUSPENDED_JOBS)
     body["spec"]["jobTemplate"]["metadata"] = {
         "labels": {"app": "archive"},
         "annotations": {"note": "x"},
@@ -50,7 +50,8 @@ def test_daily_2359_fires_with_kubernetes_naming_and_status(wl: Harness) -> None
     status = wl.get("cronjobs", "nightly")["status"]  # type: ignore[index]
     assert status["lastScheduleTime"] == "2025-03-09T23:59:00Z"
     assert [a["name"] for a in status["active"]] == [name]
-    wl.wait_for(lambda: "active" not in wl.get("cronjobs", "nightly")["status"], "job to finish")  # type: ignore[index]
+    wl.patch("jobs", name, {"spec": {"suspend": False}})  # now it runs
+    wl.wait_for(lambda: "active" not in wl.get("cronjobs", "nightly")["status"], "the run")  # type: ignore[index]
     status = wl.get("cronjobs", "nightly")["status"]  # type: ignore[index]
     assert status["lastSuccessfulTime"] == job_completion(wl, name)
     assert f"Saw completed job: {name}, condition: Complete" in wl.events("SawCompletedJob")
