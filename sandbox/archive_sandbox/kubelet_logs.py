@@ -7,6 +7,7 @@ Supports `container`, `follow`, `tailLines`, `previous`, `timestamps`, `limitByt
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,12 +74,14 @@ class LogHandler:
             )
         path = container.log_file(container.restarts - 1 if previous else None)
         timestamps = q.get("timestamps", "").lower() == "true"
-        lines = self._select(_lines(path), q)
+        stored = _lines(path)
+        lines = self._select(stored, q)
         body = _render(lines, timestamps)
         limit = int(q["limitBytes"]) if q.get("limitBytes", "").isdigit() else None
         if q.get("follow", "").lower() != "true" or previous:
             return web.Response(body=body[:limit] if limit else body, content_type="text/plain")
-        return await self._follow(request, container, path, len(lines), body, timestamps)
+        uid = pod["metadata"]["uid"]
+        return await self._follow(request, uid, container, path, len(stored), body, timestamps)
 
     @staticmethod
     def _default_container(pod: dict[str, object]) -> str:
@@ -114,26 +117,28 @@ class LogHandler:
                 )
         return "ContainerCreating"
 
-    def _select(self, lines: list[tuple[str, str]], q: object) -> list[tuple[str, str]]:
-        query = q  # aiohttp MultiDictProxy
+    def _select(
+        self, lines: list[tuple[str, str]], query: Mapping[str, str]
+    ) -> list[tuple[str, str]]:
         since: datetime | None = None
-        if query.get("sinceSeconds", "").isdigit():  # type: ignore[attr-defined]
-            since = self.kubelet.clock.now() - timedelta(seconds=int(query["sinceSeconds"]))  # type: ignore[index]
-        elif query.get("sinceTime"):  # type: ignore[attr-defined]
-            since = parse_rfc3339(query["sinceTime"])  # type: ignore[index]
+        if query.get("sinceSeconds", "").isdigit():
+            since = self.kubelet.clock.now() - timedelta(seconds=int(query["sinceSeconds"]))
+        elif query.get("sinceTime"):
+            since = parse_rfc3339(query["sinceTime"])
         if since is not None:
             lines = [(s, t) for s, t in lines if parse_rfc3339(s) >= since]
-        tail = query.get("tailLines", "")  # type: ignore[attr-defined]
-        if tail.lstrip("-").isdigit() and int(tail) >= 0:
+        tail = query.get("tailLines", "")
+        if tail.isdigit():
             lines = lines[len(lines) - int(tail) :] if int(tail) else []
         return lines
 
     async def _follow(
         self,
         request: web.Request,
+        uid: str,
         container: Container,
         path: Path,
-        sent_upto: int,
+        seen: int,
         first: bytes,
         timestamps: bool,
     ) -> web.StreamResponse:
@@ -143,7 +148,6 @@ class LogHandler:
         await response.prepare(request)
         await response.write(first)
         attempt = container.restarts
-        seen = len(_lines(path))
         try:
             while True:
                 changed = container.log_changed
@@ -151,14 +155,12 @@ class LogHandler:
                 if len(lines) > seen:
                     await response.write(_render(lines[seen:], timestamps))
                     seen = len(lines)
-                finished = container.terminated is not None or container.restarts != attempt
+                restarted = container.restarts != attempt
                 if (
-                    finished
-                    and container.process is not None
-                    and container.process.returncode is not None
+                    container.terminated is not None
+                    or restarted
+                    or uid not in self.kubelet.runtimes
                 ):
-                    break
-                if container.terminated is not None and container.process is None:
                     break
                 await changed.wait()
         except (ConnectionResetError, asyncio.CancelledError):

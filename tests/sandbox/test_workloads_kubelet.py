@@ -11,6 +11,7 @@ from typing import Any
 
 import requests
 from archive_sandbox.app import Sandbox
+from archive_sandbox.controllers.workloads import RUNNER_RULE
 from archive_sandbox.kubelet_spec import ImageRule
 
 from tests.fixtures.sandbox import KUBECTL
@@ -283,3 +284,12 @@ def test_no_pod_process_outlives_the_sandbox(tmp_path: Path) -> None:
     finally:
         sb.stop_thread()
     assert [m for m in members if alive(m)] == []
+
+
+def test_the_runner_image_runs_the_installed_archive_runner(wl: Harness) -> None:
+    wl.sandbox.workloads.images = [*wl.sandbox.workloads.images, RUNNER_RULE]
+    runner = {"name": "runner", "image": "ghcr.io/auriora/archive-runner:0.1.0", "args": ["--help"]}
+    wl.create("pods", pod("runner", runner))
+    wl.wait_for(lambda: finished(wl, "runner"), "the runner to exit")
+    assert container_state(wl, "runner")["terminated"]["exitCode"] == 0
+    assert "Usage" in wl.kubectl("logs", "runner").stdout
