@@ -370,3 +370,24 @@ def test_deleting_a_crd_removes_its_objects_and_resources(sandbox: SandboxHandle
     )
     ext.delete_custom_resource_definition("doodads.temp.example.com")
     assert CRD_FILE.exists()
+
+
+def test_watch_list_initial_events_end_with_a_bookmark(
+    sandbox: SandboxHandle, core: Any, sandbox_namespace: str
+) -> None:
+    core.create_namespaced_config_map(sandbox_namespace, {"metadata": {"name": "initial"}})
+    url = f"{sandbox.url}/api/v1/namespaces/{sandbox_namespace}/configmaps"
+    params = {
+        "watch": "1",
+        "sendInitialEvents": "true",
+        "allowWatchBookmarks": "true",
+        "resourceVersionMatch": "NotOlderThan",
+        "timeoutSeconds": "1",
+    }
+    events = [
+        json.loads(line)
+        for line in requests.get(url, params=params, headers=AUTH, timeout=5).text.splitlines()
+    ]
+    assert (events[0]["type"], events[0]["object"]["metadata"]["name"]) == ("ADDED", "initial")
+    assert events[1]["type"] == "BOOKMARK"
+    assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}

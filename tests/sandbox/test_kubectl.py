@@ -306,3 +306,10 @@ def test_kubectl_crd_established_and_namespace_commands(sandbox: SandboxHandle) 
     assert "kubectl-made" in sandbox.kubectl("get", "ns").stdout
     sandbox.kubectl("delete", "namespace", "kubectl-made", "--timeout=20s")
     assert sandbox.kubectl("get", "ns", "kubectl-made", check=False).returncode != 0
+
+
+def test_get_watch_prints_table_rows(kubectl: Kubectl) -> None:
+    kubectl("apply", "-f", "-", input=widget_yaml())
+    watched = kubectl("get", "widgets", "-w", "--request-timeout=2s").stdout.splitlines()
+    assert watched[0].split() == ["NAME", "SIZE", "COLOR", "READY", "AGE"]
+    assert watched[1].split()[:3] == ["w1", "3", "blue"]
