@@ -64,11 +64,6 @@ def test_helm_install_creates_the_release_objects(helm: Helm, installed: Sandbox
     assert listed.stdout.split() == [RELEASE], listed.stderr
 
 
-@pytest.mark.xfail(
-    reason="sandbox: helm purges its release Secret with a protobuf DeleteOptions body, which "
-    "the sandbox cannot decode yet (415); remove this marker when it can",
-    strict=True,
-)
 def test_helm_uninstall_removes_everything_but_the_crds(
     helm: Helm, installed: SandboxHandle
 ) -> None:
