@@ -226,7 +226,7 @@ class WebhookReceiver:
         received = self.payloads
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 received.append(json.loads(self.rfile.read(length) or b"{}"))
                 self.send_response(204)
@@ -244,5 +244,61 @@ class WebhookReceiver:
         return [str(p.get("kind")) for p in self.payloads]
 
     def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# Not passed on: the proxy sends the body decoded and with its own length.
+HOP_HEADERS = ("transfer-encoding", "connection", "content-length", "content-encoding")
+
+
+class GatedProxy:
+    """A reverse proxy that holds every request until ``release`` is set (a run 'mid-way')."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.waiting = threading.Event()
+        self.release = threading.Event()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _forward(self) -> None:
+                proxy.waiting.set()
+                proxy.release.wait(60)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if k.lower() not in ("host", "connection", "accept-encoding")
+                }
+                response = httpx.request(
+                    self.command, proxy.upstream + self.path, headers=headers, content=body
+                )
+                self.send_response(response.status_code)
+                for key, value in response.headers.items():
+                    if key.lower() not in HOP_HEADERS:
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(response.content)))
+                self.end_headers()
+                self.wfile.write(response.content)
+
+            do_GET = do_PUT = do_REPORT = do_PROPFIND = _forward
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> GatedProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()

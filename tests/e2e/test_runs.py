@@ -14,7 +14,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from .conftest import sandbox_only
-from .harness import CalDAV, Cluster, Operator, WebhookReceiver, free_port, vevent, wait_for
+from .harness import (
+    CalDAV,
+    Cluster,
+    GatedProxy,
+    Operator,
+    WebhookReceiver,
+    free_port,
+    vevent,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -125,7 +134,7 @@ def test_manual_run_for_a_past_range(cluster: Cluster, caldav: CalDAV, namespace
 
     run = wait_finished(cluster, namespace, "alice-manual")
 
-    assert run["status"]["phase"] == "Succeeded", run["status"]
+    assert run["status"]["phase"] == "Succeeded", json.dumps(run["status"])
     assert run["status"]["counts"]["created"] == 6
     assert run["status"]["archived"] == 6
     assert run["status"]["jobName"] == "alice-manual"
@@ -147,3 +156,193 @@ def test_manual_run_for_a_past_range(cluster: Cluster, caldav: CalDAV, namespace
     )  # fmt: skip
     reasons = {e["reason"] for e in json.loads(events)["items"]}
     assert {"RunStarted", "RunSucceeded"} <= reasons
+
+
+def events_of(cluster: Cluster, namespace: str, name: str) -> list[dict[str, Any]]:
+    out = cluster.kubectl(
+        "get", "events", "--field-selector", f"involvedObject.name={name}", "-o", "json",
+        namespace=namespace,
+    )  # fmt: skip
+    return list(json.loads(out)["items"])
+
+
+def test_backfill_over_weeks_and_a_manual_run_that_waits_for_it(
+    cluster: Cluster, caldav: CalDAV, namespace: str
+) -> None:
+    source, archive = caldav.new_calendar("work"), caldav.new_calendar("archive")
+    weeks = past_days(21, ago=5)
+    seed_days(caldav, source, weeks)
+    cluster.apply(schedule_yaml("alice", source, archive), namespace)
+    # Both at once: the backfill is older, so it runs first; the manual run waits (Forbid).
+    cluster.apply(
+        run_yaml("alice-1-backfill", "alice", weeks[0], weeks[-1], trigger="backfill")
+        + "---"
+        + run_yaml("alice-2-again", "alice", weeks[-1], weeks[-1]),
+        namespace,
+    )
+
+    backfill = wait_finished(cluster, namespace, "alice-1-backfill")
+    again = wait_finished(cluster, namespace, "alice-2-again")
+
+    assert backfill["status"]["phase"] == "Succeeded", backfill["status"]
+    assert archived_days(caldav, archive) == sorted(d.isoformat() for d in weeks for _ in (0, 1))
+    assert backfill["status"]["counts"]["created"] == 42
+    assert archived_days(caldav, archive) == sorted(d.isoformat() for d in weeks for _ in (0, 1))
+    assert again["status"]["phase"] == "Succeeded", again["status"]
+    assert again["status"]["counts"] == {**again["status"]["counts"], "unchanged": 2, "created": 0}
+    queued = [
+        e for e in events_of(cluster, namespace, "alice-2-again") if e["reason"] == "RunQueued"
+    ]
+    assert queued and "ConcurrentRunActive" in queued[0]["message"]
+    assert again["status"]["startTime"] >= backfill["status"]["completionTime"]
+    assert len(cluster.items("jobs", namespace)) == 2
+
+
+def test_failing_runs_make_the_schedule_unhealthy_and_notify_then_recover(
+    cluster: Cluster, caldav: CalDAV, namespace: str, webhook: WebhookReceiver
+) -> None:
+    archive = caldav.new_calendar("archive")
+    down = f"http://127.0.0.1:{free_port()}/alice/work/"  # nothing listens there
+    cluster.kubectl(
+        "create", "secret", "generic", "hook", f"--from-literal=url={webhook.url}",
+        namespace=namespace,
+    )  # fmt: skip
+    extra = """  runner:
+    backoffLimit: 0
+  notify:
+    webhook:
+      urlSecretRef: {name: hook, key: url}
+"""
+    cluster.apply(schedule_yaml("alice", down, archive, extra=extra), namespace)
+    day = past_days(1)[0]
+    cluster.apply(
+        "---".join(run_yaml(f"alice-fail-{i}", "alice", day, day) for i in range(3)), namespace
+    )
+    for i in range(3):
+        run = wait_finished(cluster, namespace, f"alice-fail-{i}")
+        assert run["status"]["phase"] == "Failed"
+        assert run["status"]["reason"] == "ServerUnreachable", run["status"]
+
+    status = wait_for(
+        lambda: (
+            (s := schedule_status(cluster, namespace, "alice")).get("consecutiveFailures") == 3
+            and condition(s, "Healthy").get("status") == "False"
+            and s
+        ),
+        "Healthy=False after three failures",
+    )
+    assert condition(status, "Healthy")["reason"] == "FailingRepeatedly"
+    wait_for(lambda: webhook.kinds().count("failure") == 3, "three failure notifications")
+    assert webhook.payloads[0]["user"] == "alice"
+    assert webhook.payloads[0]["phase"] == "Failed"
+
+    # The calendar server is back: point the schedule at it and run again.
+    source = caldav.new_calendar("work")
+    seed_days(caldav, source, [day])
+    patch = {"spec": {"source": {"caldav": {"url": source}}}}
+    cluster.kubectl(
+        "patch", "archiveschedule", "alice", "--type=merge", "-p", json.dumps(patch),
+        namespace=namespace,
+    )  # fmt: skip
+    cluster.apply(run_yaml("alice-recovered", "alice", day, day), namespace)
+    assert wait_finished(cluster, namespace, "alice-recovered")["status"]["phase"] == "Succeeded"
+    status = wait_for(
+        lambda: (
+            condition(s := schedule_status(cluster, namespace, "alice"), "Healthy").get("status")
+            == "True"
+            and s
+        ),
+        "Healthy=True after the recovery",
+    )
+    assert status["consecutiveFailures"] == 0
+    wait_for(lambda: "recovery" in webhook.kinds(), "a recovery notification")
+    recovery = webhook.payloads[webhook.kinds().index("recovery")]
+    assert recovery["run"] == "alice-recovered"
+    assert recovery["counts"]["created"] == 2
+
+
+def test_operator_killed_mid_run_makes_no_second_job(
+    cluster: Cluster, caldav: CalDAV, namespace: str, operator: Operator
+) -> None:
+    sandbox_only(cluster)  # the gate is a proxy on 127.0.0.1, where sandbox pods run
+    source, archive = caldav.new_calendar("work"), caldav.new_calendar("archive")
+    day = past_days(1)[0]
+    seed_days(caldav, source, [day])
+    with GatedProxy(caldav.base_url) as gate:
+        gated = source.replace(caldav.base_url, gate.url)
+        cluster.apply(schedule_yaml("alice", gated, archive), namespace)
+        cluster.apply(run_yaml("alice-manual", "alice", day, day), namespace)
+        wait_for(gate.waiting.is_set, "the runner to reach the calendar server")
+        operator.kill()
+        operator.start()
+        wait_for(
+            lambda: (
+                "Handler 'run_changed' succeeded"
+                in operator.log.read_text(errors="replace").split("Signal SIGTERM")[-1][-20000:]
+            ),
+            "the restarted operator to resume",
+        )
+        gate.release.set()
+        run = wait_finished(cluster, namespace, "alice-manual")
+    assert run["status"]["phase"] == "Succeeded", json.dumps(run["status"])
+    assert run["status"]["counts"]["created"] == 2
+    jobs = cluster.items("jobs", namespace)
+    assert [j["metadata"]["name"] for j in jobs] == ["alice-manual"]
+    assert len(cluster.items("pods", namespace)) == 1
+
+
+def test_deleting_the_schedule_removes_everything(
+    cluster: Cluster, caldav: CalDAV, namespace: str
+) -> None:
+    source, archive = caldav.new_calendar("work"), caldav.new_calendar("archive")
+    day = past_days(1)[0]
+    entries = '[{name: nightly, daily: {at: "23:59"}}]'
+    cluster.apply(schedule_yaml("alice", source, archive, entries=entries), namespace)
+    cluster.apply(run_yaml("alice-manual", "alice", day, day), namespace)
+    wait_finished(cluster, namespace, "alice-manual")
+    assert cluster.items("cronjobs", namespace)
+
+    cluster.kubectl("delete", "archiveschedule", "alice", namespace=namespace)
+
+    def gone() -> bool:
+        return not any(
+            cluster.items(kind, namespace) for kind in ("cronjobs", "jobs", "pods", "archiveruns")
+        )
+
+    wait_for(gone, "the schedule's CronJobs, Jobs, pods and runs to be deleted")
+
+
+def test_daily_schedule_fires_and_archives_the_local_day(
+    cluster: Cluster, caldav: CalDAV, namespace: str
+) -> None:
+    sandbox_only(cluster)
+    source, archive = caldav.new_calendar("work"), caldav.new_calendar("archive")
+    day = datetime.now(LONDON).date()
+    seed_days(caldav, source, [day - timedelta(days=1), day, day + timedelta(days=1)])
+    cluster.clock(now=local(day, 23, 58).astimezone(UTC).isoformat(), speed=0)
+    try:
+        entries = '[{name: nightly, daily: {at: "23:59"}}]'
+        cluster.apply(schedule_yaml("alice", source, archive, entries=entries), namespace)
+        wait_for(lambda: cluster.items("cronjobs", namespace), "the CronJob")
+        cluster.clock(advance=90)  # 23:59:30 London: the CronJob fires
+
+        runs = wait_for(lambda: cluster.items("archiveruns", namespace), "the scheduled run")
+        name = runs[0]["metadata"]["name"]
+        run = wait_finished(cluster, namespace, name)
+    finally:
+        cluster.clock(now=datetime.now(UTC).isoformat(), speed=1)
+
+    assert run["spec"]["trigger"] == "scheduled"
+    assert run["spec"]["start"] == run["spec"]["end"] == day.isoformat()
+    assert run["status"]["phase"] == "Succeeded", json.dumps(run["status"])
+    assert run["status"]["counts"]["created"] == 2
+    assert archived_days(caldav, archive) == [day.isoformat()] * 2
+    status = wait_for(
+        lambda: (s := schedule_status(cluster, namespace, "alice")).get("lastRun") and s,
+        "the schedule's lastRun",
+    )
+    assert status["lastRun"] == {**status["lastRun"], "name": name, "phase": "Succeeded"}
+    assert status["lastScheduleTime"] == local(day, 23, 59).astimezone(UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    assert status["lastSuccessfulTime"]
