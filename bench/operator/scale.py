@@ -286,8 +286,8 @@ def report(count: int, baselines: list[BaselineRun], operators: list[OperatorRun
         f"{summary([o.apply_seconds for o in operators])}"
     )
     print(
-        f"ratio operator/baseline: median {median(pairs):.2f}× "
-        f"(range {min(pairs):.2f}–{max(pairs):.2f}; target ≤ 2×)"
+        f"ratio operator/baseline: median {median(pairs):.2f}x "
+        f"(range {min(pairs):.2f}-{max(pairs):.2f}; target ≤ 2x)"
     )
     print(f"sandbox CPU: baseline {summary([b.sandbox_cpu for b in baselines], 's CPU')}")
     print(f"             operator {summary([o.sandbox_cpu for o in operators], 's CPU')}")

@@ -11,8 +11,8 @@ def median(values: Sequence[float]) -> float:
 
 
 def spread(values: Sequence[float]) -> str:
-    """``min–max`` of the repeats, to judge how much the median can be trusted."""
-    return f"{min(values):.2f}–{max(values):.2f}"
+    """``min-max`` of the repeats, to judge how much the median can be trusted."""
+    return f"{min(values):.2f}-{max(values):.2f}"
 
 
 def summary(values: Sequence[float], unit: str = "s") -> str:
