@@ -215,7 +215,8 @@ def plan_lifecycle(
             new[name] = _failed(status, "JobNameConflict", conflict, now)
             continue
         if job is None:
-            if run.spec.trigger == "scheduled" or status.job_name:
+            recorded = run.metadata.labels.get(c.LABEL_TRIGGER) == "scheduled"
+            if (run.spec.trigger == "scheduled" and recorded) or status.job_name:
                 message = "the run's Job was deleted before its result was recorded"
                 new[name] = _failed(status, "JobDeleted", message, now)
                 continue
