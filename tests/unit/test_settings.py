@@ -52,7 +52,7 @@ def test_reads_the_charts_environment() -> None:
             "ARCHIVE_OPERATOR_METRICS_PORT": "9090",
             "ARCHIVE_OPERATOR_NOTIFY_ENABLED": "false",
             "ARCHIVE_OPERATOR_RUNNER_IMAGE_PULL_SECRETS": "registry, other",
-            "ARCHIVE_OPERATOR_RUNNER_RESOURCES": '{"requests":{"cpu":"50m"},"limits":{"memory":"256Mi"}}',
+            "ARCHIVE_OPERATOR_RUNNER_ACTIVE_DEADLINE_SECONDS": "7200",
             "ARCHIVE_OPERATOR_RUNNER_RESOURCES": (
                 '{"requests":{"cpu":"50m"},"limits":{"memory":"256Mi"}}'
             ),
