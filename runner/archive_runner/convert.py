@@ -119,6 +119,10 @@ def _convert(
         copy = _archived_event(occurrence, uid, original_uid, recurrence_id, source_id, run_id)
         for prop in _RECURRENCE_PROPS:
             copy.pop(prop, None)
+        if "DTEND" in copy and "DURATION" in copy:
+            # The expander adds DTEND to occurrences of an event timed by DURATION; a VEVENT
+            # with both is invalid (RFC 5545 3.6.1) and servers refuse it. Keep the source's.
+            del copy["DTEND"]
         items.append(context.item([copy], uid, original_uid, recurrence_id))
     return items
 

@@ -147,3 +147,16 @@ def test_termination_message_fits_in_4_kib_with_counts_window_and_run_id() -> No
     assert parsed["run_id"] == "run-1" and parsed["counts"]["failed"] == 100
     assert parsed["window"]["start"] == "2024-03-01" and parsed["errors_total"] == 100
     assert len(json.loads(result.to_json())["errors"]) == 50
+
+
+def test_occurrences_of_an_event_timed_by_duration_carry_duration_only() -> None:
+    """The expander adds DTEND to each occurrence; DTEND with DURATION is invalid and a server
+    (Radicale) refuses such a copy, so the copy keeps the source's DURATION only."""
+    text = event("d@x", "20240304T090000Z", "20240304T100000Z", extra="RRULE:FREQ=WEEKLY")
+    text = text.replace("DTEND:20240304T100000Z", "DURATION:PT1H")
+    items = items_of(text)
+    assert len(items) == 4
+    for item in items:
+        vevent = ical.unfold(item.data.decode()).split("BEGIN:VEVENT")[1]
+        assert "\nDURATION:PT1H" in vevent
+        assert "\nDTEND" not in vevent
