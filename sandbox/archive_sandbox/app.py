@@ -44,6 +44,7 @@ class Sandbox:
             request_log=self.requests,
             bookmark_interval=bookmark_interval,
         )
+        self.faults = self.server.faults  # fault mode (faults.py), off by default
         # Clock, CronJob/Job controllers and the local kubelet; they start and stop with the server.
         self.workloads = Workloads(self.store, self.server)
         self.loop: asyncio.AbstractEventLoop | None = None

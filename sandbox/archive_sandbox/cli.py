@@ -12,6 +12,7 @@ import click
 
 from .app import Sandbox
 from .auth import Users
+from .faults import FaultConfig, FaultSpecError, parse_spec
 
 
 def _workloads_env(name: str, value: object) -> None:
@@ -70,10 +71,27 @@ def main() -> None:
     callback=lambda _c, _p, v: _workloads_env("ARCHIVE_SANDBOX_IMAGES", v),
     help="YAML image rules: which local command runs which image (see sandbox/README.md).",
 )
+@click.option(
+    "--faults",
+    "fault_spec",
+    metavar="SPEC",
+    help="Fault mode: e.g. 'seed=7,500=0.05,429=0.05,409=0.05,drop=0.3' (sandbox/README.md).",
+)
 def serve(
-    host: str, port: int, kubeconfig_path: Path, crd_dir: Path | None, user_specs: tuple[str, ...]
+    host: str,
+    port: int,
+    kubeconfig_path: Path,
+    crd_dir: Path | None,
+    user_specs: tuple[str, ...],
+    fault_spec: str | None,
 ) -> None:
     """Serve the Kubernetes API; write a kubeconfig for it."""
+    faults = None
+    if fault_spec:
+        try:
+            faults = parse_spec(fault_spec)
+        except FaultSpecError as e:
+            raise click.BadParameter(str(e), param_hint="--faults") from None
     users = Users()
     for spec in user_specs:
         try:
@@ -81,14 +99,21 @@ def serve(
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--user") from None
         users.add(token, name, groups)
-    asyncio.run(_serve(host, port, kubeconfig_path, crd_dir, users))
+    asyncio.run(_serve(host, port, kubeconfig_path, crd_dir, users, faults))
 
 
 async def _serve(
-    host: str, port: int, kubeconfig_path: Path, crd_dir: Path | None, users: Users
+    host: str,
+    port: int,
+    kubeconfig_path: Path,
+    crd_dir: Path | None,
+    users: Users,
+    faults: FaultConfig | None = None,
 ) -> None:
     sandbox = Sandbox(users=users)
     url = await sandbox.start(host, port)
+    if faults is not None:
+        sandbox.faults.configure(faults)
     try:
         if crd_dir is not None:
             files = sorted(crd_dir.glob("*.y*ml")) if crd_dir.is_dir() else [crd_dir]
@@ -96,6 +121,8 @@ async def _serve(
             click.echo(f"Installed CRDs: {', '.join(names) or '(none found)'}")
         path = sandbox.write_kubeconfig(kubeconfig_path.resolve())
         click.echo(f"Kubernetes API sandbox listening on {url}")
+        if faults is not None:
+            click.echo(f"Fault mode on: {len(faults.rules)} rule(s), seed {faults.seed}")
         click.echo(f"Kubeconfig written to {path}")
         click.echo(f"  export KUBECONFIG={path}")
         click.echo("  kubectl get namespaces")

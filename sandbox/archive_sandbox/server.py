@@ -24,6 +24,7 @@ from aiohttp import web
 from . import errors as err
 from . import nonresource, protobuf, tables
 from .auth import Users
+from .faults import Fault, FaultInjector, fault_extra
 from .meta import rfc3339
 from .requestlog import RequestLog, RequestRecord
 from .resources import ResourceType
@@ -38,6 +39,7 @@ SubresourceHandler = Callable[[web.Request, ResourceType, str, str], Awaitable[w
 SEQ_KEY = web.RequestKey("sandbox_seq", int)
 USER_KEY = web.RequestKey("sandbox_user", tuple)
 LOGGED_KEY = web.RequestKey("sandbox_logged", bool)
+FAULT_KEY = web.RequestKey("sandbox_fault", Fault)
 
 
 class SandboxServer:
@@ -52,6 +54,7 @@ class SandboxServer:
         self.store = store
         self.users = users or Users()
         self.requests = request_log or RequestLog()
+        self.faults = FaultInjector()  # off until configured (faults.py)
         self.bookmark_interval = bookmark_interval
         self._subresources: dict[tuple[str, str, str], SubresourceHandler] = {}
         self._runner: web.AppRunner | None = None
@@ -87,6 +90,8 @@ class SandboxServer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
+        if path.rstrip("/") == "/sandbox/faults":
+            return await self.faults.endpoint(request)
         if path.startswith("/sandbox/"):
             return await nonresource.sandbox_endpoint(self.store, self.requests, request)
         info = parse_request(request.method, path, truthy(request.query.get("watch")))
@@ -100,7 +105,14 @@ class SandboxServer:
                 tuple(request.headers.getall("Impersonate-Group", [])),
             )
             request[USER_KEY] = (user.name, user.groups)
-            response = await self._dispatch(request, info)
+            fault = self.faults.decide(info, path, user.name)
+            if fault is not None:
+                request[FAULT_KEY] = fault
+                response = await self.faults.apply(
+                    fault, request, info, lambda: self._dispatch(request, info)
+                )
+            else:
+                response = await self._dispatch(request, info)
             code = response.status
             return response
         except err.ApiError as e:
@@ -140,6 +152,7 @@ class SandboxServer:
                 name=info.name,
                 code=code,
                 is_resource=info.is_resource,
+                extra=fault_extra(request.get(FAULT_KEY)),
             )
         )
 
