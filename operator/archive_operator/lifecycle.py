@@ -237,7 +237,7 @@ def plan_lifecycle(
             new[name] = status
             waiting.append(run)
         else:
-            start = status.start_time or job.start_time or job.created or now
+            start = status.start_time or job.start_time or job.created
             new[name] = _with(
                 status,
                 phase="Running",
@@ -304,7 +304,8 @@ def _concurrency(
             reason="JobCreated" if job is None else "JobResumed",
             message=f"Job {job_name} started",
             job_name=job_name,
-            start_time=status.start_time or now,
+            # Left to the Job (the cluster's clock), so startTime and completionTime compare.
+            start_time=status.start_time or (job.start_time if job else None),
         )
 
     if policy == "Forbid" and len(active) > 1:
