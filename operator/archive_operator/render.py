@@ -268,12 +268,20 @@ def pod_spec(schedule: ArchiveSchedule, env: list[Manifest], settings: Settings)
 def job_spec(
     schedule: ArchiveSchedule, labels: dict[str, str], env: list[Manifest], settings: Settings
 ) -> Manifest:
-    """A runner Job's spec: retries, deadline and clean-up from spec.runner."""
+    """A runner Job's spec: retries, deadline and clean-up from spec.runner, else settings."""
     runner = schedule.spec.runner
+
+    def pick(value: int | None, default: int) -> int:
+        return default if value is None else value
+
     return {
-        "backoffLimit": runner.backoff_limit,
-        "activeDeadlineSeconds": runner.active_deadline_seconds,
-        "ttlSecondsAfterFinished": runner.ttl_seconds_after_finished,
+        "backoffLimit": pick(runner.backoff_limit, settings.runner_backoff_limit),
+        "activeDeadlineSeconds": pick(
+            runner.active_deadline_seconds, settings.runner_active_deadline_seconds
+        ),
+        "ttlSecondsAfterFinished": pick(
+            runner.ttl_seconds_after_finished, settings.runner_ttl_seconds_after_finished
+        ),
         "podFailurePolicy": pod_failure_policy(),
         "template": {
             "metadata": {"labels": dict(labels)},

@@ -138,6 +138,26 @@ def test_defaults_leave_out_starting_deadline() -> None:
     assert cj["spec"]["concurrencyPolicy"] == "Forbid"
 
 
+def test_runner_limits_come_from_the_spec_else_the_installation() -> None:
+    settings = SETTINGS.model_copy(
+        update={
+            "runner_active_deadline_seconds": 900,
+            "runner_backoff_limit": 5,
+            "runner_ttl_seconds_after_finished": 60,
+        }
+    )
+    [cronjob] = render_cronjobs(schedule_of("alice"), settings)  # alice sets no runner limits
+    job = cronjob["spec"]["jobTemplate"]["spec"]
+    assert (job["activeDeadlineSeconds"], job["backoffLimit"], job["ttlSecondsAfterFinished"]) == (
+        900,
+        5,
+        60,
+    )
+    [carol, *_] = render_cronjobs(schedule_of("carol"), settings)  # sets activeDeadlineSeconds
+    assert carol["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 1800
+    assert carol["spec"]["jobTemplate"]["spec"]["backoffLimit"] == 5
+
+
 def test_directory_destination_mounts_the_claim() -> None:
     cronjobs = render_cronjobs(schedule_of("carol"), SETTINGS)
     pod = cronjobs[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]

@@ -127,9 +127,10 @@ class Resources(KubeModel):
 
 class Runner(KubeModel):
     resources: Resources | None = None
-    active_deadline_seconds: int = 3600
-    backoff_limit: int = 2
-    ttl_seconds_after_finished: int = 86400
+    # Unset: the operator's defaults (settings), which the installation may change.
+    active_deadline_seconds: int | None = None
+    backoff_limit: int | None = None
+    ttl_seconds_after_finished: int | None = None
 
 
 NotifyEvent = Literal["failure", "recovery", "success"]
