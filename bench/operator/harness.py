@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 BENCH_USER_AGENT = "archive-bench/1"
 _LISTENING = re.compile(r"listening on (http://\S+)")
+_LINE_NUMBER = re.compile(r":\d+\)$")
 
 Manifest = dict[str, Any]
 
@@ -160,6 +161,38 @@ class OperatorProcess:
     def stop(self) -> None:
         stop_process(self.process)
         self.process = None
+
+
+class Profiler:
+    """`py-spy record` of one process into a collapsed-stack file, for `top_functions()`."""
+
+    def __init__(self, pid: int, output: Path, rate: int = 100) -> None:
+        self.output = output
+        command = [str(BIN / "py-spy"), "record", "-p", str(pid), "-f", "raw", "-r", str(rate)]
+        self.process = subprocess.Popen(
+            [*command, "-o", str(output)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=60)
+
+
+def top_functions(collapsed: Path, limit: int = 15) -> list[tuple[str, float, float]]:
+    """(function, share of samples where it is on the stack, share where it is on top)."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        count = int(count_text)
+        total += count
+        frames = [_LINE_NUMBER.sub(")", frame) for frame in stack.split(";")]
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+    ranked = sorted(inclusive.items(), key=lambda kv: -kv[1])
+    return [(f, n / total, own.get(f, 0) / total) for f, n in ranked[:limit]] if total else []
 
 
 def stop_process(process: subprocess.Popen[bytes] | None) -> None:

@@ -34,12 +34,14 @@ from .harness import (
     BENCH_USER_AGENT,
     OperatorProcess,
     ProcStats,
+    Profiler,
     SandboxProcess,
     Watcher,
     api_client,
     create_namespace,
     post,
     temp_workdir,
+    top_functions,
     wait_for_watches,
     wait_until,
 )
@@ -94,7 +96,7 @@ def _ready(obj: dict[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def _count_at_least(count: int, ready: bool = False) -> Any:
+def count_at_least(count: int, ready: bool = False) -> Any:
     def complete(objects: dict[str, dict[str, Any]]) -> bool:
         if ready:
             return sum(1 for o in objects.values() if _ready(o)) >= count
@@ -103,7 +105,7 @@ def _count_at_least(count: int, ready: bool = False) -> Any:
     return complete
 
 
-def _start_sandbox(workdir: Path) -> tuple[SandboxProcess, Any]:
+def start_sandbox(workdir: Path) -> tuple[SandboxProcess, Any]:
     sandbox = SandboxProcess(workdir, SANDBOX_ARGS)
     sandbox.start()
     client = api_client(sandbox.kubeconfig)
@@ -113,9 +115,9 @@ def _start_sandbox(workdir: Path) -> tuple[SandboxProcess, Any]:
 
 def run_baseline(count: int, workdir: Path) -> BaselineRun:
     bodies = manifests.cronjobs(manifests.schedules(count, NAMESPACE), manifests.bench_settings())
-    sandbox, client = _start_sandbox(workdir)
+    sandbox, client = start_sandbox(workdir)
     try:
-        watcher = Watcher(sandbox.kubeconfig, CRONJOBS_PATH, _count_at_least(len(bodies)))
+        watcher = Watcher(sandbox.kubeconfig, CRONJOBS_PATH, count_at_least(len(bodies)))
         watcher.start()
         time.sleep(0.5)  # the watch is open before the clock starts
         cpu = ProcStats(sandbox.pid)
@@ -133,27 +135,32 @@ def run_baseline(count: int, workdir: Path) -> BaselineRun:
         sandbox.stop()
 
 
-def run_operator(count: int, workdir: Path, resync_seconds: float | None) -> OperatorRun:
+def run_operator(
+    count: int, workdir: Path, resync_seconds: float | None, profile: Path | None = None
+) -> OperatorRun:
     bodies = manifests.schedules(count, NAMESPACE)
-    sandbox, client = _start_sandbox(workdir)
+    sandbox, client = start_sandbox(workdir)
     operator = OperatorProcess(sandbox.kubeconfig, workdir / "operator.log", env={})
     try:
         mark = sandbox.mark()
         operator.start()
         wait_for_watches(sandbox, mark, {"archiveschedules", "cronjobs"}, KOPF_AGENT, 120)
-        schedules = Watcher(sandbox.kubeconfig, SCHEDULES_PATH, _count_at_least(count, ready=True))
-        cronjobs = Watcher(sandbox.kubeconfig, CRONJOBS_PATH, _count_at_least(count))
+        schedules = Watcher(sandbox.kubeconfig, SCHEDULES_PATH, count_at_least(count, ready=True))
+        cronjobs = Watcher(sandbox.kubeconfig, CRONJOBS_PATH, count_at_least(count))
         schedules.start()
         cronjobs.start()
         time.sleep(0.5)
         sandbox_cpu, operator_cpu = ProcStats(sandbox.pid), ProcStats(operator.pid)
         cpu_before = (sandbox_cpu.cpu_seconds(), operator_cpu.cpu_seconds())
+        profilers = _profilers(profile, sandbox.pid, operator.pid)
         mark = sandbox.mark()
         started = time.monotonic()
         for body in bodies:
             post(client, SCHEDULES_PATH, body)
         applied = time.monotonic()
         done = max(schedules.wait(TIMEOUT), cronjobs.wait(TIMEOUT))
+        for profiler in profilers:
+            profiler.stop()
         if not operator.alive():
             raise RuntimeError(f"the operator exited; see {operator.log_path}")
         records = sandbox.requests_since(mark)
@@ -179,6 +186,23 @@ def run_operator(count: int, workdir: Path, resync_seconds: float | None) -> Ope
     finally:
         operator.stop()
         sandbox.stop()
+
+
+def _profilers(directory: Path | None, sandbox_pid: int, operator_pid: int) -> list[Profiler]:
+    if directory is None:
+        return []
+    directory.mkdir(parents=True, exist_ok=True)
+    return [
+        Profiler(sandbox_pid, directory / "sandbox.txt"),
+        Profiler(operator_pid, directory / "operator.txt"),
+    ]
+
+
+def print_profiles(directory: Path) -> None:
+    for name in ("sandbox", "operator"):
+        print(f"\n-- py-spy profile of the {name} (share of samples: on stack / on top) --")
+        for function, inclusive, own in top_functions(directory / f"{name}.txt", limit=40):
+            print(f"{inclusive:6.1%} {own:6.1%}  {function}")
 
 
 def _check_same_cronjobs(actual: dict[str, dict[str, Any]], bodies: list[dict[str, Any]]) -> None:
@@ -247,6 +271,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--resync-seconds", type=float, default=20.0)
     parser.add_argument("--keep", action="store_true", help="keep logs in the work directory")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="afterwards, one more operator run (not counted) under py-spy; stacks saved in DIR",
+    )
     args = parser.parse_args()
     count = args.schedules
 
@@ -270,7 +300,15 @@ def main() -> None:
                     print(f"    logs: {workdir}")
                 else:
                     shutil.rmtree(workdir, ignore_errors=True)
-    report(count, baselines, operators)
+    if operators and baselines:
+        report(count, baselines, operators)
+    if args.profile is not None:
+        workdir = temp_workdir("bench-profile-")
+        try:
+            run_operator(count, workdir, None, args.profile)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        print_profiles(args.profile)
 
 
 def report(count: int, baselines: list[BaselineRun], operators: list[OperatorRun]) -> None:

@@ -10,9 +10,9 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
-def spread(values: Sequence[float]) -> str:
+def spread(values: Sequence[float], digits: int = 2) -> str:
     """``min-max`` of the repeats, to judge how much the median can be trusted."""
-    return f"{min(values):.2f}-{max(values):.2f}"
+    return f"{min(values):.{digits}f}-{max(values):.{digits}f}"
 
 
 def summary(values: Sequence[float], unit: str = "s") -> str:
