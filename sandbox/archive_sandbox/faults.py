@@ -12,7 +12,7 @@ Kinds (the share of matching requests each one gets; shares add up to at most 1)
   done.
 - ``409``: 409 Conflict ("the object has been modified"), nothing done; updates, patches and
   deletes only (a 409 to a create means AlreadyExists, which would be a lie, not a fault).
-- ``slow``: answered normally after a delay of up to ``slow-seconds``.
+- ``slow``: answered normally after a delay between half of and all of ``slow-seconds``.
 - ``timeout``: the request is carried out, then answered 504 Timeout after ``timeout-seconds``
   (as an API server whose request deadline passed: a write may have happened). Not for watches.
 - ``drop``: watches only: the connection is cut without a clean end of stream, within
@@ -262,7 +262,7 @@ def choose(
             if not applicable(kind, verb):
                 return None  # this share of requests is left alone for this verb
             seconds = {
-                "slow": amount * config.slow_seconds,
+                "slow": (0.5 + amount / 2) * config.slow_seconds,
                 "timeout": config.timeout_seconds,
                 "drop": amount * config.drop_after_seconds,
             }.get(kind, 0.0)
