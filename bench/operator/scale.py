@@ -108,8 +108,12 @@ def count_at_least(count: int, ready: bool = False) -> Any:
 def start_sandbox(workdir: Path) -> tuple[SandboxProcess, Any]:
     sandbox = SandboxProcess(workdir, SANDBOX_ARGS)
     sandbox.start()
-    client = api_client(sandbox.kubeconfig)
-    create_namespace(client, NAMESPACE)
+    try:
+        client = api_client(sandbox.kubeconfig)
+        create_namespace(client, NAMESPACE)
+    except BaseException:
+        sandbox.stop()
+        raise
     return sandbox, client
 
 
