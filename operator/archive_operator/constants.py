@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime
 
 GROUP = "archive.auriora.io"
 VERSION = "v1alpha1"
@@ -36,6 +37,9 @@ LABEL_RUN = f"{GROUP}/run"
 LABEL_TRIGGER = f"{GROUP}/trigger"
 ANNOTATION_USER = f"{GROUP}/user"
 ANNOTATION_SCHEDULED_TIME = f"{GROUP}/scheduled-time"
+# On the record of a scheduled time the CronJob did not start (missed.py): why, in words.
+ANNOTATION_MISSED_REASON = f"{GROUP}/missed-reason"
+ANNOTATION_MISSED_MESSAGE = f"{GROUP}/missed-message"
 # Set by the Job controller on a Job's pods (Kubernetes >= 1.27).
 LABEL_JOB_NAME = "batch.kubernetes.io/job-name"
 # Set by the CronJob controller on the Jobs it creates (Kubernetes >= 1.28).
@@ -117,6 +121,15 @@ def run_job_name(run_name: str) -> str:
         return run_name
     suffix = short_hash(run_name)
     return f"{run_name[: MAX_JOB_NAME - len(suffix) - 1].rstrip('-.')}-{suffix}"
+
+
+def scheduled_job_name(cronjob: str, scheduled: datetime) -> str:
+    """The Job a CronJob starts for a time: ``<cronjob>-<minutes since the epoch>``.
+
+    Kubernetes' own naming (getJobName): the operator names the record of a missed time the
+    same way, so a time never gets two records.
+    """
+    return f"{cronjob}-{int(scheduled.timestamp()) // 60}"
 
 
 def schedule_selector(schedule_name: str) -> str:

@@ -7,9 +7,13 @@ In order of precedence, Healthy is
 1. False, ``NotReady``: the Ready condition is False (the CronJobs cannot match the spec);
 2. True, ``Suspended``: ``spec.suspend`` is set, so nothing is expected to run;
 3. False, ``FailingRepeatedly``: ``consecutiveFailures`` reached the threshold (3);
-4. False, ``Overdue``: the last success (or, before the first one, the creation of the schedule)
+4. False, ``MissingRuns``: ``consecutiveMissed`` reached the same threshold: that many
+   scheduled times in a row were not started by the CronJobs (missed.py). Skipped runs are not
+   failures, so they never count in ``consecutiveFailures``, but runs that keep being skipped
+   are an alarm even when the runs that do start succeed;
+5. False, ``Overdue``: the last success (or, before the first one, the creation of the schedule)
    is older than the longest interval between the schedule's runs plus a grace;
-5. True, ``RunsSucceeding`` (a success is on record), ``NoSuccessYet`` (only failures so far,
+6. True, ``RunsSucceeding`` (a success is on record), ``NoSuccessYet`` (only failures so far,
    fewer than the threshold) or ``NoRunsYet``.
 
 The interval is the longest gap between consecutive runs of all entries together, measured as
@@ -159,12 +163,25 @@ def health_state(
             f"{since_success}",
         )
 
+    missed = status.consecutive_missed or 0
+    if missed >= failure_threshold:
+        last_missed = _aware(status.last_missed_time)
+        when = f", the last at {_stamp(last_missed)}" if last_missed else ""
+        return ReadyState(
+            "False",
+            "MissingRuns",
+            f"{missed} scheduled runs in a row were not started{when} (alarm at "
+            f"{failure_threshold}); their Skipped ArchiveRuns give the reasons; {since_success}",
+        )
+
     interval = schedule_interval(schedule)
     overdue = _overdue_message(interval, grace, last_success, created, now)
     if overdue is not None:
         return ReadyState("False", "Overdue", overdue)
 
     failed = f"; {failures} recent run{'s' if failures != 1 else ''} failed" if failures else ""
+    if missed:
+        failed += f"; {missed} scheduled run{'s' if missed != 1 else ''} not started"
     if last_success is not None:
         age = _span(now - last_success)
         return ReadyState("True", "RunsSucceeding", f"{since_success} ({age} ago){failed}")

@@ -206,8 +206,11 @@ def plan_lifecycle(
         ):
             plan.adopt.append(run)
         if run.terminal:
-            new[name] = status
-            continue
+            if not (is_missed_record(run) and status.phase == "Skipped" and name in by_name):
+                new[name] = status
+                continue
+            # A Job appeared for a time recorded as missed after all: the record follows it.
+            status = ArchiveRunStatus()
         if status.observed_generation != run.metadata.generation:
             status = _with(status, observed_generation=run.metadata.generation)
         job, conflict = _job_of(run, by_name)
@@ -215,6 +218,16 @@ def plan_lifecycle(
             new[name] = _failed(status, "JobNameConflict", conflict, now)
             continue
         if job is None:
+            if is_missed_record(run):  # a time its CronJob did not start (missed.py)
+                annotations = run.metadata.annotations
+                new[name] = _with(
+                    status,
+                    phase="Skipped",
+                    reason=annotations[c.ANNOTATION_MISSED_REASON],
+                    message=annotations.get(c.ANNOTATION_MISSED_MESSAGE, ""),
+                    completion_time=now,
+                )
+                continue
             recorded = run.metadata.labels.get(c.LABEL_TRIGGER) == "scheduled"
             if (run.spec.trigger == "scheduled" and recorded) or status.job_name:
                 message = "the run's Job was deleted before its result was recorded"
@@ -468,10 +481,12 @@ def _statistics(
                 completion_time=status.completion_time,
                 counts=status.counts,
             )
-    scheduled_times = [
+    scheduled_times = [  # times a Job started for: records of missed times do not count
         t
         for run in runs
-        if run.spec.trigger == "scheduled" and (t := _scheduled_time(run)) is not None
+        if run.spec.trigger == "scheduled"
+        and not (is_missed_record(run) and _phase(new, run) == "Skipped")
+        and (t := scheduled_time(run)) is not None
     ]
     last_schedule = current.last_schedule_time
     for t in scheduled_times:
@@ -494,6 +509,16 @@ def _statistics(
     )
 
 
+def is_missed_record(run: ArchiveRun) -> bool:
+    """The record of a scheduled time its CronJob did not start (made by missed.py)."""
+    return bool(run.metadata.annotations.get(c.ANNOTATION_MISSED_REASON))
+
+
+def _phase(new: dict[str, ArchiveRunStatus], run: ArchiveRun) -> str | None:
+    status = new.get(run.metadata.name)
+    return (status or run.status).phase
+
+
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
     if a is None:
         return b
@@ -502,7 +527,8 @@ def _later(a: datetime | None, b: datetime | None) -> datetime | None:
     return max(a, b)
 
 
-def _scheduled_time(run: ArchiveRun) -> datetime | None:
+def scheduled_time(run: ArchiveRun) -> datetime | None:
+    """The scheduled time a scheduled run's record names (None for other runs)."""
     raw = run.metadata.annotations.get(c.ANNOTATION_SCHEDULED_TIME)
     if not raw:
         return None
@@ -552,6 +578,18 @@ def record_for_job(
 ) -> dict[str, Any]:
     """The ArchiveRun recording a Job the CronJob started (named after the Job)."""
     scheduled = job.scheduled_time or job.created or _truncate(now)
+    return scheduled_record(schedule, job.name, job.labels.get(c.LABEL_ENTRY), scheduled, day_shift)
+
+
+def scheduled_record(
+    schedule: ArchiveSchedule,
+    name: str,
+    entry: str | None,
+    scheduled: datetime,
+    day_shift: int,
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The ArchiveRun of one scheduled time of an entry (``name``: the Job's name)."""
     start, end = scheduled_window(schedule, scheduled, day_shift)
     labels = {
         **c.common_labels(),
@@ -559,7 +597,6 @@ def record_for_job(
         c.LABEL_USER: c.label_value(schedule.spec.user),
         c.LABEL_TRIGGER: "scheduled",
     }
-    entry = job.labels.get(c.LABEL_ENTRY)
     if entry:
         labels[c.LABEL_ENTRY] = entry
     stamp = scheduled.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -567,12 +604,13 @@ def record_for_job(
         "apiVersion": c.API_VERSION,
         "kind": c.RUN_KIND,
         "metadata": {
-            "name": job.name,
+            "name": name,
             "namespace": schedule.metadata.namespace,
             "labels": labels,
             "annotations": {
                 c.ANNOTATION_USER: schedule.spec.user,
                 c.ANNOTATION_SCHEDULED_TIME: stamp,
+                **(annotations or {}),
             },
             "ownerReferences": [
                 {

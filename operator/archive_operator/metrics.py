@@ -14,6 +14,11 @@ metrics of one registry (tests build their own).
 | ``archive_last_success_timestamp_seconds`` | gauge | namespace, schedule |
 | ``archive_queued_runs`` | gauge | namespace, schedule |
 | ``archive_reconcile_errors_total`` | counter | kind |
+| ``archive_missed_runs_total`` | counter | namespace, schedule, reason |
+
+Missed scheduled times (missed.py) also count in ``archive_runs_total`` with phase Skipped,
+but only those recorded as runs (a bounded number per reconcile); the dedicated counter
+counts every one, by reason (ConcurrentRunActive, MissedStartingDeadline, ...).
 
 The duration histogram has no schedule label: with one series per bucket, a per-user label
 would multiply the series by the number of users.
@@ -77,12 +82,22 @@ class Metrics:
             list(SCHEDULE_LABELS),
             registry=registry,
         )
+        self.missed_runs = Counter(
+            "archive_missed_runs",
+            "Scheduled times the CronJob did not start, by reason",
+            [*SCHEDULE_LABELS, "reason"],
+            registry=registry,
+        )
         self.reconcile_errors = Counter(
             "archive_reconcile_errors",
             "Reconciliations that failed, by kind of error",
             ["kind"],
             registry=registry,
         )
+
+    def observe_missed(self, namespace: str, schedule: str, reason: str, count: int) -> None:
+        if count > 0:
+            self.missed_runs.labels(namespace, schedule, reason).inc(count)
 
     def observe_run_started(self, namespace: str, schedule: str, trigger: str) -> None:
         self.runs_started.labels(namespace, schedule, trigger).inc()
@@ -122,6 +137,7 @@ class Metrics:
             self.events_archived,
             self.last_success,
             self.queued_runs,
+            self.missed_runs,
         ):
             metric.remove_by_labels(labels)
 
@@ -182,6 +198,10 @@ def observe_run_finished(
 
 def set_queued_runs(namespace: str, schedule: str, count: int) -> None:
     METRICS.set_queued_runs(namespace, schedule, count)
+
+
+def observe_missed(namespace: str, schedule: str, reason: str, count: int) -> None:
+    METRICS.observe_missed(namespace, schedule, reason, count)
 
 
 def observe_reconcile_error(kind: str) -> None:

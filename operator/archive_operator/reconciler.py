@@ -60,7 +60,9 @@ class Reconciler:
         self.settings = settings
         self.clock = clock
         self.runs = (
-            RunLifecycle(kube, settings, self._post_event, observer) if manage_runs else None
+            RunLifecycle(kube, settings, self._post_event, observer, since=clock())
+            if manage_runs
+            else None
         )
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -152,34 +154,43 @@ class Reconciler:
             return self._record(body, None, _Unusable("InvalidSpec", message), now)
         try:
             resolved = resolve_entries(schedule)
-            writes = self._apply(schedule, resolved)
+            writes, cronjobs = self._apply(schedule, resolved)
         except SpecError as exc:
             return self._record(body, schedule, _Unusable(exc.reason, str(exc)), now)
         except _Unusable as exc:
             return self._record(body, schedule, exc, now)
-        return self._record(body, schedule, None, now, writes, resolved)
+        return self._record(body, schedule, None, now, writes, resolved, cronjobs)
 
-    def _apply(self, schedule: ArchiveSchedule, resolved: list[ResolvedEntry]) -> int:
+    def _apply(
+        self, schedule: ArchiveSchedule, resolved: list[ResolvedEntry]
+    ) -> tuple[int, dict[str, dict[str, Any]]]:
+        """Bring the CronJobs in line; returns the writes and the CronJobs as they now are."""
         meta = schedule.metadata
         desired = [render_cronjob(schedule, r, self.settings) for r in resolved]
         actual = self.kube.list_cronjobs(meta.namespace, c.owned_selector(meta.name))
         plan = plan_cronjobs(desired, actual, meta.uid)
         entry_of = {r.cronjob_name: r for r in resolved}
+        current = {
+            obj["metadata"]["name"]: obj for obj in actual if is_controlled_by(obj, meta.uid)
+        }
         for manifest in plan.create:
-            self._create(schedule, manifest, entry_of[manifest["metadata"]["name"]])
+            item = entry_of[manifest["metadata"]["name"]]
+            current[item.cronjob_name] = self._create(schedule, manifest, item)
         for manifest in plan.update:
-            self._write(schedule, manifest, entry_of[manifest["metadata"]["name"]], replace=True)
+            item = entry_of[manifest["metadata"]["name"]]
+            current[item.cronjob_name] = self._write(schedule, manifest, item, replace=True)
         for obj in plan.delete:
             obj_meta = obj["metadata"]
             self.kube.delete_cronjob(meta.namespace, obj_meta["name"], obj_meta["uid"])
+            current.pop(obj_meta["name"], None)
             self._event(schedule, "Normal", "CronJobDeleted", f"Deleted CronJob {obj_meta['name']}")
-        return plan.writes
+        return plan.writes, current
 
     def _create(
         self, schedule: ArchiveSchedule, manifest: dict[str, Any], item: ResolvedEntry
-    ) -> None:
+    ) -> dict[str, Any]:
         try:
-            self._write(schedule, manifest, item, replace=False)
+            return self._write(schedule, manifest, item, replace=False)
         except Conflict:
             # It exists but our label selector missed it: ours with labels edited away, or
             # somebody else's object of the same name.
@@ -192,7 +203,7 @@ class Reconciler:
                     f"{name}, which exists and is not controlled by this ArchiveSchedule; "
                     f"rename the entry or delete that CronJob",
                 ) from None
-            self._write(schedule, replacement(manifest, existing), item, replace=True)
+            return self._write(schedule, replacement(manifest, existing), item, replace=True)
 
     def _write(
         self,
@@ -201,13 +212,13 @@ class Reconciler:
         item: ResolvedEntry,
         *,
         replace: bool,
-    ) -> None:
+    ) -> dict[str, Any]:
         name = manifest["metadata"]["name"]
         try:
             if replace:
-                self.kube.replace_cronjob(manifest)
+                written = self.kube.replace_cronjob(manifest)
             else:
-                self.kube.create_cronjob(manifest)
+                written = self.kube.create_cronjob(manifest)
         except Rejected as exc:
             raise _Unusable(
                 "CronJobRejected",
@@ -216,6 +227,7 @@ class Reconciler:
             ) from None
         verb = "Updated" if replace else "Created"
         self._event(schedule, "Normal", f"CronJob{verb}", f"{verb} CronJob {name} ({item.cron})")
+        return written
 
     # --- status and events --------------------------------------------------------------------
 
@@ -227,6 +239,7 @@ class Reconciler:
         now: datetime,
         writes: int = 0,
         resolved: list[ResolvedEntry] | None = None,
+        cronjobs: dict[str, dict[str, Any]] | None = None,
     ) -> Outcome | None:
         meta = body.get("metadata") or {}
         namespace, name = meta.get("namespace", ""), meta.get("name", "")
@@ -244,7 +257,14 @@ class Reconciler:
             assert schedule is not None
             new = reconciled_status(schedule, resolved or [], now)
         if schedule is not None and self.runs is not None:
-            new = self.runs.reconcile(schedule, new, now, _hold(schedule, problem))
+            new = self.runs.reconcile(
+                schedule,
+                new,
+                now,
+                _hold(schedule, problem),
+                cronjobs if problem is None else None,
+                resolved if problem is None else None,
+            )
         patch = status_patch(current, new)
         if patch:
             try:

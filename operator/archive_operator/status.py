@@ -31,6 +31,10 @@ OWNED_FIELDS = (
     "consecutiveFailures",
     "activeRuns",
     "lastRun",
+    # Written by the missed-run check (missed.py, through runs.py).
+    "missedRuns",
+    "lastMissedTime",
+    "consecutiveMissed",
 )
 
 
@@ -69,6 +73,8 @@ def entry_statuses(
     schedule: ArchiveSchedule, resolved: list[ResolvedEntry], now: datetime
 ) -> list[ScheduleEntryStatus]:
     zone = load_time_zone(schedule.spec.time_zone)
+    # The missed-run watermark is carried over; the run lifecycle moves it (missed.py).
+    checked = {e.name: e.last_checked_time for e in schedule.status.schedules}
     statuses = []
     for item in resolved:
         upcoming = None
@@ -81,6 +87,7 @@ def entry_statuses(
                 cron_job_name=item.cronjob_name,
                 cron=item.cron,
                 next_run_time=upcoming,
+                last_checked_time=checked.get(item.entry.name),
             )
         )
     return statuses

@@ -172,6 +172,8 @@ class ScheduleEntryStatus(KubeModel):
     cron_job_name: str | None = None
     cron: str | None = None
     next_run_time: datetime | None = None
+    # Every scheduled time of the entry up to this one has a run or a Skipped record (missed.py).
+    last_checked_time: datetime | None = None
 
 
 class LastRun(KubeModel):
@@ -193,6 +195,11 @@ class ArchiveScheduleStatus(KubeModel):
     consecutive_failures: int | None = None
     active_runs: list[str] = Field(default_factory=list)
     last_run: LastRun | None = None
+    # Scheduled times the CronJobs did not start (missed.py): all of them, the newest, and
+    # how many since the last scheduled run that did start.
+    missed_runs: int | None = None
+    last_missed_time: datetime | None = None
+    consecutive_missed: int | None = None
 
     def condition(self, type_: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)

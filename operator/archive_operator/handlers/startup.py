@@ -63,6 +63,9 @@ class Observer:
     def last_success(self, namespace: str, schedule: str, timestamp: float) -> None:
         metrics.set_last_success(namespace, schedule, timestamp)
 
+    def missed(self, namespace: str, schedule: str, reason: str, count: int) -> None:
+        metrics.observe_missed(namespace, schedule, reason, count)
+
     def notify(self, url: str, kind: str, outcome: RunOutcome) -> None:
         self.notifier.submit(url, kind, outcome)
 
