@@ -24,6 +24,8 @@ class FakeKube:
         self.pods: dict[tuple[str, str], Manifest] = {}
         self.secrets: dict[tuple[str, str], dict[str, str]] = {}
         self.secret_reads: list[tuple[str, str]] = []
+        # When set, created CronJobs get this creationTimestamp (an API server always sets one).
+        self.now: datetime | None = None
 
     def add_schedule(self, body: Manifest) -> Manifest:
         body = copy.deepcopy(body)
@@ -80,6 +82,8 @@ class FakeKube:
         stored = copy.deepcopy(manifest)
         stored["metadata"]["uid"] = str(uuid.uuid4())
         stored["metadata"]["resourceVersion"] = "1"
+        if self.now is not None:
+            stored["metadata"]["creationTimestamp"] = self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
         # What an API server adds: defaults the operator does not set.
         pod = stored["spec"]["jobTemplate"]["spec"]["template"]["spec"]
         pod["dnsPolicy"] = "ClusterFirst"

@@ -210,6 +210,41 @@ CASES: list[tuple[str, list[dict[str, Any]], dict[str, Any], bool, str, str, str
         "FailingRepeatedly",
         "4 runs in a row failed (alarm at 3); no successful run yet",
     ),
+    (
+        "skipped-runs-keep-happening",
+        DAILY,
+        {
+            "lastSuccessfulTime": iso(NOW - timedelta(hours=2)),
+            "consecutiveMissed": 3,
+            "lastMissedTime": iso(NOW - timedelta(minutes=30)),
+        },
+        False,
+        "False",
+        "MissingRuns",
+        "3 scheduled runs in a row were not started, the last at 2026-11-23T23:29Z (alarm at 3)",
+    ),
+    (
+        "skipped-runs-are-not-failures",
+        DAILY,
+        {
+            "lastSuccessfulTime": iso(NOW - timedelta(hours=2)),
+            "consecutiveMissed": 2,
+            "consecutiveFailures": 2,
+        },
+        False,
+        "True",
+        "RunsSucceeding",
+        "; 2 recent runs failed; 2 scheduled runs not started",
+    ),
+    (
+        "failing-wins-over-skipped",
+        DAILY,
+        {"consecutiveFailures": 3, "consecutiveMissed": 5},
+        False,
+        "False",
+        "FailingRepeatedly",
+        "3 runs in a row failed",
+    ),
 ]
 
 

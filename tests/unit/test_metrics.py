@@ -116,13 +116,14 @@ def test_forget_schedule_drops_only_its_series(m: Metrics) -> None:
         m.observe_run_finished(outcome("Succeeded", schedule=name), 5.0, 1)
         m.observe_run_finished(outcome("Failed", schedule=name, trigger="manual"), 5.0, 0)
         m.set_queued_runs("team-a", name, 1)
+        m.observe_missed("team-a", name, "MissedStartingDeadline", 2)
     m.observe_run_started("team-b", "alice", "scheduled")  # same name, other namespace
 
     m.forget_schedule("team-a", "alice")
 
     text = generate_latest(m.registry).decode()
     assert series_of(text, "team-a", "alice") == []
-    assert len(series_of(text, "team-a", "bob")) == 6
+    assert len(series_of(text, "team-a", "bob")) == 7
     assert (
         value(
             m,
@@ -136,6 +137,15 @@ def test_forget_schedule_drops_only_its_series(m: Metrics) -> None:
     # The histogram is per namespace/trigger/phase, so it keeps the runs it saw.
     ok = {"namespace": "team-a", "trigger": "scheduled", "phase": "Succeeded"}
     assert value(m, "archive_run_duration_seconds_count", **ok) == 2
+
+
+def test_missed_runs_are_counted_by_reason(m: Metrics) -> None:
+    m.observe_missed("team-a", "alice", "ConcurrentRunActive", 1)
+    m.observe_missed("team-a", "alice", "ConcurrentRunActive", 2)
+    m.observe_missed("team-a", "alice", "OperatorDown", 0)  # nothing: no empty series either
+    labels = {"namespace": "team-a", "schedule": "alice"}
+    assert value(m, "archive_missed_runs_total", **labels, reason="ConcurrentRunActive") == 3
+    assert value(m, "archive_missed_runs_total", **labels, reason="OperatorDown") is None
 
 
 def test_exposition_has_help_and_types(m: Metrics) -> None:
