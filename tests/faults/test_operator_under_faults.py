@@ -1,0 +1,131 @@
+"""The operator (real kopf subprocess) converges while the API server misbehaves."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from archive_sandbox.faults import KINDS, parse_spec
+
+from tests.fixtures.sandbox import SandboxHandle
+
+from .conftest import SEED
+from .harness import (
+    GROUP,
+    OPERATOR_USER,
+    Operator,
+    World,
+    converge,
+    duplicate_jobs,
+    manual_run,
+    operator_kubeconfig,
+    planned_schedule,
+    run_problems,
+    schedule_problems,
+)
+
+pytestmark = pytest.mark.slow
+
+SCHEDULES = 100
+RUNS = 12  # two per schedule on six schedules: the second of each waits (Forbid), then runs
+RESYNC = 2.0
+FAULTS = (
+    f"seed={SEED},500=0.04,429=0.03,409=0.03,slow=0.04,timeout=0.02,drop=0.3,"
+    f"slow-seconds=0.1,timeout-seconds=0.1,drop-after=3,retry-after=1,users={OPERATOR_USER}"
+)
+
+
+def test_schedules_and_runs_converge_under_faults(
+    fault_handle: SandboxHandle, fault_namespace: str, tmp_path: Path
+) -> None:
+    world = World(fault_handle, fault_namespace)
+    faults = fault_handle.sandbox.faults
+    faults.configure(parse_spec(FAULTS))
+    operator = Operator(
+        operator_kubeconfig(fault_handle, fault_namespace),
+        fault_namespace,
+        tmp_path / "operator.log",
+        RESYNC,
+    )
+    operator.start()
+    try:
+        rng = random.Random(SEED)
+        planned = {f"s{i:03d}": planned_schedule(f"s{i:03d}", rng) for i in range(SCHEDULES)}
+        for plan in planned.values():
+            world.create(GROUP, "archiveschedules", plan.body)
+        schedules_took = converge(
+            lambda: schedule_problems(world, planned), f"{SCHEDULES} schedules", timeout=120
+        )
+        runs = [f"run-{k:02d}" for k in range(RUNS)]
+        for k, name in enumerate(runs):
+            world.create(GROUP, "archiveruns", manual_run(name, f"s{k % 6:03d}", k + 1))
+        # Counts are checked by test_run_counts_survive_a_slow_job_list (a known race).
+        runs_took = converge(
+            lambda: run_problems(world, runs, counts=False), f"{RUNS} runs", timeout=90
+        )
+        missing_counts = [
+            r["metadata"]["name"]
+            for r in world.runs()
+            if (r.get("status") or {}).get("archived") != 1
+        ]
+        assert operator.alive, operator.logs()[-3000:]
+        assert duplicate_jobs(world) == []
+        stats = faults.stats()
+        faults.disable()
+        # Every kind was injected and survived.
+        assert all(stats["injected"][kind] > 0 for kind in KINDS), stats
+        # Nothing half-done is left behind: with faults off the state stays right.
+        assert schedule_problems(world, planned) == []
+        report = {
+            "seed": SEED,
+            "schedules": SCHEDULES,
+            "cronjobs": sum(len(p.cronjobs) for p in planned.values()),
+            "runs": RUNS,
+            "schedules_converged_seconds": round(schedules_took, 1),
+            "runs_converged_seconds": round(runs_took, 1),
+            "operator_requests": stats["requests"],
+            "injected": stats["injected"],
+            "runs_without_counts": missing_counts,
+        }
+        print("FAULT REPORT", json.dumps(report))
+    finally:
+        operator.stop()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "operator bug: RunLifecycle._read (operator/archive_operator/runs.py) lists the pods "
+        "before the Jobs; when the Job completes between the two reads, plan_lifecycle sees a "
+        "Complete Job with no terminated pod, marks the run Succeeded without the runner's "
+        "result (no counts, no archived) and never looks again (terminal). Fix: list Jobs "
+        "first, then pods; or keep a Complete run non-terminal until its pod's result is read "
+        "or the pod is gone."
+    ),
+)
+def test_run_counts_survive_a_slow_job_list(
+    fault_handle: SandboxHandle, fault_namespace: str, tmp_path: Path
+) -> None:
+    """Every Job list answers 1.25-2.5 s late (a slow API server): the run ends meanwhile."""
+    world = World(fault_handle, fault_namespace)
+    fault_handle.sandbox.faults.configure(
+        parse_spec(f"slow=1,verbs=list,resources=jobs,slow-seconds=2.5,users={OPERATOR_USER}")
+    )
+    operator = Operator(
+        operator_kubeconfig(fault_handle, fault_namespace),
+        fault_namespace,
+        tmp_path / "operator.log",
+        RESYNC,
+    )
+    operator.start()
+    try:
+        plan = planned_schedule("slow", random.Random(SEED))
+        world.create(GROUP, "archiveschedules", plan.body)
+        converge(lambda: schedule_problems(world, {"slow": plan}), "schedule", timeout=30)
+        world.create(GROUP, "archiveruns", manual_run("slow-run", "slow", 1))
+        converge(lambda: run_problems(world, ["slow-run"], counts=False), "run", timeout=40)
+        assert run_problems(world, ["slow-run"]) == []
+    finally:
+        operator.stop()
