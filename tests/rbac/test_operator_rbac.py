@@ -1,0 +1,188 @@
+"""Least privilege, proven: the operator's real API requests against the chart's rendered RBAC.
+
+The real operator (kopf subprocess, the chart's own command line) runs against a private
+sandbox as the chart's service account and goes through every code path (scenario.py). Its
+requests, taken from the sandbox's request log, must each be allowed by the RBAC that
+``helm template`` renders, in both watch scopes; and every (group, resource, verb) the chart
+grants must have been used, or be listed in UNUSED_BUT_GRANTED with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.chart.helm import NAMESPACE, RELEASE, Helm, Manifest, install_helm, of_kind
+
+from .rbac import Permission, Policy, Request, permission_of, permissions_of
+from .requests import CLUSTER_DEFAULTS, requests_of
+from .scenario import OPERATOR, Cluster, full_lifecycle, short_lifecycle
+
+pytestmark = pytest.mark.slow  # two operator runs, about 15 s together
+
+LISTED = ("team-b", "team-c")
+ALL_NAMESPACES_VALUES: tuple[str, ...] = ()
+LISTED_VALUES = ("watch.allNamespaces=false", f"watch.namespaces={{{','.join(LISTED)}}}")
+
+# Granted, yet not requested in the scenario, each for a reason the scenario cannot show.
+UNUSED_BUT_GRANTED: dict[Permission, str] = {
+    # Names are deterministic: when creating a CronJob answers 409 AlreadyExists (a retried
+    # reconcile, a second operator during an upgrade), the operator reads the existing one to
+    # adopt it or to report the name conflict (Reconciler._create).
+    Permission("batch", "cronjobs", "get"): "read a CronJob after 409 AlreadyExists",
+    # The same for a run's Job (RunLifecycle._create_job).
+    Permission("batch", "jobs", "get"): "read a Job after 409 AlreadyExists",
+}
+
+
+@pytest.fixture(scope="module")
+def helm() -> Helm:
+    return Helm(install_helm())
+
+
+def render(helm: Helm, values: tuple[str, ...]) -> list[Manifest]:
+    return helm.render(set_values=values)
+
+
+def operator_args(manifests: list[Manifest]) -> list[str]:
+    """The operator's command line as the chart's Deployment runs it, minus the liveness port."""
+    (deployment,) = of_kind(manifests, "Deployment")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[0] == "run", args
+    return [a for a in args[1:] if not a.startswith("--liveness")]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    cluster = Cluster(tmp_path_factory.mktemp("rbac"))
+    yield cluster
+    cluster.close()
+
+
+def operator_log_tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
+
+
+@pytest.fixture(scope="module")
+def all_namespaces_requests(cluster: Cluster, helm: Helm, radicale_server: object) -> list[Request]:
+    args = operator_args(render(helm, ALL_NAMESPACES_VALUES))
+    assert "--all-namespaces" in args
+    cluster.create_namespace("team-a")
+    mark = cluster.sandbox.requests.mark()
+    with cluster.operator(*args) as log:
+        try:
+            full_lifecycle(
+                cluster,
+                "team-a",
+                radicale_server.base_url,  # type: ignore[attr-defined]
+                radicale_server.new_collection,  # type: ignore[attr-defined]
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\noperator log:\n{operator_log_tail(log)}") from None
+    return requests_of(cluster.records(mark), OPERATOR.name)
+
+
+@pytest.fixture(scope="module")
+def listed_requests(cluster: Cluster, helm: Helm, radicale_server: object) -> list[Request]:
+    args = operator_args(render(helm, LISTED_VALUES))
+    assert args == ["--standalone", *(f"--namespace={n}" for n in LISTED)]
+    for namespace in LISTED:
+        cluster.create_namespace(namespace)
+    mark = cluster.sandbox.requests.mark()
+    with cluster.operator(*args) as log:
+        try:
+            short_lifecycle(cluster, LISTED[0], radicale_server.new_collection)  # type: ignore[attr-defined]
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\noperator log:\n{operator_log_tail(log)}") from None
+    return requests_of(cluster.records(mark), OPERATOR.name)
+
+
+def assert_all_allowed(policy: Policy, requests: list[Request]) -> None:
+    denied = sorted({r.describe() for r in requests if policy.authorize(OPERATOR, r) is None})
+    assert not denied, "the chart's RBAC denies requests the operator made:\n  " + "\n  ".join(
+        denied
+    )
+
+
+def assert_none_unused(unused: set[Permission]) -> None:
+    listed = sorted(map(str, unused))
+    assert not unused, "granted, never requested (use it, drop it, or justify it):\n  " + (
+        "\n  ".join(listed)
+    )
+
+
+def test_the_scenario_reaches_every_operator_call(all_namespaces_requests: list[Request]) -> None:
+    """Guards the scenario: each API call of kube.py and kopf's watches was made."""
+    used = {permission_of(r) for r in all_namespaces_requests if r.is_resource}
+    expected = {
+        Permission("archive.auriora.io", "archiveschedules", verb)
+        for verb in ("get", "list", "watch", "patch")
+    } | {
+        Permission("archive.auriora.io", "archiveruns", verb)
+        for verb in ("list", "watch", "create", "patch", "delete")
+    } | {
+        Permission("batch", "cronjobs", verb)
+        for verb in ("list", "watch", "create", "update", "delete")
+    } | {
+        Permission("batch", "jobs", verb) for verb in ("list", "watch", "create", "patch", "delete")
+    } | {
+        Permission("archive.auriora.io", "archiveschedules/status", "patch"),
+        Permission("archive.auriora.io", "archiveruns/status", "patch"),
+        Permission("", "pods", "list"),
+        Permission("", "pods", "watch"),
+        Permission("", "secrets", "get"),
+        Permission("", "events", "create"),
+    }  # fmt: skip
+    assert expected <= used, sorted(str(p) for p in expected - used)
+
+
+def test_all_namespaces_every_request_is_allowed(
+    helm: Helm, all_namespaces_requests: list[Request]
+) -> None:
+    policy = Policy([*render(helm, ALL_NAMESPACES_VALUES), *CLUSTER_DEFAULTS])
+    assert_all_allowed(policy, all_namespaces_requests)
+
+
+def test_listed_namespaces_every_request_is_allowed(
+    helm: Helm, listed_requests: list[Request]
+) -> None:
+    policy = Policy([*render(helm, LISTED_VALUES), *CLUSTER_DEFAULTS])
+    assert_all_allowed(policy, listed_requests)
+    # The operator's namespaced requests stay inside the namespaces it was given.
+    outside = {r.namespace for r in listed_requests if r.is_resource and r.namespace}
+    assert outside <= set(LISTED)
+
+
+def test_all_namespaces_grants_nothing_unused(
+    helm: Helm, all_namespaces_requests: list[Request]
+) -> None:
+    grants = Policy(render(helm, ALL_NAMESPACES_VALUES)).grants_for(OPERATOR)
+    granted = permissions_of(grants)
+    used = {permission_of(r) for r in all_namespaces_requests if r.is_resource}
+    assert_none_unused(granted - used - UNUSED_BUT_GRANTED.keys())
+    # An exception that the scenario now covers, or that the chart no longer grants, is stale.
+    assert UNUSED_BUT_GRANTED.keys() <= granted - used
+
+
+def test_listed_namespaces_grants_nothing_unused(
+    helm: Helm, listed_requests: list[Request]
+) -> None:
+    """Cluster-wide grants are proven by this run; the namespaced Roles carry exactly the
+    all-namespaces ClusterRole's rules, proven by the full scenario above."""
+    manifests = render(helm, LISTED_VALUES)
+    grants = Policy(manifests).grants_for(OPERATOR)
+    cluster_wide = permissions_of(g for g in grants if g.namespace is None)
+    used = {permission_of(r) for r in listed_requests if r.is_resource and not r.namespace}
+    assert_none_unused(cluster_wide - used)
+    roles = of_kind(manifests, "Role")
+    assert sorted(r["metadata"]["namespace"] for r in roles) == sorted(LISTED)
+    everywhere = [
+        m
+        for m in render(helm, ALL_NAMESPACES_VALUES)
+        if m["kind"] == "ClusterRole" and m["metadata"]["name"] == RELEASE
+    ]
+    assert [r["rules"] for r in roles] == [everywhere[0]["rules"]] * len(LISTED)
+    assert {g.binding for g in grants if g.namespace} == {"RoleBinding/archive-operator"}
+    assert NAMESPACE not in {g.namespace for g in grants}
