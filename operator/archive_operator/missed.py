@@ -224,11 +224,14 @@ def check_entry(
         if latest is not None and latest > base:
             base = latest
 
+    # The cluster's clock may be ahead of ours: the CronJob's own lastScheduleTime proves
+    # that its time has come.
+    horizon = max(now, cronjob.last_schedule_time or now)
     times: list[datetime] = []
     current = base
     while len(times) < SCAN_LIMIT:
         found = next_run(cron, current, zone)
-        if found is None or found > now:
+        if found is None or found > horizon:
             break
         times.append(found.astimezone(UTC))
         current = found
