@@ -346,7 +346,9 @@ class Kubelet:
             **image.env,
         }
         env = resolve_env(spec, pod, self._lookup, base=base_env)
-        c.env = {k: paths.rewrite(v) for k, v in env.items()}
+        # Only what the pod declares names container paths; the image's own environment (PATH,
+        # HOME) holds host paths already, which may happen to lie under a mount such as /tmp.
+        c.env = {k: v if base_env.get(k) == v else paths.rewrite(v) for k, v in env.items()}
         c.argv = [paths.rewrite(a) for a in command_line(spec, image, env)]
         working_dir = spec.get("workingDir") or image.working_dir
         if working_dir and paths.covers(working_dir):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import subprocess
 import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from archive_sandbox.app import Sandbox
 from archive_sandbox.controllers.workloads import RUNNER_RULE
@@ -293,3 +295,27 @@ def test_the_runner_image_runs_the_installed_archive_runner(wl: Harness) -> None
     wl.wait_for(lambda: finished(wl, "runner"), "the runner to exit")
     assert container_state(wl, "runner")["terminated"]["exitCode"] == 0
     assert "Usage" in wl.kubectl("logs", "runner").stdout
+
+
+def test_image_path_under_a_mount_path_is_left_alone(
+    wl: Harness, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # CI clones the project under /tmp, and runner pods mount an emptyDir at /tmp: the image's
+    # PATH (host paths) must not be mapped into the pod's volume like a declared container path.
+    tool_dir = Path("/tmp") / f"sandbox-image-{tmp_path.name}"
+    tool_dir.mkdir(exist_ok=True)
+    request.addfinalizer(lambda: shutil.rmtree(tool_dir, ignore_errors=True))
+    tool = tool_dir / "hello-tool"
+    tool.write_text("#!/bin/sh\necho hello from the image\n")
+    tool.chmod(0o755)
+    rule = ImageRule(image="example.com/hello:1", entrypoint=("hello-tool",), path=(str(tool_dir),))
+    wl.sandbox.workloads.images = [*wl.sandbox.workloads.images, rule]
+    container = {
+        "name": "main",
+        "image": "example.com/hello:1",
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    wl.create("pods", pod("imagepath", container, volumes=[{"name": "tmp", "emptyDir": {}}]))
+    wl.wait_for(lambda: finished(wl, "imagepath"), "the pod to exit")
+    assert container_state(wl, "imagepath")["terminated"]["exitCode"] == 0
+    assert "hello from the image" in wl.kubectl("logs", "imagepath").stdout
