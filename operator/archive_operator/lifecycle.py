@@ -14,7 +14,10 @@ them), so any trigger, a retried reconcile or a restarted operator reaches the s
 * finished runs are counted once into the schedule's statistics, in completion order, after the
   watermark ``status.lastRun`` (completionTime, name);
 * history: finished runs beyond spec.history (successful and unsuccessful separately) are
-  deleted, oldest first.
+  deleted, oldest first;
+* the record of a scheduled time its CronJob did not start (made by missed.py, annotated
+  with the reason) turns Skipped; should a Job of that name appear after all, the record
+  follows it. Such records never count as a started run (lastScheduleTime) or a failure.
 """
 
 from __future__ import annotations

@@ -29,10 +29,9 @@ from .lifecycle import (
     LifecyclePlan,
     plan_lifecycle,
     record_for_job,
-    scheduled_record,
-    scheduled_window,
     unrecorded_jobs,
 )
+from .missed_records import MissedRecorder
 from .notify import RunOutcome, notification_kind, wanted_events
 from .render import ResolvedEntry, render_run_job, resolve_entries
 from .settings import Settings
@@ -126,9 +125,10 @@ class RunLifecycle:
         self.settings = settings
         self.post_event = post_event
         self.observer: Observer = observer or NoObserver()
-        # When this operator process started: a missed time before it may have been a run
-        # whose Job was cleaned up unseen (missed.OPERATOR_DOWN).
-        self.since = since or datetime.min.replace(tzinfo=UTC)
+        # ``since``: when this operator process started (missed.OPERATOR_DOWN).
+        self.missed_times = MissedRecorder(
+            kube, post_event, self.observer, since or datetime.min.replace(tzinfo=UTC)
+        )
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -173,10 +173,10 @@ class RunLifecycle:
             runs, jobs = self._read(schedule)
         checks: dict[str, missed.EntryCheck] = {}
         if cronjobs is not None and resolved is not None:
-            checks = self._check_missed(
+            checks = self.missed_times.check(
                 schedule, previous, status, resolved, cronjobs, runs, jobs, now
             )
-            if self._record_missed(schedule, resolved, checks):
+            if self.missed_times.record(schedule, resolved, checks):
                 runs, jobs = self._read(schedule)
         schedule = schedule.model_copy(update={"status": status})
         plan = plan_lifecycle(schedule, runs, jobs, now, hold)
@@ -193,98 +193,8 @@ class RunLifecycle:
             conditions.append(condition)
         new = new.model_copy(update={"conditions": conditions})
         self._observe(schedule, plan, new, now)
-        self._observe_missed(schedule, checks)
+        self.missed_times.observe(schedule, checks)
         return new
-
-    # --- missed scheduled times (missed.py) ---------------------------------------------------
-
-    def _check_missed(
-        self,
-        schedule: ArchiveSchedule,
-        previous: ArchiveScheduleStatus,
-        status: ArchiveScheduleStatus,
-        resolved: list[ResolvedEntry],
-        cronjobs: dict[str, Manifest],
-        runs: list[ArchiveRun],
-        jobs: list[JobView],
-        now: datetime,
-    ) -> dict[str, missed.EntryCheck]:
-        watermarks = {e.name: e.last_checked_time for e in status.schedules}
-        checks = {}
-        for item in resolved:
-            manifest = cronjobs.get(item.cronjob_name)
-            if manifest is None:
-                continue
-            name = item.entry.name
-            checks[name] = missed.check_entry(
-                missed.cronjob_state(manifest),
-                missed.entry_history(name, item.cronjob_name, runs, jobs),
-                watermarks.get(name),
-                now,
-                operator_since=self.since,
-                resumed=missed.was_suspended(previous, name),
-                limit=schedule.spec.history.failed_runs,
-            )
-        return checks
-
-    def _record_missed(
-        self,
-        schedule: ArchiveSchedule,
-        resolved: list[ResolvedEntry],
-        checks: dict[str, missed.EntryCheck],
-    ) -> bool:
-        """Create the Skipped record of each newly missed time; True if any was created."""
-        created = False
-        for item in resolved:
-            check = checks.get(item.entry.name)
-            if check is None:
-                continue
-            for time in check.to_record:
-                start, end = scheduled_window(schedule, time.time, item.day_shift)
-                message = (
-                    f"{time.message}; to archive {start.isoformat()}..{end.isoformat()}, "
-                    "create a manual run for those days"
-                )
-                annotations = {
-                    c.ANNOTATION_MISSED_REASON: time.reason,
-                    c.ANNOTATION_MISSED_MESSAGE: message,
-                }
-                manifest = scheduled_record(
-                    schedule, time.name, item.entry.name, time.time, item.day_shift, annotations
-                )
-                try:
-                    self.kube.create_run(manifest)
-                except Conflict:
-                    continue  # recorded meanwhile, or its Job's record exists: never twice
-                created = True
-            if check.unrecorded:
-                first, last = check.missed[0].time, check.missed[-1].time
-                self.post_event(
-                    _involved_schedule(schedule),
-                    "Warning",
-                    "TooManyMissedTimes",
-                    f"entry {item.entry.name}: {len(check.missed)} scheduled times from "
-                    f"{_stamp(first)} to {_stamp(last)} were not started; the newest "
-                    f"{len(check.to_record)} are recorded as Skipped ArchiveRuns (at most "
-                    f"{missed.MAX_RECORDS_PER_ENTRY} per entry and reconcile, and no more than "
-                    "spec.history.failedRuns); status.missedRuns counts them all",
-                )
-        return created
-
-    def _observe_missed(
-        self, schedule: ArchiveSchedule, checks: dict[str, missed.EntryCheck]
-    ) -> None:
-        by_reason: dict[str, int] = {}
-        for check in checks.values():
-            for time in check.missed:
-                if not time.recorded:
-                    by_reason[time.reason] = by_reason.get(time.reason, 0) + 1
-        meta = schedule.metadata
-        try:
-            for reason, count in sorted(by_reason.items()):
-                self.observer.missed(meta.namespace, meta.name, reason, count)
-        except Exception:  # metrics never fail a reconcile
-            log.exception("counting the missed runs of %s/%s failed", meta.namespace, meta.name)
 
     def _record_scheduled(
         self, schedule: ArchiveSchedule, runs: list[ArchiveRun], jobs: list[JobView], now: datetime
@@ -433,10 +343,6 @@ class RunLifecycle:
             )
             return
         self.observer.notify(url.strip(), kind, outcome)
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _involved_run(run: ArchiveRun) -> Manifest:
