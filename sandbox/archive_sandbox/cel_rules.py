@@ -6,6 +6,8 @@ only where the old value can be correlated: through object properties and
 ``additionalProperties`` (unless ``x-kubernetes-map-type: atomic``) and through the items of
 ``x-kubernetes-list-type: map`` lists, matched by their keys. Items of other lists are never
 correlated. ``optionalOldSelf: true`` makes ``oldSelf`` an optional that is empty on create.
+On update, rules without ``oldSelf`` are ratcheted: not enforced where the value equals its
+correlated old value (CRDValidationRatcheting, on by default since Kubernetes 1.30).
 """
 
 from __future__ import annotations
@@ -56,9 +58,13 @@ class RuleSet:
     def __init__(self, schema: Schema) -> None:
         self._schema = schema
         self._rules: dict[int, list[_Rule]] = {}
+        # Nodes with a transition rule at or below them: the only rules that still run on
+        # unchanged values (see _walk).
+        self._transitions: set[int] = set()
         self._compile(schema, resource_root=True)
 
-    def _compile(self, schema: Schema, resource_root: bool = False) -> None:
+    def _compile(self, schema: Schema, resource_root: bool = False) -> bool:
+        """Compile the rules at and below ``schema``; True if any of them uses oldSelf."""
         rules = []
         for spec in schema.get("x-kubernetes-validations") or []:
             compiled = compile_rule(spec.get("rule", ""), schema, resource_root)
@@ -69,12 +75,17 @@ class RuleSet:
             rules.append(_Rule(spec, compiled, message))
         if rules:
             self._rules[id(schema)] = rules
-        for sub in (schema.get("properties") or {}).values():
-            self._compile(sub, bool(sub.get("x-kubernetes-embedded-resource")))
-        for key in ("items", "additionalProperties"):
-            sub = schema.get(key)
-            if isinstance(sub, dict):
-                self._compile(sub, bool(sub.get("x-kubernetes-embedded-resource")))
+        transitions = any(rule.compiled.uses_old_self for rule in rules)
+        subs = list((schema.get("properties") or {}).values())
+        subs += [
+            schema[k] for k in ("items", "additionalProperties") if isinstance(schema.get(k), dict)
+        ]
+        for sub in subs:
+            if self._compile(sub, bool(sub.get("x-kubernetes-embedded-resource"))):
+                transitions = True
+        if transitions:
+            self._transitions.add(id(schema))
+        return transitions
 
     @property
     def empty(self) -> bool:
@@ -100,7 +111,15 @@ class RuleSet:
     ) -> None:
         if value is None:
             return
+        # Ratcheting (Kubernetes 1.30+): where the value equals its correlated old value, rules
+        # without oldSelf are not enforced, so an unchanged subtree without transition rules
+        # need not be walked at all.
+        unchanged = has_old and value == old
+        if unchanged and id(schema) not in self._transitions:
+            return
         for rule in self._rules.get(id(schema), []):
+            if unchanged and not rule.compiled.uses_old_self:
+                continue
             error = self._evaluate(rule, value, old, has_old, schema, path, resource_root)
             if error is not None:
                 errors.append(error)
