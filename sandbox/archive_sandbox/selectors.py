@@ -102,6 +102,15 @@ def parse_label_selector(text: str | None) -> list[Requirement]:
     return reqs
 
 
+def indexed_requirement(text: str | None) -> tuple[str, tuple[str, ...]] | None:
+    """The first ``key=value`` / ``key in (...)`` requirement: a label index can answer it,
+    so a LIST need not look at objects without one of those labels."""
+    for requirement in parse_label_selector(text):
+        if requirement.op in ("=", "in"):
+            return requirement.key, requirement.values
+    return None
+
+
 def label_matcher(text: str | None) -> Matcher | None:
     reqs = parse_label_selector(text)
     if not reqs:

@@ -20,7 +20,7 @@ from .meta import (
     utcnow,
 )
 from .resources import NAMESPACES_KEY, Registry, ResourceType, StorageKey
-from .selectors import field_matcher, field_selector_name, label_matcher
+from .selectors import field_matcher, field_selector_name, indexed_requirement, label_matcher
 from .watch import Event, History, Watch
 
 if TYPE_CHECKING:
@@ -56,6 +56,9 @@ class StoreBase:
         self.now = now
         self._objects: dict[StorageKey, dict[str, dict[str, dict[str, Any]]]] = {}
         self._by_uid: dict[str, tuple[StorageKey, str, str]] = {}
+        # storage key -> namespace -> (label, value) -> names: LISTs by label selector read
+        # only the objects that carry the label, not the whole namespace.
+        self._labels: dict[StorageKey, dict[str, dict[tuple[str, str], set[str]]]] = {}
         self._rv = 0
         self.history = History(history_size)
         self._watchers: dict[StorageKey, set[Watch]] = {}
@@ -173,8 +176,42 @@ class StoreBase:
             found = self.peek(rt.storage_key, ns, name)
             candidates = [found] if found else []
         else:
-            candidates = self.iter_objects(rt.storage_key, ns)
+            candidates = self._candidates(rt.storage_key, ns, label_selector)
         return [o for o in candidates if (not labels or labels(o)) and (not fields or fields(o))]
+
+    def _candidates(
+        self, key: StorageKey, namespace: str | None, label_selector: str | None
+    ) -> ObjectList:
+        """Objects the selector may match, in (namespace, name) order: through the label index
+        when it requires a label value, else every object. The caller still matches them."""
+        required = indexed_requirement(label_selector)
+        if required is None:
+            return self.iter_objects(key, namespace)
+        label, values = required
+        index = self._labels.get(key, {})
+        bucket = self._objects.get(key, {})
+        out: ObjectList = []
+        for ns in [namespace] if namespace is not None else sorted(index):
+            pairs = index.get(ns, {})
+            names = set().union(*(pairs.get((label, value), ()) for value in values))
+            objects = bucket.get(ns, {})
+            out.extend(objects[name] for name in sorted(names) if name in objects)
+        return out
+
+    def _index_labels(self, key: StorageKey, obj: dict[str, Any], add: bool) -> None:
+        meta = obj["metadata"]
+        labels = meta.get("labels")
+        if not isinstance(labels, dict) or not labels:
+            return
+        pairs = self._labels.setdefault(key, {}).setdefault(meta.get("namespace", ""), {})
+        for label, value in labels.items():
+            pair = (str(label), str(value))
+            if add:
+                pairs.setdefault(pair, set()).add(meta["name"])
+            elif pair in pairs:
+                pairs[pair].discard(meta["name"])
+                if not pairs[pair]:
+                    del pairs[pair]
 
     # --- watch ------------------------------------------------------------------------
 
@@ -243,6 +280,7 @@ class StoreBase:
         ns = meta.get("namespace", "")
         self._bucket(rt.storage_key).setdefault(ns, {})[meta["name"]] = obj
         self._by_uid[meta["uid"]] = (rt.storage_key, ns, meta["name"])
+        self._index_labels(rt.storage_key, obj, add=True)
         self.gc.track(obj)
         self._emit(rt.storage_key, "ADDED", obj, None)
         return obj
@@ -254,6 +292,9 @@ class StoreBase:
         meta["resourceVersion"] = self._next_rv()
         ns = meta.get("namespace", "")
         self._bucket(key)[ns][meta["name"]] = obj
+        if old["metadata"].get("labels") != meta.get("labels"):
+            self._index_labels(key, old, add=False)
+            self._index_labels(key, obj, add=True)
         self.gc.retrack(old, obj)
         self._emit(key, "MODIFIED", obj, old)
         return obj
@@ -267,6 +308,7 @@ class StoreBase:
         if ns in bucket and not bucket[ns]:
             del bucket[ns]
         self._by_uid.pop(meta["uid"], None)
+        self._index_labels(key, obj, add=False)
         final = {**obj, "metadata": {**meta, "resourceVersion": self._next_rv()}}
         self._emit(key, "DELETED", final, None)
         self.gc.removed(key, final)
