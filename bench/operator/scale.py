@@ -55,6 +55,7 @@ KUBE_AGENT = "OpenAPI-Generator/"  # the operator's own calls (kube.py, the `kub
 SCHEDULES_PATH = f"/apis/archive.auriora.io/v1alpha1/namespaces/{NAMESPACE}/archiveschedules"
 CRONJOBS_PATH = f"/apis/batch/v1/namespaces/{NAMESPACE}/cronjobs"
 TIMEOUT = 1800.0
+QUIET_SECONDS = 3.0
 
 
 @dataclass
@@ -67,6 +68,7 @@ class BaselineRun:
 @dataclass
 class OperatorRun:
     seconds: float
+    settled_seconds: float  # until the operator made no request for QUIET_SECONDS
     apply_seconds: float
     sandbox_cpu: float
     operator_cpu: float
@@ -172,10 +174,12 @@ def run_operator(
             profiler.stop()
         if not operator.alive():
             raise RuntimeError(f"the operator exited; see {operator.log_path}")
+        settled = wait_quiet(sandbox, mark) - started
         records = sandbox.requests_since(mark)
         operator_records = [r for r in records if _is_operator(r)]
         run = OperatorRun(
             seconds=done - started,
+            settled_seconds=settled,
             apply_seconds=applied - started,
             sandbox_cpu=sandbox_cpu.cpu_seconds() - cpu_before[0],
             operator_cpu=operator_cpu.cpu_seconds() - cpu_before[1],
@@ -214,6 +218,22 @@ def print_profiles(directory: Path) -> None:
         print(f"\n-- py-spy profile of the {name} (share of samples: on stack / on top) --")
         for function, inclusive, own in top_functions(directory / f"{name}.txt", limit=40):
             print(f"{inclusive:6.1%} {own:6.1%}  {function}")
+
+
+def wait_quiet(sandbox: SandboxProcess, mark: int) -> float:
+    """When the operator's last request since ``mark`` was answered, once it has made none
+    for `QUIET_SECONDS` (the work it queued, e.g. events about its own writes, is done)."""
+    last_count, last_change = -1, time.monotonic()
+    while True:
+        count = sum(1 for r in sandbox.requests_since(mark) if _is_operator(r))
+        now = time.monotonic()
+        if count != last_count:
+            last_count, last_change = count, now
+        elif now - last_change >= QUIET_SECONDS:
+            return last_change
+        if now - last_change > TIMEOUT:
+            raise TimeoutError("the operator never went quiet")
+        time.sleep(0.5)
 
 
 def _check_same_cronjobs(actual: dict[str, dict[str, Any]], bodies: list[dict[str, Any]]) -> None:
@@ -344,6 +364,10 @@ def report(count: int, baselines: list[BaselineRun], operators: list[OperatorRun
     print(f"== Operator scale: {count} ArchiveSchedules → {count} CronJobs, all Ready ==")
     print(f"baseline (POST {count} CronJobs, kubernetes client): {summary(base)}")
     print(f"operator (POST {count} schedules → CronJobs + Ready): {summary(ours)}")
+    print(
+        "  until the operator went quiet:                     "
+        f"{summary([o.settled_seconds for o in operators])}"
+    )
     print(
         f"  of which POSTing the schedules:                     "
         f"{summary([o.apply_seconds for o in operators])}"
