@@ -71,8 +71,11 @@ class ProcStats:
 class SandboxProcess:
     """`archive-sandbox serve` in its own directory; stopped (SIGTERM) by `stop()`."""
 
-    def __init__(self, workdir: Path, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, workdir: Path, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None
+    ) -> None:
         self.workdir = workdir
+        self.env = env or {}
         self.kubeconfig = workdir / "kubeconfig"
         self.log_path = workdir / "sandbox.log"
         self.extra_args = extra_args
@@ -93,7 +96,9 @@ class SandboxProcess:
             *self.extra_args,
         ]
         with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+            )
 
         def listening() -> str | None:
             assert self.process is not None

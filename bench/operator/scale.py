@@ -108,8 +108,11 @@ def count_at_least(count: int, ready: bool = False) -> Any:
     return complete
 
 
+SANDBOX_ENV: dict[str, str] = {}  # --sandbox-pythonpath
+
+
 def start_sandbox(workdir: Path) -> tuple[SandboxProcess, Any]:
-    sandbox = SandboxProcess(workdir, SANDBOX_ARGS)
+    sandbox = SandboxProcess(workdir, SANDBOX_ARGS, SANDBOX_ENV)
     sandbox.start()
     try:
         client = api_client(sandbox.kubeconfig)
@@ -319,8 +322,16 @@ def main() -> None:
         help="what-if runs: put DIR first on the operator's PYTHONPATH (a patched copy of "
         "archive_operator there wins over the installed one)",
     )
+    parser.add_argument(
+        "--sandbox-pythonpath",
+        type=Path,
+        metavar="DIR",
+        help="likewise for the sandbox (e.g. an older archive_sandbox, to compare versions)",
+    )
     args = parser.parse_args()
     count = args.schedules
+    if args.sandbox_pythonpath:
+        SANDBOX_ENV["PYTHONPATH"] = str(args.sandbox_pythonpath.resolve())
     operator_env = (
         {"PYTHONPATH": str(args.operator_pythonpath.resolve())} if args.operator_pythonpath else {}
     )
