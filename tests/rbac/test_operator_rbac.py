@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.chart.helm import NAMESPACE, RELEASE, Helm, Manifest, install_helm, of_kind
+from tests.chart.helm import NAMESPACE, RELEASE, Helm, Manifest, of_kind
 
+from .checks import assert_all_allowed, assert_none_unused, listed_namespaces_values
 from .rbac import Permission, Policy, Request, permission_of, permissions_of
 from .requests import CLUSTER_DEFAULTS, requests_of
 from .scenario import OPERATOR, Cluster, full_lifecycle, short_lifecycle
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.slow  # two operator runs, about 15 s together
 
 LISTED = ("team-b", "team-c")
 ALL_NAMESPACES_VALUES: tuple[str, ...] = ()
-LISTED_VALUES = ("watch.allNamespaces=false", f"watch.namespaces={{{','.join(LISTED)}}}")
+LISTED_VALUES = listed_namespaces_values(LISTED)
 
 # Granted, yet not requested in the scenario, each for a reason the scenario cannot show.
 UNUSED_BUT_GRANTED: dict[Permission, str] = {
@@ -35,11 +36,6 @@ UNUSED_BUT_GRANTED: dict[Permission, str] = {
     # The same for a run's Job (RunLifecycle._create_job).
     Permission("batch", "jobs", "get"): "read a Job after 409 AlreadyExists",
 }
-
-
-@pytest.fixture(scope="module")
-def helm() -> Helm:
-    return Helm(install_helm())
 
 
 def render(helm: Helm, values: tuple[str, ...]) -> list[Manifest]:
@@ -97,20 +93,6 @@ def listed_requests(cluster: Cluster, helm: Helm, radicale_server: object) -> li
         except AssertionError as exc:
             raise AssertionError(f"{exc}\noperator log:\n{operator_log_tail(log)}") from None
     return requests_of(cluster.records(mark), OPERATOR.name)
-
-
-def assert_all_allowed(policy: Policy, requests: list[Request]) -> None:
-    denied = sorted({r.describe() for r in requests if policy.authorize(OPERATOR, r) is None})
-    assert not denied, "the chart's RBAC denies requests the operator made:\n  " + "\n  ".join(
-        denied
-    )
-
-
-def assert_none_unused(unused: set[Permission]) -> None:
-    listed = sorted(map(str, unused))
-    assert not unused, "granted, never requested (use it, drop it, or justify it):\n  " + (
-        "\n  ".join(listed)
-    )
 
 
 def test_the_scenario_reaches_every_operator_call(all_namespaces_requests: list[Request]) -> None:
