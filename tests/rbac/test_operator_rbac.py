@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.chart.helm import NAMESPACE, RELEASE, Helm, Manifest, of_kind
+from tests.fixtures.radicale import RadicaleServer
 
 from .checks import assert_all_allowed, assert_none_unused, listed_namespaces_values
 from .rbac import Permission, Policy, Request, permission_of, permissions_of
@@ -62,7 +63,9 @@ def operator_log_tail(log: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def all_namespaces_requests(cluster: Cluster, helm: Helm, radicale_server: object) -> list[Request]:
+def all_namespaces_requests(
+    cluster: Cluster, helm: Helm, radicale_server: RadicaleServer
+) -> list[Request]:
     args = operator_args(render(helm, ALL_NAMESPACES_VALUES))
     assert "--all-namespaces" in args
     cluster.create_namespace("team-a")
@@ -72,8 +75,8 @@ def all_namespaces_requests(cluster: Cluster, helm: Helm, radicale_server: objec
             full_lifecycle(
                 cluster,
                 "team-a",
-                radicale_server.base_url,  # type: ignore[attr-defined]
-                radicale_server.new_collection,  # type: ignore[attr-defined]
+                radicale_server.base_url,
+                radicale_server.new_collection,
             )
         except AssertionError as exc:
             raise AssertionError(f"{exc}\noperator log:\n{operator_log_tail(log)}") from None
@@ -81,7 +84,7 @@ def all_namespaces_requests(cluster: Cluster, helm: Helm, radicale_server: objec
 
 
 @pytest.fixture(scope="module")
-def listed_requests(cluster: Cluster, helm: Helm, radicale_server: object) -> list[Request]:
+def listed_requests(cluster: Cluster, helm: Helm, radicale_server: RadicaleServer) -> list[Request]:
     args = operator_args(render(helm, LISTED_VALUES))
     assert args == ["--standalone", *(f"--namespace={n}" for n in LISTED)]
     for namespace in LISTED:
@@ -89,7 +92,7 @@ def listed_requests(cluster: Cluster, helm: Helm, radicale_server: object) -> li
     mark = cluster.sandbox.requests.mark()
     with cluster.operator(*args) as log:
         try:
-            short_lifecycle(cluster, LISTED[0], radicale_server.new_collection)  # type: ignore[attr-defined]
+            short_lifecycle(cluster, LISTED[0], radicale_server.new_collection)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\noperator log:\n{operator_log_tail(log)}") from None
     return requests_of(cluster.records(mark), OPERATOR.name)
