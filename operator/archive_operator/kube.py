@@ -115,6 +115,10 @@ class Kube:
     def get_schedule(self, namespace: str, name: str) -> Manifest:
         return self.request("GET", f"{_schedules(namespace)}/{quote(name)}")
 
+    def list_namespace_names(self) -> list[str]:
+        items = self.request("GET", "/api/v1/namespaces").get("items") or []
+        return [str(item["metadata"]["name"]) for item in items]
+
     def list_schedules(self, namespace: str | None) -> list[Manifest]:
         """All ArchiveSchedules in ``namespace`` (None: in every namespace)."""
         items = self.request("GET", _schedules(namespace)).get("items") or []

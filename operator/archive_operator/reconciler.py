@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +25,7 @@ from .plan import is_controlled_by, plan_cronjobs, replacement
 from .render import ResolvedEntry, render_cronjob, resolve_entries
 from .runs import Observer, RunLifecycle
 from .schedule import utc_now
+from .scope import namespaces_in_scope
 from .settings import Settings
 from .status import READY, failed_status, ready_changed, reconciled_status, status_patch
 
@@ -128,9 +129,10 @@ class Reconciler:
             involved, type_="Warning", reason="ScheduleNotFound", message=message, now=self.clock()
         )
 
-    def resync(self, namespaces: Iterable[str | None]) -> None:
-        """The periodic drift check over every schedule in scope."""
-        for namespace in namespaces:
+    def resync(self, patterns: Sequence[str]) -> None:
+        """The periodic drift check over every schedule in scope (kopf's namespace patterns;
+        empty: every namespace)."""
+        for namespace in namespaces_in_scope(patterns, lambda: self.kube.list_namespace_names()):
             for body in self.kube.list_schedules(namespace):
                 meta = body["metadata"]
                 try:

@@ -37,18 +37,12 @@ def is_pattern(namespace: str) -> bool:
 
 
 def test_every_request_of_the_e2e_suite_is_allowed_by_the_chart(helm: Helm) -> None:
-    requests = [r for r in captured() if not is_pattern(r.namespace)]  # see the xfail below
+    requests = captured()
     namespaces = sorted({r.namespace for r in requests if r.is_resource and r.namespace})
     assert namespaces, f"no namespaced operator requests in {CAPTURED}"
     manifests = helm.render(set_values=listed_namespaces_values(namespaces))
     assert_all_allowed(Policy([*manifests, *CLUSTER_DEFAULTS]), requests)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the operator's resync loop lists schedules in the kopf namespace pattern itself "
-    "(GET .../namespaces/e2e-*/archiveschedules): handlers/startup.py resync_loop passes "
-    "memo['namespaces'] (CLI patterns) to Reconciler.resync",
-)
 def test_no_request_names_a_namespace_pattern() -> None:
     assert [r.describe() for r in captured() if is_pattern(r.namespace)] == []

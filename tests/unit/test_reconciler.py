@@ -226,5 +226,5 @@ def test_deleted_or_deleting_schedules_are_left_alone(
 def test_resync_covers_every_schedule(kube: FakeKube, reconciler: Reconciler) -> None:
     add(kube, "alice")
     add(kube, "bob")
-    reconciler.resync([None])
+    reconciler.resync([])
     assert {name for _, name in kube.cronjobs} == {"alice-nightly", "bob-twice-weekly"}

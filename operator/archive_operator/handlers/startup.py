@@ -127,11 +127,11 @@ async def resync_loop(memo: kopf.Memo) -> None:
     Healthy condition kept current (it changes with time alone, e.g. Overdue)."""
     settings: Settings = memo["settings"]
     reconciler: Reconciler = memo["reconciler"]
-    namespaces: list[str | None] = list(memo["namespaces"]) or [None]
+    patterns: list[str] = list(memo["namespaces"])
     loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(settings.resync_seconds)
         try:
-            await loop.run_in_executor(None, reconciler.resync, namespaces)
+            await loop.run_in_executor(None, reconciler.resync, patterns)
         except Exception:  # keep the loop alive; the next round retries
             log.exception("resync failed")
