@@ -21,7 +21,7 @@ import pytest
 from archive_operator.cli import errors as e
 
 from tests.e2e.conftest import caldav, cluster  # noqa: F401  (the e2e suite's fixtures)
-from tests.e2e.harness import BIN, ROOT, CalDAV, Cluster, Operator, free_port, vevent
+from tests.e2e.harness import BIN, CalDAV, Cluster, Operator, free_port, vevent
 
 pytestmark = pytest.mark.slow  # a real operator and real runs: about 15 s
 
@@ -30,35 +30,14 @@ NAMESPACE_PREFIX = "cli-live-"
 Archive = Callable[..., subprocess.CompletedProcess[str]]
 
 
-class CliLiveOperator(Operator):
-    """The e2e harness's operator, watching only this module's namespaces."""
-
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            **self.cluster.env(),
-            "ARCHIVE_OPERATOR_RUNNER_IMAGE": self.runner_image,
-            "ARCHIVE_OPERATOR_RESYNC_SECONDS": "2",
-            "ARCHIVE_OPERATOR_LOG_FORMAT": "text",
-        }
-        command = [str(BIN / "archive-operator"), "run", "--standalone"]
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [*command, "--namespace", f"{NAMESPACE_PREFIX}*"],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-            )
-
-
 @pytest.fixture(scope="module")
 def live_operator(
     cluster: Cluster,  # noqa: F811
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Operator]:
     image = os.environ.get("ARCHIVE_E2E_RUNNER_IMAGE", "archive-runner:e2e")
-    process = CliLiveOperator(cluster, image, tmp_path_factory.mktemp("cli-live") / "op.log")
+    log = tmp_path_factory.mktemp("cli-live") / "op.log"
+    process = Operator(cluster, image, log, namespaces=f"{NAMESPACE_PREFIX}*")
     process.start()
     try:
         yield process

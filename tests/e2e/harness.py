@@ -120,10 +120,13 @@ class Cluster:
 class Operator:
     """The operator as a local process (both on the sandbox and against a real cluster)."""
 
-    def __init__(self, cluster: Cluster, runner_image: str, log: Path) -> None:
+    def __init__(
+        self, cluster: Cluster, runner_image: str, log: Path, namespaces: str = "e2e-*"
+    ) -> None:
         self.cluster = cluster
         self.runner_image = runner_image
         self.log = log
+        self.namespaces = namespaces  # kopf's --namespace pattern
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -136,7 +139,13 @@ class Operator:
         }
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [str(BIN / "archive-operator"), "run", "--standalone", "--namespace", "e2e-*"],
+                [
+                    str(BIN / "archive-operator"),
+                    "run",
+                    "--standalone",
+                    "--namespace",
+                    self.namespaces,
+                ],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
