@@ -9,6 +9,7 @@ touch SEQUENCE, and neutralise scheduling so that writing a copy cannot send an 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -18,13 +19,17 @@ from icalendar import Calendar, Event
 from icalendar.prop import vCalAddress
 
 from . import ical
-from .backends.base import SourceObject
+from .backends.base import ArchivedCopy, SourceObject
 from .result import ObjectError
 from .window import Window
 
 PRODID = "-//archive-operator//archive-runner//EN"
 _RECURRENCE_PROPS = ("RRULE", "RDATE", "EXDATE", "RECURRENCE-ID", "EXRULE")
 _TZID = re.compile(r";TZID=(\"[^\"]*\"|[^;:]*)", re.IGNORECASE)
+_RECURRING = re.compile(r"^(RRULE|RDATE|EXRULE|EXDATE|RECURRENCE-ID)[;:]", re.I | re.M)
+# Part of every copy's source fingerprint: bump it whenever conversion output changes, so
+# copies made by an older converter are not reused unconverted.
+CONVERTER_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -61,14 +66,31 @@ def occurrences_in(calendar: Calendar, window: Window) -> list[Event]:
     return found
 
 
+def source_fingerprint(text: str, recurrence: str) -> str:
+    """Identifies a source object's exact text as converted by this converter in this mode."""
+    return ical.digest(CONVERTER_VERSION, recurrence, text)
+
+
 def build_items(
-    objects: list[SourceObject], window: Window, recurrence: str, source_id: str, run_id: str
+    objects: list[SourceObject],
+    window: Window,
+    recurrence: str,
+    source_id: str,
+    run_id: str,
+    archived: Mapping[str, ArchivedCopy] | None = None,
 ) -> tuple[list[ArchiveItem], list[ObjectError]]:
+    """Archive items of the source objects; ``archived`` (the copies read from the archive)
+    lets an unchanged single event reuse its copy instead of being converted again."""
     items: dict[str, ArchiveItem] = {}
     errors: list[ObjectError] = []
     for obj in objects:
         try:
-            converted = _convert(obj, window, recurrence, source_id, run_id)
+            reused = _reuse(obj, archived or {}, window, recurrence, source_id)
+            converted = (
+                reused
+                if reused is not None
+                else _convert(obj, window, recurrence, source_id, run_id)
+            )
         except Exception as exc:  # a malformed object must not stop the others
             errors.append(
                 ObjectError(
@@ -83,6 +105,42 @@ def build_items(
     return list(items.values()), errors
 
 
+def _reuse(
+    obj: SourceObject,
+    archived: Mapping[str, ArchivedCopy],
+    window: Window,
+    recurrence: str,
+    source_id: str,
+) -> list[ArchiveItem] | None:
+    """The item of a single (non-recurring) event whose copy was made from exactly this text
+    by this converter: that copy is what converting would produce (its run id aside), so
+    only its window is checked. None means "convert it" (anything else, or no such copy).
+    This keeps a no-change re-run from parsing, expanding and serialising every event."""
+    unfolded = ical.unfold(obj.text)
+    if unfolded.count("BEGIN:VEVENT") != 1 or _RECURRING.search(unfolded):
+        return None
+    uid = _guess_uid(obj.text)
+    copy = archived.get(copy_name(source_id, uid, None)) if uid else None
+    if copy is None or uid is None:
+        return None
+    markers = ical.archive_markers(copy.text)
+    fingerprint = source_fingerprint(obj.text, recurrence)
+    if markers.get(ical.SOURCE_OBJECT) != fingerprint or ical.SOURCE_HASH not in markers:
+        return None
+    if not in_window(copy.text, window):
+        return []
+    return [
+        ArchiveItem(
+            name=copy.name,
+            key=uid,
+            uid=uid,
+            source_href=obj.href,
+            source_hash=markers[ical.SOURCE_HASH],
+            data=copy.text.encode(),
+        )
+    ]
+
+
 def _convert(
     obj: SourceObject, window: Window, recurrence: str, source_id: str, run_id: str
 ) -> list[ArchiveItem]:
@@ -94,13 +152,14 @@ def _convert(
         if "DTSTART" not in event:
             raise ValueError(f"event {event['UID']} has no valid DTSTART")
     context = _Context(calendar, obj.href, source_id)
+    fingerprint = source_fingerprint(obj.text, recurrence)
     occurrences = occurrences_in(calendar, window)
     if recurrence == "series":
         items = []
         for original_uid in dict.fromkeys(str(o["UID"]) for o in occurrences):
             components = [e for e in events if str(e["UID"]) == original_uid]
             copies = [
-                _archived_event(c, original_uid, original_uid, None, source_id, run_id)
+                _archived_event(c, original_uid, original_uid, None, source_id, run_id, fingerprint)
                 for c in components
             ]
             items.append(context.item(copies, original_uid, original_uid, None))
@@ -116,7 +175,9 @@ def _convert(
             anchor = occurrence.get("RECURRENCE-ID") or occurrence["DTSTART"]
             recurrence_id = format_recurrence_id(anchor.dt)
         uid = f"{original_uid}-{recurrence_id}" if recurrence_id else original_uid
-        copy = _archived_event(occurrence, uid, original_uid, recurrence_id, source_id, run_id)
+        copy = _archived_event(
+            occurrence, uid, original_uid, recurrence_id, source_id, run_id, fingerprint
+        )
         for prop in _RECURRENCE_PROPS:
             copy.pop(prop, None)
         if "DTEND" in copy and "DURATION" in copy:
@@ -183,6 +244,7 @@ def _archived_event(
     recurrence_id: str | None,
     source_id: str,
     run_id: str,
+    fingerprint: str,
 ) -> Event:
     """A copy of ``event`` (the source is never mutated) with archive markers and no
     scheduling: SCHEDULE-AGENT=NONE on ORGANIZER/ATTENDEE tells a CalDAV server not to send
@@ -203,6 +265,7 @@ def _archived_event(
     if recurrence_id:
         copy.add(ical.RECURRENCE_ID, recurrence_id)
     copy.add(ical.RUN_ID, run_id)
+    copy.add(ical.SOURCE_OBJECT, fingerprint)
     return copy
 
 

@@ -97,7 +97,7 @@ def archive(config: RunConfig, progress: ProgressFn | None = None) -> RunResult:
             objects = source.fetch(config.window)
             copies = archived.result()
         items, errors = build_items(
-            objects, config.window, config.recurrence, source_id, config.run_id
+            objects, config.window, config.recurrence, source_id, config.run_id, copies
         )
         result.counts.source_objects = len(objects)
         result.counts.occurrences = len(items)

@@ -13,7 +13,7 @@ from archive_runner.engine import plan
 from archive_runner.result import TERMINATION_LIMIT, ObjectError, RunResult
 from archive_runner.window import Window
 
-from .helpers import event, sample
+from .helpers import SAMPLES, event, sample
 
 MARCH = Window(date(2024, 3, 1), date(2024, 3, 31), ZoneInfo("Europe/London"))
 
@@ -160,3 +160,51 @@ def test_occurrences_of_an_event_timed_by_duration_carry_duration_only() -> None
         vevent = ical.unfold(item.data.decode()).split("BEGIN:VEVENT")[1]
         assert "\nDURATION:PT1H" in vevent
         assert "\nDTEND" not in vevent
+
+
+def _as_archived(items: list[ArchiveItem]) -> dict[str, ArchivedCopy]:
+    return {i.name: ArchivedCopy(name=i.name, etag='"e"', text=i.data.decode()) for i in items}
+
+
+def _summary(items: list[ArchiveItem]) -> list[tuple[str, str, str, str]]:
+    return sorted((i.name, i.key, i.uid, i.source_hash) for i in items)
+
+
+def test_unchanged_single_events_reuse_their_copy_and_give_the_same_items() -> None:
+    objects = [SourceObject(n, sample(n)) for n in SAMPLES]
+    fresh, _ = build_items(objects, MARCH, "occurrences", "src", "run-1")
+    reused, errors = build_items(objects, MARCH, "occurrences", "src", "run-2", _as_archived(fresh))
+    assert errors == []
+    assert _summary(reused) == _summary(fresh)
+    by_uid = {i.uid: i for i in reused}
+    assert b"X-ARCHIVE-RUN-ID:run-1" in by_uid["plain-utc@example.org"].data  # the copy itself
+    assert b"X-ARCHIVE-RUN-ID:run-2" in by_uid["daily@example.org-20240301T093000Z"].data
+    # a single event outside the window: its copy is not an item of this window
+    april = Window(date(2024, 4, 1), date(2024, 4, 30), ZoneInfo("Europe/London"))
+    later, _ = build_items(objects, april, "occurrences", "src", "run-3", _as_archived(fresh))
+    assert "plain-utc@example.org" not in {i.uid for i in later}
+
+
+def _one(text: str, run_id: str, archived: dict[str, ArchivedCopy]) -> ArchiveItem:
+    items, errors = build_items(
+        [SourceObject("x.ics", text)], MARCH, "occurrences", "src", run_id, archived
+    )
+    assert errors == [] and len(items) == 1
+    return items[0]
+
+
+def test_a_changed_source_text_or_an_older_copy_is_converted_again() -> None:
+    text = event("e@x", "20240305T100000Z", "20240305T110000Z", "Before")
+    (item,) = items_of(text)
+    archived = _as_archived([item])
+    assert b"run-1" in _one(text, "r0", archived).data  # unchanged: the copy is reused
+    edited = _one(text.replace("SUMMARY:Before", "SUMMARY:After"), "r1", archived)
+    assert edited.source_hash != item.source_hash  # detected as a change
+    restamped = _one(text.replace("DTSTAMP:20240101", "DTSTAMP:20240301"), "r2", archived)
+    assert restamped.source_hash == item.source_hash  # same content ...
+    assert b"X-ARCHIVE-RUN-ID:r2" in restamped.data  # ... but converted, not reused
+    older = {
+        name: ArchivedCopy(name, copy.etag, copy.text.replace("SOURCE-OBJECT:", "SOURCE-OBJECT:0"))
+        for name, copy in archived.items()
+    }  # as if written by another converter version
+    assert b"X-ARCHIVE-RUN-ID:r3" in _one(text, "r3", older).data
