@@ -32,6 +32,11 @@ lint: $(STAMP) ## ruff and mypy
 
 check: lint test ## everything CI runs
 
+.PHONY: bench
+bench: $(STAMP) ## run the benchmarks that exist (scripts printing figures; docs/benchmarks.md)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	@for script in bench/*/run.sh; do echo "== $$script"; "$$script" || exit 1; done
+
 .PHONY: runner-image operator-image images
 runner-image: ## build the runner image with buildah, no engine needed (docs/images.md)
 	scripts/images/build-image.sh runner
