@@ -34,7 +34,7 @@ from bench.operator.harness import (
     temp_workdir,
     wait_for_watches,
 )
-from bench.operator.scale import (
+from bench.operator.runs import (
     KOPF_AGENT,
     NAMESPACE,
     SCHEDULES_PATH,
