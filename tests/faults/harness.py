@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from archive_sandbox.app import Sandbox
 from archive_sandbox.auth import Users
@@ -34,8 +35,8 @@ OPERATOR_USER = "fault-operator"
 OPERATOR_TOKEN = "fault-operator-token"
 GROUP, VERSION = "archive.auriora.io", "v1alpha1"
 RUNNER_IMAGE = "fault-runner:test"
-# A fixed sandbox time (speed 1) far from every schedule time below: no CronJob fires in a test.
-CLOCK_START = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
+# The sandbox clock is real time, like the operator's (a skew would make the operator see
+# missed runs); schedule times are kept two hours or more away from now, so none fires.
 ZONES = ("UTC", "Europe/London", "Europe/Berlin", "America/New_York")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -49,7 +50,6 @@ def fault_sandbox(workdir: Path) -> Iterator[SandboxHandle]:
     users = Users()
     users.add(OPERATOR_TOKEN, OPERATOR_USER)
     sandbox = Sandbox(users=users, bookmark_interval=1.0)
-    sandbox.workloads.clock.set(CLOCK_START)
     fake = ImageRule(
         image="fault-runner",
         entrypoint=(sys.executable, str(Path(__file__).parent / "fake_runner.py")),
@@ -189,12 +189,14 @@ class PlannedSchedule:
 
 
 def planned_schedule(name: str, rng: random.Random) -> PlannedSchedule:
-    """1-3 entries (daily, weekly, cron) at early-morning times, in a random zone."""
+    """1-3 entries (daily, weekly, cron) at times two hours or more from now, in a random zone."""
     zone = rng.choice(ZONES)
+    now_hour = datetime.now(UTC).astimezone(ZoneInfo(zone)).hour
+    hours = [h for h in range(24) if min((h - now_hour) % 24, (now_hour - h) % 24) >= 2]
     entries: list[dict[str, Any]] = []
     cronjobs: dict[str, str] = {}
     for index in range(rng.randint(1, 3)):
-        hour, minute = rng.randint(1, 4), rng.randint(0, 59)
+        hour, minute = rng.choice(hours), rng.randint(0, 59)
         kind = rng.choice(("daily", "weekly", "cron"))
         entry_name = f"e{index}-{kind}"
         if kind == "daily":
