@@ -17,6 +17,7 @@ reported: median and range of wall time, and the ratio of medians.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -25,11 +26,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import urllib3
+
 from bench.operator import manifests
 from bench.operator.harness import (
     BIN,
     OperatorProcess,
     Watcher,
+    bearer_headers,
     post,
     temp_workdir,
     wait_for_watches,
@@ -114,6 +118,50 @@ def populate(count: int, workdir: Path) -> tuple[object, Path]:
     return sandbox, sandbox.kubeconfig
 
 
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+LIST_PATH = "/apis/archive.auriora.io/v1alpha1/archiveschedules"
+
+
+def fetch_all(kubeconfig: Path, accept: str, limit: int | None) -> int:
+    """The LIST a command makes (kubectl: Tables in pages of 500; the plugin: one JSON list),
+    read to the end but not decoded; returns the bytes received."""
+    server, headers = bearer_headers(kubeconfig)
+    http = urllib3.PoolManager()
+    received, token = 0, ""
+    while True:
+        query = {"limit": str(limit)} if limit else {}
+        if token:
+            query["continue"] = token
+        response = http.request(
+            "GET", server + LIST_PATH, fields=query, headers={**headers, "Accept": accept}
+        )
+        received += len(response.data)
+        token = json.loads(response.data).get("metadata", {}).get("continue", "") if limit else ""
+        if not token:
+            return received
+
+
+def server_times(kubeconfig: Path, repeats: int) -> dict[str, list[float]]:
+    """Wall time of each command's API requests alone, alternating, after one warm-up."""
+    requests = {
+        "kubectl get's requests (Table, limit=500)": (TABLE, 500),
+        "kubectl archive status's request (JSON)": ("application/json", None),
+    }
+    times: dict[str, list[float]] = {label: [] for label in requests}
+    for round_ in range(repeats + 1):
+        for label, (accept, limit) in requests.items():
+            started = time.perf_counter()
+            size = fetch_all(kubeconfig, accept, limit)
+            if round_ > 0:
+                times[label].append(time.perf_counter() - started)
+            elif label not in SIZES:
+                SIZES[label] = size
+    return times
+
+
+SIZES: dict[str, int] = {}
+
+
 def listing(count: int, repeats: int) -> None:
     workdir = temp_workdir("bench-plugin-")
     sandbox, kubeconfig = populate(count, workdir)
@@ -134,6 +182,13 @@ def listing(count: int, repeats: int) -> None:
         print(f"\n== {count} schedules: status -A vs kubectl get -A (target <= 1.5x) ==")
         print("  output lines: " + ", ".join(f"{k}: {v}" for k, v in lines.items()))
         print_times(time_alternating(commands, repeats, env), "kubectl get archiveschedules -A")
+        print("  the API requests alone (server time + transfer, no decoding):")
+        times = server_times(kubeconfig, repeats)
+        for label, values in times.items():
+            print(
+                f"  {label:<42} median {median(values):.3f} s (range {spread(values, 3)} s), "
+                f"{SIZES[label] / 1e6:.2f} MB"
+            )
     finally:
         sandbox.stop()  # type: ignore[attr-defined]
         shutil.rmtree(workdir, ignore_errors=True)
