@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import recurring_ical_events
@@ -127,7 +127,7 @@ def _reuse(
     fingerprint = source_fingerprint(obj.text, recurrence)
     if markers.get(ical.SOURCE_OBJECT) != fingerprint or ical.SOURCE_HASH not in markers:
         return None
-    if not in_window(copy.text, window):
+    if not (clearly_in_window(copy.text, window) or in_window(copy.text, window)):
         return []
     return [
         ArchiveItem(
@@ -284,6 +284,33 @@ def _guess_uid(text: str) -> str | None:
         if ical.property_name(line) == "UID":
             return line.partition(":")[2].strip() or None
     return None
+
+
+_TIME_PROPERTY = re.compile(r"(DTSTART|DTEND|DURATION)(?:;.*)?:([^:]*)", re.I)
+_DATE_OR_TIME = re.compile(r"(\d{8})(?:T(\d{6})Z?)?")
+_SLACK = timedelta(days=1)  # more than any UTC offset: local vs UTC readings cannot matter
+
+
+def clearly_in_window(text: str, window: Window) -> bool:
+    """True only when a single event's start and end lie well inside the window, read from
+    its text alone (no parsing): a cheap, conservative shortcut for ``in_window``. False means
+    "not sure" (an edge case, DURATION, an unexpected form), not "outside"."""
+    found: dict[str, datetime] = {}
+    for line in ical.content_lines(text):
+        match = _TIME_PROPERTY.fullmatch(line)
+        if match is None:
+            continue
+        name, value = match.group(1).upper(), match.group(2)
+        parsed = _DATE_OR_TIME.fullmatch(value.strip())
+        if name == "DURATION" or parsed is None:
+            return False
+        day, clock = parsed.groups()
+        found.setdefault(name, datetime.strptime(day + (clock or "000000"), "%Y%m%d%H%M%S"))
+    if "DTSTART" not in found:
+        return False
+    start = found["DTSTART"].replace(tzinfo=UTC)
+    end = found.get("DTEND", found["DTSTART"]).replace(tzinfo=UTC)
+    return window.utc_start + _SLACK <= start <= end <= window.utc_end - _SLACK
 
 
 def in_window(text: str, window: Window) -> bool:

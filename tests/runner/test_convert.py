@@ -6,9 +6,10 @@ import json
 from datetime import date
 from zoneinfo import ZoneInfo
 
+import pytest
 from archive_runner import ical
 from archive_runner.backends.base import ArchivedCopy, SourceObject
-from archive_runner.convert import ArchiveItem, build_items
+from archive_runner.convert import ArchiveItem, build_items, clearly_in_window, in_window
 from archive_runner.engine import plan
 from archive_runner.result import TERMINATION_LIMIT, ObjectError, RunResult
 from archive_runner.window import Window
@@ -208,3 +209,26 @@ def test_a_changed_source_text_or_an_older_copy_is_converted_again() -> None:
         for name, copy in archived.items()
     }  # as if written by another converter version
     assert b"X-ARCHIVE-RUN-ID:r3" in _one(text, "r3", older).data
+
+
+@pytest.mark.parametrize(
+    ("times", "inside"),
+    [
+        (("DTSTART:20240305T100000Z", "DTEND:20240305T110000Z"), True),
+        (("DTSTART;TZID=Europe/London:20240305T100000", "DTEND;TZID=Europe/London:2024030"
+          "5T110000"), True),
+        (("DTSTART;VALUE=DATE:20240305", "DTEND;VALUE=DATE:20240306"), True),
+        (('DTSTART;TZID="Odd:Zone":20240305T100000',), True),
+        (("DTSTART:20240301T100000Z", "DTEND:20240301T110000Z"), False),  # near the edge
+        (("DTSTART:20240330T100000Z", "DTEND:20240402T110000Z"), False),  # crosses it
+        (("DTSTART:20240305T100000Z", "DURATION:PT1H"), False),  # not read: unsure
+        (("DTSTART:20240405T100000Z", "DTEND:20240405T110000Z"), False),  # outside
+        (("DTSTART:2024-03-05",), False),  # unexpected form: unsure
+    ],
+)  # fmt: skip
+def test_clearly_in_window_is_a_conservative_shortcut(times: tuple[str, ...], inside: bool) -> None:
+    text = event("u@x", "20240305T100000Z", "20240305T110000Z")
+    text = text.replace("DTSTART:20240305T100000Z\r\nDTEND:20240305T110000Z", "\r\n".join(times))
+    assert clearly_in_window(text, MARCH) is inside
+    if inside:
+        assert in_window(text, MARCH)  # never claims more than the exact check
