@@ -143,11 +143,12 @@ class RunLifecycle:
             except pydantic.ValidationError as exc:
                 log.warning("ignoring unparseable ArchiveRun %s: %s", body["metadata"]["name"], exc)
         selector = c.schedule_selector(meta.name)
+        # Jobs before pods: a Job seen Complete then has its finished pod (and so the runner's
+        # result) in the pod list read after it; the other order can see a Job that completed
+        # between the two reads with its pod still running, and lose the run's counts.
+        job_bodies = self.kube.list_jobs(meta.namespace, selector)
         pods = pods_by_job(self.kube.list_pods(meta.namespace, selector))
-        jobs = [
-            job_view(job, pods.get(job["metadata"]["name"], []))
-            for job in self.kube.list_jobs(meta.namespace, selector)
-        ]
+        jobs = [job_view(job, pods.get(job["metadata"]["name"], [])) for job in job_bodies]
         return runs, jobs
 
     # --- the reconcile ------------------------------------------------------------------------

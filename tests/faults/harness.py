@@ -288,9 +288,8 @@ def schedule_problems(world: World, planned: dict[str, PlannedSchedule]) -> list
     return problems
 
 
-def run_problems(world: World, runs: list[str], counts: bool = True) -> list[str]:
-    """What is not yet right about the runs: Succeeded, one Job each, its counts recorded
-    (``counts=False``: not the counts; see test_run_counts_survive_a_slow_job_list)."""
+def run_problems(world: World, runs: list[str]) -> list[str]:
+    """What is not yet right about the runs: Succeeded, one Job each, its counts recorded."""
     problems: list[str] = []
     by_name = {r["metadata"]["name"]: r for r in world.runs()}
     jobs_of: dict[str, list[str]] = {}
@@ -309,7 +308,7 @@ def run_problems(world: World, runs: list[str], counts: bool = True) -> list[str
             problems.append(f"run {name}: DUPLICATE Jobs {jobs}")
         if status.get("phase") != "Succeeded":
             problems.append(f"run {name}: phase {status.get('phase')} ({status.get('reason')})")
-        elif jobs != [status.get("jobName")] or (counts and status.get("archived") != 1):
+        elif jobs != [status.get("jobName")] or status.get("archived") != 1:
             problems.append(f"run {name}: jobs {jobs}, status {status}")
     return problems
 
