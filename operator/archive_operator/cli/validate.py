@@ -23,7 +23,10 @@ _CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midni
 
 
 def _bad(flag: str, value: object, problem: str, fix: str) -> BadInput:
-    return BadInput(f'{flag} "{value}": {problem}; {fix}')
+    shown = str(value)
+    if len(shown) > 60:  # one readable line, even for an oversized value
+        shown = shown[:57] + "..."
+    return BadInput(f'{flag} "{shown}": {problem}; {fix}')
 
 
 def at_time(value: str, flag: str = "--at") -> str:
@@ -68,7 +71,11 @@ def schedule_name(value: str, flag: str = "NAME") -> str:
 
 
 def user(value: str, flag: str = "--user") -> str:
-    if len(value) > 128 or not _USER.match(value):
+    if len(value) > 128:
+        raise _bad(
+            flag, value, f"a user has at most 128 characters, not {len(value)}", "shorten it"
+        )
+    if not _USER.match(value):
         raise _bad(
             flag,
             value,
