@@ -349,7 +349,7 @@ class Kubelet:
         # Only what the pod declares names container paths; the image's own environment (PATH,
         # HOME) holds host paths already, which may happen to lie under a mount such as /tmp.
         c.env = {k: v if base_env.get(k) == v else paths.rewrite(v) for k, v in env.items()}
-        c.argv = [paths.rewrite(a) for a in command_line(spec, image, env)]
+        c.argv = command_line(spec, image, env, paths.rewrite)
         working_dir = spec.get("workingDir") or image.working_dir
         if working_dir and paths.covers(working_dir):
             c.cwd = paths.host(working_dir)

@@ -211,16 +211,26 @@ def _resource_value(container: Mapping[str, Any], ref: Mapping[str, Any]) -> str
 
 
 def command_line(
-    container: Mapping[str, Any], image: ImageRule, env: Mapping[str, str]
+    container: Mapping[str, Any],
+    image: ImageRule,
+    env: Mapping[str, str],
+    rewrite: Callable[[str], str] = str,
 ) -> list[str]:
-    """argv as a container runtime builds it from the image and the container spec."""
+    """argv as a container runtime builds it from the image and the container spec.
+
+    Only what the pod declares gets ``$(VAR)`` expansion and ``rewrite`` (container paths to
+    host paths); the image's entrypoint and cmd are taken as they are, as a runtime does, and
+    here they name host paths already.
+    """
+
+    def declared(args: list[Any]) -> list[str]:
+        return [rewrite(expand(str(a), env)) for a in args]
+
     if container.get("command"):
-        argv = [*container["command"], *(container.get("args") or [])]
-    elif "args" in container:
-        argv = [*image.entrypoint, *(container.get("args") or [])]
-    else:
-        argv = [*image.entrypoint, *image.cmd]
-    return [expand(str(a), env) for a in argv]
+        return declared([*container["command"], *(container.get("args") or [])])
+    if "args" in container:
+        return [*image.entrypoint, *declared(container.get("args") or [])]
+    return [*image.entrypoint, *image.cmd]
 
 
 class PathMap:

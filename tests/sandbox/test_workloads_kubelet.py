@@ -297,25 +297,33 @@ def test_the_runner_image_runs_the_installed_archive_runner(wl: Harness) -> None
     assert "Usage" in wl.kubectl("logs", "runner").stdout
 
 
-def test_image_path_under_a_mount_path_is_left_alone(
+def test_image_paths_under_a_mount_path_are_left_alone(
     wl: Harness, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     # CI clones the project under /tmp, and runner pods mount an emptyDir at /tmp: the image's
-    # PATH (host paths) must not be mapped into the pod's volume like a declared container path.
+    # PATH and entrypoint (host paths) must not be mapped into the pod's volume like the paths a
+    # pod declares.
     tool_dir = Path("/tmp") / f"sandbox-image-{tmp_path.name}"
     tool_dir.mkdir(exist_ok=True)
     request.addfinalizer(lambda: shutil.rmtree(tool_dir, ignore_errors=True))
     tool = tool_dir / "hello-tool"
     tool.write_text("#!/bin/sh\necho hello from the image\n")
     tool.chmod(0o755)
-    rule = ImageRule(image="example.com/hello:1", entrypoint=("hello-tool",), path=(str(tool_dir),))
-    wl.sandbox.workloads.images = [*wl.sandbox.workloads.images, rule]
-    container = {
-        "name": "main",
-        "image": "example.com/hello:1",
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-    }
-    wl.create("pods", pod("imagepath", container, volumes=[{"name": "tmp", "emptyDir": {}}]))
-    wl.wait_for(lambda: finished(wl, "imagepath"), "the pod to exit")
-    assert container_state(wl, "imagepath")["terminated"]["exitCode"] == 0
-    assert "hello from the image" in wl.kubectl("logs", "imagepath").stdout
+    wl.sandbox.workloads.images = [
+        *wl.sandbox.workloads.images,
+        ImageRule(image="example.com/on-path:1", entrypoint=("hello-tool",), path=(str(tool_dir),)),
+        ImageRule(image="example.com/absolute:1", entrypoint=(str(tool),)),
+    ]
+    for name, image in (
+        ("onpath", "example.com/on-path:1"),
+        ("absolute", "example.com/absolute:1"),
+    ):
+        container = {
+            "name": "main",
+            "image": image,
+            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        }
+        wl.create("pods", pod(name, container, volumes=[{"name": "tmp", "emptyDir": {}}]))
+        wl.wait_for(lambda name=name: finished(wl, name), f"pod {name} to exit")
+        assert container_state(wl, name)["terminated"]["exitCode"] == 0
+        assert "hello from the image" in wl.kubectl("logs", name).stdout
