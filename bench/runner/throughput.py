@@ -218,6 +218,7 @@ def moved_window(bench: Bench, kept: dict[str, str]) -> dict[str, object]:
         "expected_union": len(expected), "equals_expected": after == expected,
         "deletes": sample.requests["DELETE"],
     }  # fmt: skip
+    print(f"    archive-runner: {figures['runner']}", flush=True)
     theirs = kept.get("vdirsyncer")
     if theirs is None:
         theirs = bench.fresh_collection("vdirsyncer")
@@ -231,6 +232,7 @@ def moved_window(bench: Bench, kept: dict[str, str]) -> dict[str, object]:
         "before": len(before), "after": len(after), "lost": len(before - after),
         "deletes": sample.requests["DELETE"],
     }  # fmt: skip
+    print(f"    vdirsyncer: {figures['vdirsyncer']}", flush=True)
     return figures
 
 

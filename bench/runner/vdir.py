@@ -75,7 +75,7 @@ password = "{PASSWORD}"
 
 
 def move_window(pair: VdirPair, utc_start: datetime, utc_end: datetime) -> None:
-    """Point the source storage at another window (the pair's status is kept)."""
+    """Point the source storage at another window (the pair's status is kept); untimed."""
     text = pair.config.read_text("utf-8")
     lines = []
     for line in text.splitlines():
@@ -85,3 +85,4 @@ def move_window(pair: VdirPair, utc_start: datetime, utc_end: datetime) -> None:
             line = f'end_date = "{_expr(utc_end)}"'
         lines.append(line)
     pair.config.write_text("\n".join(lines) + "\n", "utf-8")
+    _vdirsyncer(pair.config, "discover")  # vdirsyncer insists after a config change
