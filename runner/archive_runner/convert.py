@@ -117,7 +117,9 @@ def _reuse(
     only its window is checked. None means "convert it" (anything else, or no such copy).
     This keeps a no-change re-run from parsing, expanding and serialising every event."""
     unfolded = ical.unfold(obj.text)
-    if unfolded.count("BEGIN:VEVENT") != 1 or _RECURRING.search(unfolded):
+    if unfolded.count("BEGIN:VEVENT") != 1:
+        return None
+    if _RECURRING.search(unfolded, unfolded.index("BEGIN:VEVENT")):  # not a VTIMEZONE's RRULE
         return None
     uid = _guess_uid(obj.text)
     copy = archived.get(copy_name(source_id, uid, None)) if uid else None
