@@ -298,7 +298,9 @@ def clearly_in_window(text: str, window: Window) -> bool:
     its text alone (no parsing): a cheap, conservative shortcut for ``in_window``. False means
     "not sure" (an edge case, DURATION, an unexpected form), not "outside"."""
     found: dict[str, datetime] = {}
-    for line in ical.content_lines(text):
+    unfolded = ical.unfold(text)
+    event = unfolded[unfolded.find("BEGIN:VEVENT") :]  # not a VTIMEZONE's DTSTART
+    for line in event.splitlines():
         match = _TIME_PROPERTY.fullmatch(line)
         if match is None:
             continue

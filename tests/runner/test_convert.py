@@ -180,6 +180,7 @@ def test_unchanged_single_events_reuse_their_copy_and_give_the_same_items() -> N
     by_uid = {i.uid: i for i in reused}
     assert b"X-ARCHIVE-RUN-ID:run-1" in by_uid["plain-utc@example.org"].data  # the copy itself
     assert b"X-ARCHIVE-RUN-ID:run-1" in by_uid["new-york@example.org"].data  # VTIMEZONE RRULE
+    assert clearly_in_window(by_uid["new-york@example.org"].data.decode(), MARCH)
     assert b"X-ARCHIVE-RUN-ID:run-2" in by_uid["daily@example.org-20240301T093000Z"].data
     # a single event outside the window: its copy is not an item of this window
     april = Window(date(2024, 4, 1), date(2024, 4, 30), ZoneInfo("Europe/London"))
