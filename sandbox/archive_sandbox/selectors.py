@@ -102,13 +102,10 @@ def parse_label_selector(text: str | None) -> list[Requirement]:
     return reqs
 
 
-def indexed_requirement(text: str | None) -> tuple[str, tuple[str, ...]] | None:
-    """The first ``key=value`` / ``key in (...)`` requirement: a label index can answer it,
-    so a LIST need not look at objects without one of those labels."""
-    for requirement in parse_label_selector(text):
-        if requirement.op in ("=", "in"):
-            return requirement.key, requirement.values
-    return None
+def indexed_requirements(text: str | None) -> list[tuple[str, tuple[str, ...]]]:
+    """The ``key=value`` / ``key in (...)`` requirements: a label index can answer them, so a
+    LIST need not look at objects lacking one of those labels."""
+    return [(r.key, r.values) for r in parse_label_selector(text) if r.op in ("=", "in")]
 
 
 def label_matcher(text: str | None) -> Matcher | None:

@@ -20,7 +20,7 @@ from .meta import (
     utcnow,
 )
 from .resources import NAMESPACES_KEY, Registry, ResourceType, StorageKey
-from .selectors import field_matcher, field_selector_name, indexed_requirement, label_matcher
+from .selectors import field_matcher, field_selector_name, indexed_requirements, label_matcher
 from .watch import Event, History, Watch
 
 if TYPE_CHECKING:
@@ -184,16 +184,23 @@ class StoreBase:
     ) -> ObjectList:
         """Objects the selector may match, in (namespace, name) order: through the label index
         when it requires a label value, else every object. The caller still matches them."""
-        required = indexed_requirement(label_selector)
-        if required is None:
+        required = indexed_requirements(label_selector)
+        if not required:
             return self.iter_objects(key, namespace)
-        label, values = required
         index = self._labels.get(key, {})
         bucket = self._objects.get(key, {})
         out: ObjectList = []
         for ns in [namespace] if namespace is not None else sorted(index):
             pairs = index.get(ns, {})
-            names = set().union(*(pairs.get((label, value), ()) for value in values))
+            # Every requirement must hold: intersect, smallest set first.
+            sets = sorted(
+                (
+                    set().union(*(pairs.get((label, v), ()) for v in values))
+                    for label, values in required
+                ),
+                key=len,
+            )
+            names = sets[0].intersection(*sets[1:])
             objects = bucket.get(ns, {})
             out.extend(objects[name] for name in sorted(names) if name in objects)
         return out

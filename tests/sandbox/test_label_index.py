@@ -41,6 +41,8 @@ def test_index_follows_label_changes_deletes_and_recreates(
             )
     assert _names(core, "idx=one", a) == ["a", "m", "z"]
     assert _names(core, "idx=one,name!=m") == [f"{a}/a", f"{a}/z", f"{b}/a", f"{b}/z"]
+    assert _names(core, "idx=one,name=a") == [f"{a}/a", f"{b}/a"]
+    assert _names(core, "name in (a, z),idx=one", b) == ["a", "z"]
 
     core.patch_namespaced_config_map("m", a, {"metadata": {"labels": {"idx": "two"}}})
     assert _names(core, "idx=one", a) == ["a", "z"]
