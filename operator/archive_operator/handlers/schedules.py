@@ -43,10 +43,11 @@ def owned_cronjob_changed(
 ) -> None:
     """A CronJob we made was changed or deleted (by hand or by us): repair its schedule.
 
-    The initial listing (type None) is skipped: the resume handler covers it. Errors are logged
-    by kopf and not retried here; the periodic resync catches anything left.
+    The initial listing (type None) is skipped: the resume handler covers it; so is ADDED, which
+    is the echo of a CronJob the reconcile itself just created. Errors are logged by kopf and not
+    retried here; the periodic resync catches anything left.
     """
-    if type is None or namespace is None:
+    if type in (None, "ADDED") or namespace is None:
         return
     owner = _controlling_schedule(body)
     if owner is None:
