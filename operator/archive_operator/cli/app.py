@@ -137,6 +137,15 @@ def output_option(
     )
 
 
+def object_output_option() -> Callable[..., Any]:
+    """-o for the commands that change one object: a message by default, or the object."""
+    return output_option(
+        default=None,
+        formats=("json", "yaml", "name"),
+        help_text="Print the object instead of a message.",
+    )
+
+
 no_headers_option = click.option(
     "--no-headers", is_flag=True, help="Print tables without the header line."
 )

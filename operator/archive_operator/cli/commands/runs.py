@@ -14,6 +14,7 @@ from ..app import (
     complete_schedule_names,
     kube_options,
     no_headers_option,
+    object_output_option,
     output_option,
     pass_app,
     selector_option,
@@ -140,11 +141,7 @@ def _follow(app: App, schedule: Obj, runs: list[Obj], timeout: str) -> None:
 @click.option("--end", metavar="DATE", help="Last day, inclusive. Default: --start.")
 @wait_options
 @kube_options
-@output_option(
-    default=None,
-    formats=("json", "yaml", "name"),
-    help_text="Print the object instead of a message.",
-)
+@object_output_option()
 @pass_app
 def trigger(
     app: App, name: str | None, user: str | None, start: str | None, end: str | None,
@@ -197,11 +194,7 @@ def trigger(
 )
 @wait_options
 @kube_options
-@output_option(
-    default=None,
-    formats=("json", "yaml", "name"),
-    help_text="Print the object instead of a message.",
-)
+@object_output_option()
 @pass_app
 def backfill(
     app: App, name: str | None, user: str | None, start: str, end: str | None,

@@ -11,7 +11,7 @@ from ..app import (
     App,
     complete_schedule_names,
     kube_options,
-    output_option,
+    object_output_option,
     pass_app,
     user_option,
 )
@@ -134,11 +134,7 @@ def _read_file(path: str) -> Obj:
 )
 @entry_options
 @kube_options
-@output_option(
-    default=None,
-    formats=("json", "yaml", "name"),
-    help_text="Print the object instead of a message.",
-)
+@object_output_option()
 @pass_app
 def create(
     app: App, name: str | None, user: str | None, source: str | None, source_ics: str | None,
@@ -208,11 +204,7 @@ def create(
 @user_option
 @entry_options
 @kube_options
-@output_option(
-    default=None,
-    formats=("json", "yaml", "name"),
-    help_text="Print the object instead of a message.",
-)
+@object_output_option()
 @pass_app
 def schedule(
     app: App, name: str | None, user: str | None, daily: bool, weekly: str | None,
@@ -253,11 +245,7 @@ def schedule(
 @user_option
 @click.option("--entry", metavar="NAME", required=True, help="The entry to remove, e.g. nightly.")
 @kube_options
-@output_option(
-    default=None,
-    formats=("json", "yaml", "name"),
-    help_text="Print the object instead of a message.",
-)
+@object_output_option()
 @pass_app
 def unschedule(
     app: App, name: str | None, user: str | None, entry: str, output: str | None
@@ -308,11 +296,7 @@ def _set_suspend(
 @click.argument("name", required=False, shell_complete=complete_schedule_names)
 @user_option
 @kube_options
-@output_option(
-    default=None,
-    formats=("json", "yaml", "name"),
-    help_text="Print the object instead of a message.",
-)
+@object_output_option()
 @pass_app
 def suspend(app: App, name: str | None, user: str | None, output: str | None) -> None:
     """Suspend scheduled runs (running ones finish).
@@ -328,11 +312,7 @@ def suspend(app: App, name: str | None, user: str | None, output: str | None) ->
 @click.argument("name", required=False, shell_complete=complete_schedule_names)
 @user_option
 @kube_options
-@output_option(
-    default=None,
-    formats=("json", "yaml", "name"),
-    help_text="Print the object instead of a message.",
-)
+@object_output_option()
 @pass_app
 def resume(app: App, name: str | None, user: str | None, output: str | None) -> None:
     """Resume a suspended schedule.
