@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +20,15 @@ import pytest
 from archive_operator.cli import errors as e
 
 from tests.e2e.conftest import caldav, cluster  # noqa: F401  (the e2e suite's fixtures)
-from tests.e2e.harness import BIN, CalDAV, Cluster, Operator, free_port, vevent
+from tests.e2e.harness import (
+    BIN,
+    CalDAV,
+    Cluster,
+    Operator,
+    free_port,
+    user_namespace,
+    vevent,
+)
 
 pytestmark = pytest.mark.slow  # a real operator and real runs: about 15 s
 
@@ -48,15 +55,8 @@ def live_operator(
 
 @pytest.fixture
 def namespace(cluster: Cluster, live_operator: Operator) -> Iterator[str]:  # noqa: F811
-    name = f"{NAMESPACE_PREFIX}{uuid.uuid4().hex[:8]}"
-    cluster.kubectl("create", "namespace", name)
-    cluster.kubectl(
-        "create", "secret", "generic", "calendar",
-        "--from-literal=username=alice", "--from-literal=password=secret",
-        namespace=name,
-    )  # fmt: skip
-    yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with user_namespace(cluster, NAMESPACE_PREFIX) as name:
+        yield name
 
 
 @pytest.fixture

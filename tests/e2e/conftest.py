@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .harness import ROOT, CalDAV, Cluster, Operator, WebhookReceiver
+from .harness import ROOT, CalDAV, Cluster, Operator, WebhookReceiver, user_namespace
 
 REAL_KUBECONFIG = os.environ.get("ARCHIVE_E2E_KUBECONFIG")
 
@@ -61,15 +60,8 @@ def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
 @pytest.fixture
 def namespace(cluster: Cluster, operator: Operator) -> Iterator[str]:
     """A fresh namespace the operator watches (its name matches e2e-*)."""
-    name = f"e2e-{uuid.uuid4().hex[:8]}"
-    cluster.kubectl("create", "namespace", name)
-    cluster.kubectl(
-        "create", "secret", "generic", "calendar",
-        "--from-literal=username=alice", "--from-literal=password=secret",
-        namespace=name,
-    )  # fmt: skip
-    yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with user_namespace(cluster, "e2e-") as name:
+        yield name
 
 
 @pytest.fixture

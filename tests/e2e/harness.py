@@ -19,7 +19,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -115,6 +116,22 @@ class Cluster:
             return datetime.now(UTC)
         state = httpx.get(f"{self.sandbox_url}/sandbox/clock", timeout=30).json()
         return datetime.fromisoformat(state["now"].replace("Z", "+00:00"))
+
+
+@contextmanager
+def user_namespace(cluster: Cluster, prefix: str) -> Iterator[str]:
+    """A fresh namespace ``<prefix><random>`` holding the users' calendar Secret ``calendar``."""
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
+    cluster.kubectl("create", "namespace", name)
+    cluster.kubectl(
+        "create", "secret", "generic", "calendar",
+        "--from-literal=username=alice", "--from-literal=password=secret",
+        namespace=name,
+    )  # fmt: skip
+    try:
+        yield name
+    finally:
+        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 class Operator:
