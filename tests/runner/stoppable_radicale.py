@@ -7,15 +7,17 @@ this one belongs to a single test. Same throwaway config: loopback, htpasswd, no
 
 from __future__ import annotations
 
-import json
 import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-from tests.fixtures.radicale import PASSWORD, USERNAME, Collection
+from tests.fixtures.radicale import (
+    Collection,
+    free_port,
+    make_collection,
+    start_radicale,
+    write_config,
+)
 
 
 class StoppableRadicale:
@@ -23,47 +25,17 @@ class StoppableRadicale:
         self.root = root
         self.storage = root / "storage"
         self.storage.mkdir(parents=True)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port: int = sock.getsockname()[1]
+        self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        users = root / "users"
-        users.write_text(f"{USERNAME}:{PASSWORD}\n", "utf-8")
-        self.config = root / "config"
-        self.config.write_text(
-            f"[server]\nhosts = 127.0.0.1:{self.port}\ndelay_on_error = 0\n"
-            f"[auth]\ntype = htpasswd\nhtpasswd_filename = {users}\n"
-            "htpasswd_encryption = plain\ndelay = 0\n[rights]\ntype = owner_only\n"
-            f"[storage]\nfilesystem_folder = {self.storage}\n"
-            "[web]\ntype = none\n[logging]\nlevel = warning\n",
-            "utf-8",
-        )
+        self.config = write_config(root, self.port, self.storage)
         self.log = root / "radicale.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def new_collection(self, name: str) -> Collection:
-        path = self.storage / "collection-root" / USERNAME / name
-        path.mkdir(parents=True)
-        (path / ".Radicale.props").write_text(json.dumps({"tag": "VCALENDAR"}), "utf-8")
-        return Collection(url=f"{self.base_url}/{USERNAME}/{name}/", path=path)
+        return make_collection(self.storage, self.base_url, name)
 
     def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "radicale", "--config", str(self.config)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"radicale exited: {self.log.read_text()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)  # polling with a deadline
-        raise RuntimeError(f"radicale did not listen on {self.port}: {self.log.read_text()}")
+        self.process = start_radicale(self.config, self.port, self.log)
 
     def stop(self, how: str = "terminate") -> None:
         """Stop the server and wait until it is gone ("terminate" = SIGTERM, "kill" = SIGKILL)."""
