@@ -124,11 +124,18 @@ class Kube:
         items = self.request("GET", _schedules(namespace)).get("items") or []
         return [dict(item) for item in items]
 
-    def patch_schedule_status(self, namespace: str, name: str, patch: Manifest) -> None:
+    def patch_schedule_status(
+        self, namespace: str, name: str, patch: Manifest, resource_version: str | None = None
+    ) -> None:
+        """Merge ``patch`` into the status; with ``resource_version``, only if the object is
+        still at that version (Conflict otherwise)."""
+        body: Manifest = {"status": patch}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
         self.request(
             "PATCH",
             f"{_schedules(namespace)}/{quote(name)}/status",
-            body={"status": patch},
+            body=body,
             content_type=MERGE_PATCH,
         )
 

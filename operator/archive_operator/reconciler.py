@@ -2,6 +2,8 @@
 
 Used by every trigger: kopf's create/update/resume handlers, events of owned CronJobs, and the
 periodic resync. A per-schedule lock keeps two triggers from reconciling one schedule at once.
+Triggers from kopf handlers may skip reads that the watches' hint (seen.py) shows to be empty;
+the resync reads everything.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from .api.schedule import ArchiveSchedule, ArchiveScheduleStatus
 from .errors import Conflict, NotFound, Rejected, SpecError
 from .kube import Kube
 from .lifecycle import Hold
-from .plan import is_controlled_by, plan_cronjobs, replacement
+from .plan import drifted, is_controlled_by, plan_cronjobs, replacement
 from .render import ResolvedEntry, render_cronjob, resolve_entries
 from .runs import Observer, RunLifecycle
 from .schedule import utc_now
 from .scope import namespaces_in_scope
+from .seen import Hint
 from .settings import Settings
 from .status import READY, failed_status, ready_changed, reconciled_status, status_patch
 
@@ -56,10 +59,12 @@ class Reconciler:
         clock: Callable[[], datetime] = utc_now,
         observer: Observer | None = None,
         manage_runs: bool = True,
+        seen: Hint | None = None,
     ) -> None:
         self.kube = kube
         self.settings = settings
         self.clock = clock
+        self.seen = seen
         self.runs = (
             RunLifecycle(kube, settings, self._post_event, observer, since=clock())
             if manage_runs
@@ -74,23 +79,38 @@ class Reconciler:
 
     # --- entry points -------------------------------------------------------------------------
 
-    def reconcile_named(self, namespace: str, name: str) -> Outcome | None:
-        """Re-read the schedule and reconcile it; None if it is gone."""
+    def reconcile_named(self, namespace: str, name: str, *, hinted: bool = True) -> Outcome | None:
+        """Re-read the schedule and reconcile it; None if it is gone.
+
+        ``hinted=False``: read everything it has, whatever the watches have shown.
+        """
         with self._lock(namespace, name):
             try:
                 body = self.kube.get_schedule(namespace, name)
             except NotFound:
                 return None
-            return self._reconcile(body)
+            return self._reconcile(body, self.seen if hinted else None)
 
     def reconcile_body(self, body: Mapping[str, Any]) -> Outcome | None:
-        """Reconcile the schedule ``body`` names, as it is now.
+        """Reconcile the schedule ``body`` names (kopf's copy from its watch).
 
-        It is read again: the run statistics in its status must never be computed from a
-        stale copy (a finished run would be counted twice).
+        The copy is used as it is only while the schedule has no runs: the run statistics in
+        its status must never be computed from a stale copy (a finished run would be counted
+        twice). Even then the status write is conditional on the copy's resourceVersion, and
+        a 409 means somebody wrote in between: read it again and start over.
         """
         meta = body.get("metadata") or {}
-        return self.reconcile_named(meta.get("namespace", ""), meta.get("name", ""))
+        namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
+        if self.seen is None or self.seen.may_have_runs(namespace, name):
+            return self.reconcile_named(namespace, name)
+        with self._lock(namespace, name):
+            try:
+                return self._reconcile(
+                    dict(body), self.seen, expected_version=str(meta.get("resourceVersion", ""))
+                )
+            except Conflict:
+                log.debug("%s/%s changed while reconciling; reading it again", namespace, name)
+        return self.reconcile_named(namespace, name)
 
     def reconcile_run(self, body: Mapping[str, Any]) -> None:
         """An ArchiveRun changed: reconcile its schedule, or say the schedule is missing."""
@@ -136,13 +156,16 @@ class Reconciler:
             for body in self.kube.list_schedules(namespace):
                 meta = body["metadata"]
                 try:
-                    self.reconcile_named(meta["namespace"], meta["name"])
+                    self.reconcile_named(meta["namespace"], meta["name"], hinted=False)
                 except Exception:  # one broken schedule must not stop the others
                     log.exception("resync of %s/%s failed", meta["namespace"], meta["name"])
 
     # --- the reconcile ------------------------------------------------------------------------
 
-    def _reconcile(self, body: Mapping[str, Any]) -> Outcome | None:
+    def _reconcile(
+        self, body: Mapping[str, Any], hint: Hint | None, expected_version: str | None = None
+    ) -> Outcome | None:
+        """``expected_version``: write the status only if the schedule is still at it."""
         meta = body.get("metadata") or {}
         if meta.get("deletionTimestamp"):
             return None  # garbage collection removes the CronJobs
@@ -153,23 +176,30 @@ class Reconciler:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             message = f"{where}: {first['msg']}; fix the ArchiveSchedule so it matches the CRD"
-            return self._record(body, None, _Unusable("InvalidSpec", message), now)
+            problem = _Unusable("InvalidSpec", message)
+            return self._record(body, None, problem, now, hint, expected_version)
         try:
             resolved = resolve_entries(schedule)
-            writes, cronjobs = self._apply(schedule, resolved)
+            writes, cronjobs = self._apply(schedule, resolved, hint)
         except SpecError as exc:
-            return self._record(body, schedule, _Unusable(exc.reason, str(exc)), now)
+            problem = _Unusable(exc.reason, str(exc))
+            return self._record(body, schedule, problem, now, hint, expected_version)
         except _Unusable as exc:
-            return self._record(body, schedule, exc, now)
-        return self._record(body, schedule, None, now, writes, resolved, cronjobs)
+            return self._record(body, schedule, exc, now, hint, expected_version)
+        return self._record(
+            body, schedule, None, now, hint, expected_version, writes, resolved, cronjobs
+        )
 
     def _apply(
-        self, schedule: ArchiveSchedule, resolved: list[ResolvedEntry]
+        self, schedule: ArchiveSchedule, resolved: list[ResolvedEntry], hint: Hint | None
     ) -> tuple[int, dict[str, dict[str, Any]]]:
         """Bring the CronJobs in line; returns the writes and the CronJobs as they now are."""
         meta = schedule.metadata
         desired = [render_cronjob(schedule, r, self.settings) for r in resolved]
-        actual = self.kube.list_cronjobs(meta.namespace, c.owned_selector(meta.name))
+        if hint is not None and not hint.may_have_cronjobs(meta.namespace, meta.name):
+            actual = []  # none seen: create them (a POST answers 409 if one exists after all)
+        else:
+            actual = self.kube.list_cronjobs(meta.namespace, c.owned_selector(meta.name))
         plan = plan_cronjobs(desired, actual, meta.uid)
         entry_of = {r.cronjob_name: r for r in resolved}
         current = {
@@ -205,6 +235,8 @@ class Reconciler:
                     f"{name}, which exists and is not controlled by this ArchiveSchedule; "
                     f"rename the entry or delete that CronJob",
                 ) from None
+            if not drifted(manifest, existing):
+                return existing  # ours and as wanted (the watches had not shown it yet)
             return self._write(schedule, replacement(manifest, existing), item, replace=True)
 
     def _write(
@@ -239,6 +271,8 @@ class Reconciler:
         schedule: ArchiveSchedule | None,
         problem: _Unusable | None,
         now: datetime,
+        hint: Hint | None,
+        expected_version: str | None,
         writes: int = 0,
         resolved: list[ResolvedEntry] | None = None,
         cronjobs: dict[str, dict[str, Any]] | None = None,
@@ -266,11 +300,12 @@ class Reconciler:
                 _hold(schedule, problem),
                 cronjobs if problem is None else None,
                 resolved if problem is None else None,
+                hint,
             )
         patch = status_patch(current, new)
         if patch:
             try:
-                self.kube.patch_schedule_status(namespace, name, patch)
+                self.kube.patch_schedule_status(namespace, name, patch, expected_version)
             except NotFound:
                 return None
             writes += 1

@@ -34,6 +34,7 @@ from .lifecycle import (
 from .missed_records import MissedRecorder
 from .notify import RunOutcome, notification_kind, wanted_events
 from .render import ResolvedEntry, render_run_job, resolve_entries
+from .seen import Hint
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -132,8 +133,14 @@ class RunLifecycle:
 
     # --- reading ------------------------------------------------------------------------------
 
-    def _read(self, schedule: ArchiveSchedule) -> tuple[list[ArchiveRun], list[JobView]]:
+    def _read(
+        self, schedule: ArchiveSchedule, hint: Hint | None = None
+    ) -> tuple[list[ArchiveRun], list[JobView]]:
+        """The schedule's runs, and its Jobs with their pods (none read if ``hint`` shows none:
+        seen.py says why that is safe)."""
         meta = schedule.metadata
+        if hint is not None and not hint.may_have_runs(meta.namespace, meta.name):
+            return [], []
         runs = []
         for body in self.kube.list_runs(meta.namespace):
             if (body.get("spec") or {}).get("scheduleRef", {}).get("name") != meta.name:
@@ -161,14 +168,17 @@ class RunLifecycle:
         hold: Hold | None,
         cronjobs: dict[str, Manifest] | None = None,
         resolved: list[ResolvedEntry] | None = None,
+        hint: Hint | None = None,
     ) -> ArchiveScheduleStatus:
         """Bring the runs in line; returns ``status`` with the run fields and Healthy updated.
 
         ``cronjobs`` (by name) and ``resolved``: the schedule's CronJobs as they are after this
         reconcile and its entries; without them (schedule not Ready) missed times wait.
+        ``hint``: what the watches have shown, for the first read only (after a write of our
+        own the watches lag behind).
         """
         previous = schedule.status
-        runs, jobs = self._read(schedule)
+        runs, jobs = self._read(schedule, hint)
         recorded = self._record_scheduled(schedule, runs, jobs, now)
         if recorded:
             runs, jobs = self._read(schedule)

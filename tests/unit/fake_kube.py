@@ -46,9 +46,15 @@ class FakeKube:
             copy.deepcopy(s) for (ns, _), s in self.schedules.items() if namespace in (None, ns)
         ]
 
-    def patch_schedule_status(self, namespace: str, name: str, patch: Manifest) -> None:
+    def patch_schedule_status(
+        self, namespace: str, name: str, patch: Manifest, resource_version: str | None = None
+    ) -> None:
         self.writes.append(("patch-status", name))
         body = self.schedules[(namespace, name)]
+        current = str(body["metadata"].get("resourceVersion", ""))
+        if resource_version and resource_version != current:
+            raise Conflict(f"{name}: resourceVersion {resource_version} is stale ({current})")
+        body["metadata"]["resourceVersion"] = str(int(current or 0) + 1)
         status = body.setdefault("status", {})
         for key, value in patch.items():
             if value is None:

@@ -30,6 +30,7 @@ from .. import metrics
 from ..kube import Kube, load_api_client
 from ..notify import Notifier, RunOutcome
 from ..reconciler import Reconciler
+from ..seen import INDEXES, Seen
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ def notify_failed(kube: Kube, loop: asyncio.AbstractEventLoop) -> Any:
 
 
 @kopf.on.startup()
-async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
     configure_kopf(settings)
     operator_settings: Settings = memo["settings"]
     metrics.start_metrics_server(operator_settings.metrics_port)
@@ -105,7 +106,12 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     notifier = Notifier(on_failure=notify_failed(kube, loop))
     await notifier.start()
     memo["notifier"] = notifier
-    memo["reconciler"] = Reconciler(kube, operator_settings, observer=Observer(notifier))
+    memo["reconciler"] = Reconciler(
+        kube,
+        operator_settings,
+        observer=Observer(notifier),
+        seen=Seen({name: kwargs[name] for name in INDEXES}),  # kopf passes its indexes by name
+    )
     memo["resync_task"] = loop.create_task(resync_loop(memo))
 
 
