@@ -6,11 +6,11 @@ schema + CEL). When that module is missing, custom resources are stored unvalida
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import errors as err
+from .copies import deep_copy
 from .meta import rfc3339
 from .resources import CRD_STORAGE_KEY, ResourceType, resource_types_from_crd
 
@@ -82,7 +82,7 @@ class CustomResources:
                 problems.append((fe.type, fe.field, fe.detail))
         if problems:
             raise err.invalid("CustomResourceDefinition", "apiextensions.k8s.io", name, problems)
-        crd = copy.deepcopy(crd)
+        crd = deep_copy(crd)
         names = crd["spec"]["names"]
         names.setdefault("singular", names.get("kind", "").lower())
         names.setdefault("listKind", f"{names.get('kind', '')}List")

@@ -5,10 +5,11 @@ Built-in objects are otherwise stored as sent: there is no schema validation for
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 import itertools
 from typing import TYPE_CHECKING, Any
+
+from .copies import deep_copy
 
 if TYPE_CHECKING:
     from .store import Store
@@ -17,14 +18,14 @@ _cluster_ips = itertools.count(10)
 
 
 def _namespace(op: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
-    obj = copy.deepcopy(obj)
+    obj = deep_copy(obj)
     name = obj["metadata"]["name"]
     obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = name
     if op == "CREATE":
         obj["spec"] = {"finalizers": ["kubernetes"]}
         obj["status"] = {"phase": "Active"}
     elif old is not None:
-        obj["spec"] = copy.deepcopy(old.get("spec", {}))
+        obj["spec"] = deep_copy(old.get("spec", {}))
     return obj
 
 
@@ -56,7 +57,7 @@ def default_pod_spec(spec: dict[str, Any], restart_policy: str = "Always") -> No
 def _pod(op: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
     if op != "CREATE":
         return obj
-    obj = copy.deepcopy(obj)
+    obj = deep_copy(obj)
     default_pod_spec(obj.setdefault("spec", {}))
     obj.setdefault("spec", {}).setdefault("enableServiceLinks", True)
     obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
@@ -75,7 +76,7 @@ def _job_spec(spec: dict[str, Any]) -> None:
 
 
 def _job(op: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
-    obj = copy.deepcopy(obj)
+    obj = deep_copy(obj)
     _job_spec(obj.setdefault("spec", {}))
     if op == "CREATE" and not obj["spec"].get("manualSelector"):
         # The uid is assigned later; the job controller relies on the job-name label.
@@ -88,7 +89,7 @@ def _job(op: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, 
 
 
 def _cronjob(op: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
-    obj = copy.deepcopy(obj)
+    obj = deep_copy(obj)
     spec = obj.setdefault("spec", {})
     spec.setdefault("concurrencyPolicy", "Allow")
     spec.setdefault("suspend", False)
@@ -106,7 +107,7 @@ def _cronjob(op: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[s
 
 
 def _deployment(op: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
-    obj = copy.deepcopy(obj)
+    obj = deep_copy(obj)
     spec = obj.setdefault("spec", {})
     spec.setdefault("replicas", 1)
     spec.setdefault("revisionHistoryLimit", 10)
@@ -120,7 +121,7 @@ def _deployment(op: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dic
 
 
 def _service(op: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
-    obj = copy.deepcopy(obj)
+    obj = deep_copy(obj)
     spec = obj.setdefault("spec", {})
     spec.setdefault("type", "ClusterIP")
     spec.setdefault("sessionAffinity", "None")
@@ -142,7 +143,7 @@ def _secret(op: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[st
         return obj
     import base64
 
-    obj = copy.deepcopy(obj)
+    obj = deep_copy(obj)
     obj.setdefault("type", "Opaque")
     for key, value in (obj.pop("stringData", None) or {}).items():
         obj.setdefault("data", {})[key] = base64.b64encode(str(value).encode()).decode()

@@ -8,9 +8,9 @@ schema; every other list is replaced. Directives handled: `$patch` (replace/dele
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+from .copies import deep_copy
 from .errors import ApiError
 
 # List field name -> merge key, for lists of objects Kubernetes merges element-wise.
@@ -41,8 +41,8 @@ def _invalid_patch(message: str) -> ApiError:
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386: objects merge, `null` removes, anything else replaces."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return deep_copy(patch)
+    result = deep_copy(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -115,23 +115,23 @@ def json_patch(target: Any, operations: Any) -> Any:
     """Apply RFC 6902 operations to a copy of target."""
     if not isinstance(operations, list):
         raise ApiError(400, "BadRequest", "json patch must be a list of operations")
-    doc = copy.deepcopy(target)
+    doc = deep_copy(target)
     for operation in operations:
         if not isinstance(operation, dict) or "op" not in operation:
             raise ApiError(400, "BadRequest", f"invalid json patch operation: {operation!r}")
         op, path = operation["op"], operation.get("path", "")
         if op == "add":
-            doc = _add(doc, path, copy.deepcopy(operation.get("value")))
+            doc = _add(doc, path, deep_copy(operation.get("value")))
         elif op == "remove":
             doc, _ = _remove(doc, path)
         elif op == "replace":
             doc, _ = _remove(doc, path, "replace")
-            doc = _add(doc, path, copy.deepcopy(operation.get("value")), "replace")
+            doc = _add(doc, path, deep_copy(operation.get("value")), "replace")
         elif op == "move":
             doc, value = _remove(doc, operation.get("from", ""), "move")
             doc = _add(doc, path, value, "move")
         elif op == "copy":
-            value = copy.deepcopy(_resolve(doc, _pointer(operation.get("from", "")), path, "copy"))
+            value = deep_copy(_resolve(doc, _pointer(operation.get("from", "")), path, "copy"))
             doc = _add(doc, path, value, "copy")
         elif op == "test":
             actual = _resolve(doc, _pointer(path), path, "test")
@@ -147,12 +147,12 @@ def json_patch(target: Any, operations: Any) -> Any:
 
 def strategic_merge_patch(target: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return deep_copy(patch)
     if patch.get("$patch") == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+        return {k: deep_copy(v) for k, v in patch.items() if k != "$patch"}
     if patch.get("$patch") == "delete":
         return None
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    result = deep_copy(target) if isinstance(target, dict) else {}
     retain = patch.get("$retainKeys")
     for key, value in patch.items():
         if key in ("$patch", "$retainKeys") or key.startswith("$setElementOrder/"):
@@ -173,7 +173,7 @@ def strategic_merge_patch(target: Any, patch: Any) -> Any:
             else:
                 result[key] = merged
         else:
-            result[key] = _strip_directives(copy.deepcopy(value))
+            result[key] = _strip_directives(deep_copy(value))
     if isinstance(retain, list):
         result = {k: v for k, v in result.items() if k in retain}
     return result
@@ -208,8 +208,8 @@ def _merge_list(field: str, current: list[Any], patch: list[Any]) -> list[Any]:
             else "port"
         )
     if key is None or not all(isinstance(p, dict) for p in patch):
-        return _strip_directives(copy.deepcopy(patch))  # type: ignore[no-any-return]
-    result = copy.deepcopy(current)
+        return _strip_directives(deep_copy(patch))  # type: ignore[no-any-return]
+    result = deep_copy(current)
     for item in patch:
         ident = item.get(key)
         index = next(
@@ -221,7 +221,7 @@ def _merge_list(field: str, current: list[Any], patch: list[Any]) -> list[Any]:
                 result.pop(index)
             continue
         if index is None:
-            result.append(_strip_directives(copy.deepcopy(item)))
+            result.append(_strip_directives(deep_copy(item)))
         else:
             result[index] = strategic_merge_patch(result[index], item)
     return result

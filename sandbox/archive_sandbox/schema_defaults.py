@@ -6,8 +6,9 @@ owns ObjectMeta) nor ``apiVersion``/``kind``.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from .copies import deep_copy
 
 Schema = dict[str, Any]
 
@@ -26,7 +27,7 @@ def apply_defaults(obj: dict[str, Any], schema: Schema) -> dict[str, Any]:
     and its parent object exists; defaulted values are defaulted recursively; nulls of
     non-nullable properties without a default are dropped.
     """
-    result = copy.deepcopy(obj)
+    result = deep_copy(obj)
     _default(result, schema, resource_root=True)
     return result
 
@@ -40,7 +41,7 @@ def _default(value: Any, schema: Schema | None, resource_root: bool = False) -> 
             if resource_root and key in _RESOURCE_KEYS:
                 continue
             if "default" in prop and (key not in value or _non_nullable_null(value[key], prop)):
-                value[key] = copy.deepcopy(prop["default"])
+                value[key] = deep_copy(prop["default"])
         additional = schema.get("additionalProperties")
         for key in list(value):
             if resource_root and key in _RESOURCE_KEYS:
@@ -55,7 +56,7 @@ def _default(value: Any, schema: Schema | None, resource_root: bool = False) -> 
             elif isinstance(additional, dict):
                 if _non_nullable_null(sub, additional):
                     if "default" in additional:
-                        value[key] = copy.deepcopy(additional["default"])
+                        value[key] = deep_copy(additional["default"])
                     else:
                         del value[key]
                         continue
@@ -66,7 +67,7 @@ def _default(value: Any, schema: Schema | None, resource_root: bool = False) -> 
             return
         for index, item in enumerate(value):
             if _non_nullable_null(item, items) and "default" in items:
-                value[index] = copy.deepcopy(items["default"])
+                value[index] = deep_copy(items["default"])
             _default(value[index], items, _embedded(items))
 
 
@@ -76,7 +77,7 @@ def prune(obj: dict[str, Any], schema: Schema) -> tuple[dict[str, Any], list[str
     Paths are written like the API server's strict field validation reports them
     (``spec.schedules[0].foo``).
     """
-    result = copy.deepcopy(obj)
+    result = deep_copy(obj)
     removed: list[str] = []
     _prune(result, schema, "", removed, resource_root=True)
     return result, removed

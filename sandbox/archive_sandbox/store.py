@@ -34,13 +34,13 @@ Hooks for later work:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from . import defaults
 from . import errors as err
+from .copies import deep_copy
 from .crds import CustomResources
 from .gc import GarbageCollector
 from .managedfields import record_update, server_side_apply
@@ -356,7 +356,7 @@ class Store(StoreBase):
         if rv and rv != old_meta["resourceVersion"]:
             raise err.stale(rt.plural, rt.group, name)
         if subresource == "status":
-            new = copy.deepcopy(old)
+            new = deep_copy(old)
             if "status" in obj:
                 new["status"] = obj["status"]
             else:
@@ -371,7 +371,7 @@ class Store(StoreBase):
             new = obj
             if "status" in rt.subresources:
                 if "status" in old:
-                    new["status"] = copy.deepcopy(old["status"])
+                    new["status"] = deep_copy(old["status"])
                 else:
                     new.pop("status", None)
         meta = new["metadata"]
@@ -519,7 +519,7 @@ class Store(StoreBase):
         if finalizers or self._blocked(rt, obj):
             if meta.get("deletionTimestamp") and finalizers == (meta.get("finalizers") or []):
                 return self.view(rt, obj), False
-            new = copy.deepcopy(obj)
+            new = deep_copy(obj)
             new_meta = new["metadata"]
             new_meta["finalizers"] = finalizers
             if not new_meta.get("finalizers"):

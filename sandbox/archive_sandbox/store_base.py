@@ -6,13 +6,13 @@ See `store.Store` (the public class) for the API; verbs that write live there.
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import errors as err
+from .copies import deep_copy
 from .managedfields import LAST_APPLIED
 from .meta import (
     new_uid,
@@ -373,7 +373,7 @@ class StoreBase:
                 f"the API version in the data ({api_version}) does not match the expected API "
                 f"version ({rt.api_version})"
             )
-        obj = copy.deepcopy(body)
+        obj = deep_copy(body)
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         if not isinstance(obj.get("metadata"), dict):
             obj["metadata"] = {}
@@ -404,7 +404,7 @@ class StoreBase:
         self, key: StorageKey, obj: dict[str, Any], mutate: Callable[[dict[str, Any]], None]
     ) -> dict[str, Any]:
         """Controller-internal write without admission (GC, namespace/CRD finalization)."""
-        new = copy.deepcopy(obj)
+        new = deep_copy(obj)
         mutate(new)
         if _same_content(new, obj):
             return obj
