@@ -39,10 +39,15 @@ def _invalid_patch(message: str) -> ApiError:
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386: objects merge, `null` removes, anything else replaces."""
+    """RFC 7386: objects merge, `null` removes, anything else replaces.
+
+    Neither argument is modified. The result shares the values the patch leaves alone with
+    ``target`` (copy on write: only the dicts on the way to a change are new) and holds copies
+    of the patch's values.
+    """
     if not isinstance(patch, dict):
         return deep_copy(patch)
-    result = deep_copy(target) if isinstance(target, dict) else {}
+    result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)

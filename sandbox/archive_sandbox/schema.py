@@ -57,11 +57,11 @@ class CRDSchema:
         raise SchemaNotFound(f"CRD {name} has no version {version!r}")
 
     def apply_defaults(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """A copy of ``obj`` with defaults applied (also use it on objects read from storage)."""
+        """``obj`` with defaults applied, sharing unchanged values (also for stored objects)."""
         return _apply_defaults(obj, self.schema)
 
     def prune(self, obj: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-        """A copy of ``obj`` without unknown fields, and the paths of the fields removed."""
+        """``obj`` without unknown fields (sharing the rest), and the paths removed."""
         return _prune(obj, self.schema)
 
     def validate(self, obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[FieldError]:

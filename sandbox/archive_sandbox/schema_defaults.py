@@ -1,7 +1,9 @@
 """Defaulting and pruning of custom resources, following apiextensions' structural algorithms.
 
-Both work on a deep copy and never touch the resource's ``metadata`` (the server
-owns ObjectMeta) nor ``apiVersion``/``kind``.
+Both never touch the resource's ``metadata`` (the server owns ObjectMeta) nor
+``apiVersion``/``kind``, and never modify their input: they copy only the dicts and lists on
+the way to a change, so the result shares unchanged values with the input (the store's objects
+are immutable by convention, so sharing is safe and saves a deep copy per write).
 """
 
 from __future__ import annotations
@@ -20,101 +22,138 @@ def _non_nullable_null(value: Any, schema: Schema | None) -> bool:
 
 
 def apply_defaults(obj: dict[str, Any], schema: Schema) -> dict[str, Any]:
-    """Return a copy of ``obj`` with schema defaults applied.
+    """Return ``obj`` with schema defaults applied (``obj`` itself when none apply).
 
     Like ``structuraldefaulting.Default`` plus ``PruneNonNullableNullsWithoutDefaults``:
     a property's default applies when the property is absent (or null but not nullable)
     and its parent object exists; defaulted values are defaulted recursively; nulls of
     non-nullable properties without a default are dropped.
     """
-    result = deep_copy(obj)
-    _default(result, schema, resource_root=True)
+    result: dict[str, Any] = _default(obj, schema, resource_root=True)
     return result
 
 
-def _default(value: Any, schema: Schema | None, resource_root: bool = False) -> None:
+def _default(value: Any, schema: Schema | None, resource_root: bool = False) -> Any:
     if not schema:
-        return
+        return value
     if isinstance(value, dict):
-        properties: dict[str, Schema] = schema.get("properties") or {}
-        for key, prop in properties.items():
-            if resource_root and key in _RESOURCE_KEYS:
-                continue
-            if "default" in prop and (key not in value or _non_nullable_null(value[key], prop)):
-                value[key] = deep_copy(prop["default"])
-        additional = schema.get("additionalProperties")
-        for key in list(value):
-            if resource_root and key in _RESOURCE_KEYS:
-                continue
-            sub = value[key]
-            if key in properties:
-                prop = properties[key]
-                if _non_nullable_null(sub, prop) and "default" not in prop:
-                    del value[key]
-                    continue
-                _default(sub, prop, _embedded(prop))
-            elif isinstance(additional, dict):
-                if _non_nullable_null(sub, additional):
-                    if "default" in additional:
-                        value[key] = deep_copy(additional["default"])
-                    else:
-                        del value[key]
-                        continue
-                _default(value[key], additional, _embedded(additional))
-    elif isinstance(value, list):
+        return _default_object(value, schema, resource_root)
+    if isinstance(value, list):
         items = schema.get("items")
         if not isinstance(items, dict):
-            return
+            return value
+        out: list[Any] | None = None
         for index, item in enumerate(value):
+            new = item
             if _non_nullable_null(item, items) and "default" in items:
-                value[index] = deep_copy(items["default"])
-            _default(value[index], items, _embedded(items))
+                new = deep_copy(items["default"])
+            new = _default(new, items, _embedded(items))
+            if new is not item:
+                out = list(value) if out is None else out
+                out[index] = new
+        return value if out is None else out
+    return value
+
+
+def _default_object(value: dict[str, Any], schema: Schema, resource_root: bool) -> dict[str, Any]:
+    properties: dict[str, Schema] = schema.get("properties") or {}
+    additional = schema.get("additionalProperties")
+    out: dict[str, Any] | None = None  # the copy, made on the first change
+
+    def writable() -> dict[str, Any]:
+        nonlocal out
+        if out is None:
+            out = dict(value)
+        return out
+
+    for key, prop in properties.items():
+        if resource_root and key in _RESOURCE_KEYS:
+            continue
+        if "default" in prop and (key not in value or _non_nullable_null(value[key], prop)):
+            writable()[key] = deep_copy(prop["default"])
+    for key, sub in list((value if out is None else out).items()):
+        if resource_root and key in _RESOURCE_KEYS:
+            continue
+        if key in properties:
+            sub_schema = properties[key]
+            if _non_nullable_null(sub, sub_schema) and "default" not in sub_schema:
+                del writable()[key]
+                continue
+        elif isinstance(additional, dict):
+            sub_schema = additional
+            if _non_nullable_null(sub, additional):
+                if "default" not in additional:
+                    del writable()[key]
+                    continue
+                sub = writable()[key] = deep_copy(additional["default"])
+        else:
+            continue
+        new = _default(sub, sub_schema, _embedded(sub_schema))
+        if new is not sub:
+            writable()[key] = new
+    return value if out is None else out
 
 
 def prune(obj: dict[str, Any], schema: Schema) -> tuple[dict[str, Any], list[str]]:
-    """Return a copy of ``obj`` without fields the schema does not know, and their paths.
+    """Return ``obj`` without fields the schema does not know (``obj`` itself when there are
+    none), and the paths of the fields removed.
 
     Paths are written like the API server's strict field validation reports them
     (``spec.schedules[0].foo``).
     """
-    result = deep_copy(obj)
     removed: list[str] = []
-    _prune(result, schema, "", removed, resource_root=True)
+    result: dict[str, Any] = _prune(obj, schema, "", removed, resource_root=True)
     return result, removed
 
 
 def _prune(
     value: Any, schema: Schema, path: str, removed: list[str], resource_root: bool = False
-) -> None:
+) -> Any:
     if isinstance(value, dict):
-        _prune_object(value, schema, path, removed, resource_root)
-    elif isinstance(value, list):
+        return _prune_object(value, schema, path, removed, resource_root)
+    if isinstance(value, list):
         items = schema.get("items")
-        if isinstance(items, dict):
-            for index, item in enumerate(value):
-                _prune(item, items, f"{path}[{index}]", removed, _embedded(items))
+        if not isinstance(items, dict):
+            return value
+        out: list[Any] | None = None
+        for index, item in enumerate(value):
+            new = _prune(item, items, f"{path}[{index}]", removed, _embedded(items))
+            if new is not item:
+                out = list(value) if out is None else out
+                out[index] = new
+        return value if out is None else out
+    return value
 
 
 def _prune_object(
     value: dict[str, Any], schema: Schema, path: str, removed: list[str], resource_root: bool
-) -> None:
+) -> dict[str, Any]:
     properties: dict[str, Schema] = schema.get("properties") or {}
     additional = schema.get("additionalProperties")
     preserve = bool(schema.get("x-kubernetes-preserve-unknown-fields")) or additional is True
     keep_resource_keys = resource_root or _embedded(schema)
-    for key in list(value):
+    out: dict[str, Any] | None = None  # the copy, made on the first change
+    for key, sub in value.items():
         sub_path = f"{path}.{key}" if path else key
         if keep_resource_keys and key in _RESOURCE_KEYS:
-            if key != "metadata" and key in properties:
-                _prune(value[key], properties[key], sub_path, removed)
-            continue
-        if key in properties:
-            _prune(value[key], properties[key], sub_path, removed, _embedded(properties[key]))
+            if key == "metadata" or key not in properties:
+                continue
+            new = _prune(sub, properties[key], sub_path, removed)
+        elif key in properties:
+            new = _prune(sub, properties[key], sub_path, removed, _embedded(properties[key]))
         elif isinstance(additional, dict):
-            _prune(value[key], additional, sub_path, removed, _embedded(additional))
+            new = _prune(sub, additional, sub_path, removed, _embedded(additional))
         elif not preserve:
-            del value[key]
+            out = dict(value) if out is None else out
+            del out[key]
             removed.append(sub_path)
+            continue
+        else:
+            continue
+        if new is not sub:
+            out = dict(value) if out is None else out
+            out[key] = new
+    return value if out is None else out
 
 
 def _embedded(schema: Schema) -> bool:

@@ -264,7 +264,7 @@ class Store(StoreBase):
             patched = strategic_merge_patch(current, body)
         else:
             raise err.unsupported_media_type(patch_type, list(PATCH_TYPES))
-        obj = self._check_body(rt, patched)
+        obj = self._check_body(rt, patched, shared=True)
         return self._write(
             rt,
             old,
@@ -355,8 +355,10 @@ class Store(StoreBase):
         rv = obj["metadata"].get("resourceVersion")
         if rv and rv != old_meta["resourceVersion"]:
             raise err.stale(rt.plural, rt.group, name)
+        # Values taken from `old` are shared, not copied: stored objects are never mutated, and
+        # what follows changes `new` only at its top level and in its (copied) metadata.
         if subresource == "status":
-            new = deep_copy(old)
+            new = {**old, "metadata": dict(old["metadata"])}
             if "status" in obj:
                 new["status"] = obj["status"]
             else:
@@ -371,7 +373,7 @@ class Store(StoreBase):
             new = obj
             if "status" in rt.subresources:
                 if "status" in old:
-                    new["status"] = deep_copy(old["status"])
+                    new["status"] = old["status"]
                 else:
                     new.pop("status", None)
         meta = new["metadata"]

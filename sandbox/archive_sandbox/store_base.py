@@ -359,7 +359,14 @@ class StoreBase:
                 "because it is being terminated",
             )
 
-    def _check_body(self, rt: ResourceType, body: Any) -> dict[str, Any]:
+    def _check_body(self, rt: ResourceType, body: Any, *, shared: bool = False) -> dict[str, Any]:
+        """The body as an object of ``rt`` that the write owns and may change at its top level
+        and in its metadata.
+
+        A caller's body is deep-copied: nothing the caller holds can reach the store. A
+        ``shared`` body (a patch result: the stored object's values plus copies of the patch's)
+        is only copied at those two levels, the rest stays shared with the stored object.
+        """
         if not isinstance(body, dict):
             raise err.bad_request(f"the body of the request is not a {rt.kind} object")
         api_version, kind = body.get("apiVersion"), body.get("kind")
@@ -373,10 +380,10 @@ class StoreBase:
                 f"the API version in the data ({api_version}) does not match the expected API "
                 f"version ({rt.api_version})"
             )
-        obj = deep_copy(body)
+        obj = dict(body) if shared else deep_copy(body)
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
-        if not isinstance(obj.get("metadata"), dict):
-            obj["metadata"] = {}
+        meta = obj.get("metadata")
+        obj["metadata"] = dict(meta) if isinstance(meta, dict) else {}
         return obj
 
     def _admit(
