@@ -31,7 +31,7 @@ from .resources import ResourceType
 from .responses import error_response, json_response, truthy, wants_table
 from .routing import RequestInfo, parse_request
 from .store import PATCH_TYPES, Store
-from .watchstream import serve_watch
+from .watchstream import EventLines, serve_watch
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class SandboxServer:
         self.requests = request_log or RequestLog()
         self.faults = FaultInjector()  # off until configured (faults.py)
         self.bookmark_interval = bookmark_interval
+        self.event_lines = EventLines()  # watch events encoded once for all streams
         self._subresources: dict[tuple[str, str, str], SubresourceHandler] = {}
         self._runner: web.AppRunner | None = None
         self.stopping = asyncio.Event()

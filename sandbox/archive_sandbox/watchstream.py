@@ -17,6 +17,34 @@ from .routing import RequestInfo
 
 if TYPE_CHECKING:
     from .server import SandboxServer
+    from .store_base import StoreBase
+
+
+class EventLines:
+    """Watch events encoded once for every stream that sends them.
+
+    An event reaches each matching watcher as the same stored object (stored objects are never
+    mutated), so the JSON line is kept per (object, type, apiVersion) for the last few events.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._lines: dict[tuple[int, str, str], tuple[dict[str, Any], bytes]] = {}
+
+    def line(self, kind: str, stored: dict[str, Any], rt: ResourceType, store: StoreBase) -> bytes:
+        key = (id(stored), kind, rt.api_version)  # the entry holds `stored`: its id stays unique
+        cached = self._lines.get(key)
+        if cached is not None:
+            return cached[1]
+        line = encode_event(kind, store.view(rt, stored))
+        if len(self._lines) >= self._size:
+            del self._lines[next(iter(self._lines))]
+        self._lines[key] = (stored, line)
+        return line
+
+
+def encode_event(kind: str, obj: dict[str, Any]) -> bytes:
+    return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
 
 
 async def serve_watch(
@@ -58,6 +86,12 @@ async def serve_watch(
     deadline = loop.time() + timeout if timeout else None
     first_table = True
 
+    async def send_stored(kind: str, stored: dict[str, Any]) -> None:
+        if as_table:
+            await send(kind, store.view(rt, stored))
+        else:
+            await response.write(server.event_lines.line(kind, stored, rt, store))
+
     async def send(kind: str, obj: dict[str, Any]) -> None:
         nonlocal first_table
         if as_table and kind != "BOOKMARK":
@@ -70,9 +104,7 @@ async def serve_watch(
                 with_definitions=first_table,
             )
             first_table = False
-        await response.write(
-            json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
-        )
+        await response.write(encode_event(kind, obj))
 
     def bookmark() -> dict[str, Any]:
         return {
@@ -86,7 +118,7 @@ async def serve_watch(
             initial = watch.queue.qsize()
             for _ in range(initial):
                 kind, obj = watch.queue.get_nowait()
-                await send(kind, store.view(rt, obj))
+                await send_stored(kind, obj)
             if bookmarks:
                 mark = bookmark()
                 mark["metadata"]["annotations"] = {"k8s.io/initial-events-end": "true"}
@@ -106,7 +138,7 @@ async def serve_watch(
             kind, obj = item
             if kind == "CLOSED":
                 break
-            await send(kind, store.view(rt, obj))
+            await send_stored(kind, obj)
     except ConnectionResetError:  # the client left
         pass
     finally:
