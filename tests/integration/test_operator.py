@@ -224,13 +224,13 @@ def test_operator_restart_makes_no_writes(
 ) -> None:
     operator.stop()
     mark = sandbox.requests.mark()
-    log_offset = len(operator.logs())
     operator.start()
-    # Kopf resumes every existing schedule at start-up (running the reconcile handler)...
+    # Every existing schedule is reconciled as kopf lists it at start-up (each has CronJobs,
+    # so each reconcile lists them)...
     existing = len(kube.list_schedules(namespace))
     wait_for(
-        lambda: operator.logs()[log_offset:].count("Resuming is processed") >= existing,
-        "every schedule resumed",
+        lambda: _cronjob_lists_since(sandbox, namespace, mark) >= existing,
+        "every schedule reconciled",
         timeout=30,
     )
     # ...and then the operator's own drift check runs.
@@ -310,6 +310,18 @@ def _resyncs_since(sandbox: Any, namespace: str, mark: int) -> int:
         and r.resource == "archiveschedules"
         and r.namespace == namespace
         and not r.user_agent.startswith("kopf")  # kopf's own listing is not a resync
+    )
+
+
+def _cronjob_lists_since(sandbox: Any, namespace: str, mark: int) -> int:
+    """The operator's reads of one schedule's CronJobs (by label selector) since ``mark``."""
+    return sum(
+        1
+        for r in sandbox.requests.since(mark)
+        if r.verb == "list"
+        and r.resource == "cronjobs"
+        and r.namespace == namespace
+        and not r.user_agent.startswith("kopf")
     )
 
 

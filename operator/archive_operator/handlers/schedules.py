@@ -1,7 +1,17 @@
-"""Thin kopf handlers: hand the object to the reconciler, map its errors to kopf's."""
+"""Thin kopf handlers: hand the object to the reconciler, retry what failed for a while.
+
+Schedules are followed with an ``on.event`` handler and a generation check, the way
+controller-runtime's GenerationChangedPredicate works, rather than kopf's create/update/resume
+handlers: those keep a copy of the spec in an annotation (a write per new or changed schedule,
+plus the work of diffing every event against it), and the generation already says whether the
+spec changed since the reconciler last wrote ``status.observedGeneration``.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -10,19 +20,53 @@ from .. import constants as c
 from ..errors import Transient
 from ..reconciler import Reconciler
 
+log = logging.getLogger(__name__)
+
 RETRY_SECONDS = 15
 
 
-@kopf.on.resume(c.GROUP, c.VERSION, c.SCHEDULE_PLURAL)
-@kopf.on.create(c.GROUP, c.VERSION, c.SCHEDULE_PLURAL)
-@kopf.on.update(c.GROUP, c.VERSION, c.SCHEDULE_PLURAL, field="spec")
-def reconcile_schedule(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Created, spec changed, or seen at start-up: bring its CronJobs and status in line."""
+def needs_reconcile(event_type: str | None, body: Mapping[str, Any]) -> bool:
+    """Listed at start-up (type None) or created: yes. Changed: only if its spec changed since
+    the last reconcile (status and metadata writes, ours included, keep the generation)."""
+    if event_type in (None, "ADDED"):
+        return True
+    if event_type != "MODIFIED":
+        return False  # DELETED: garbage collection removes what it owned
+    meta, status = body.get("metadata") or {}, body.get("status") or {}
+    if meta.get("deletionTimestamp"):
+        return False
+    return bool(status.get("observedGeneration") != meta.get("generation"))
+
+
+@kopf.on.event(c.GROUP, c.VERSION, c.SCHEDULE_PLURAL)
+async def schedule_changed(
+    type: str | None,
+    body: kopf.Body,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
+    """Reconcile a schedule that is new, changed or seen at start-up; a Transient failure is
+    retried every RETRY_SECONDS (later events of the schedule wait meanwhile, and the retry
+    reads the schedule as it is then)."""
+    if not needs_reconcile(type, body):
+        return
     reconciler: Reconciler = memo["reconciler"]
+    loop = asyncio.get_running_loop()
+    executor = memo["executor"]  # kopf's own pool for sync handlers (startup.py)
+    meta = body.get("metadata") or {}
+    namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
     try:
-        reconciler.reconcile_body(body)
+        await loop.run_in_executor(executor, reconciler.reconcile_body, dict(body))
+        return
     except Transient as exc:
-        raise kopf.TemporaryError(str(exc), delay=RETRY_SECONDS) from exc
+        log.warning("schedule %s/%s: %s (retrying in %ss)", namespace, name, exc, RETRY_SECONDS)
+    while True:
+        await asyncio.sleep(RETRY_SECONDS)
+        try:
+            await loop.run_in_executor(executor, reconciler.reconcile_named, namespace, name)
+            return
+        except Transient as exc:
+            log.warning("schedule %s/%s: %s (retrying in %ss)", namespace, name, exc, RETRY_SECONDS)
 
 
 def _controlling_schedule(body: kopf.Body) -> str | None:

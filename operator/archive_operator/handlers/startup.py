@@ -2,10 +2,10 @@
 
 Kopf is configured so that a resync with nothing to change makes no write request:
 
-* Progress and diff-base bookkeeping go to annotations under operator.archive.auriora.io
-  (never to ``status.kopf``: the CRD has no such field and the API server would prune it).
-  Kopf writes the diff base only after a create or a spec change, and progress only while a
-  handler is being retried; a resume of an unchanged object writes neither.
+* Every handler is an ``on.event`` or index handler, so kopf keeps no state on the objects (no
+  diff-base or progress annotations, no finalizers). Should a create/update handler be added,
+  its bookkeeping goes to annotations under operator.archive.auriora.io (never to
+  ``status.kopf``: the CRD has no such field and the API server would prune it).
 * Kopf's event posting is off (kopf 1.45 would post its log lines as Events if
   ``posting.loggers`` were on: a write per handler run); the reconciler posts Events itself,
   only when something changed (a CronJob written or deleted, Ready changed).
@@ -106,6 +106,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
     notifier = Notifier(on_failure=notify_failed(kube, loop))
     await notifier.start()
     memo["notifier"] = notifier
+    memo["executor"] = settings.execution.executor
     memo["reconciler"] = Reconciler(
         kube,
         operator_settings,
