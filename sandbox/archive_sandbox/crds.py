@@ -7,6 +7,7 @@ schema + CEL). When that module is missing, custom resources are stored unvalida
 from __future__ import annotations
 
 import logging
+from collections.abc import Container
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import errors as err
@@ -28,9 +29,15 @@ CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 
 
 class _Schema(Protocol):
-    def apply_defaults(self, obj: dict[str, Any]) -> dict[str, Any]: ...
-    def prune(self, obj: dict[str, Any]) -> tuple[dict[str, Any], list[str]]: ...
-    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[Any]: ...
+    def apply_defaults(self, obj: dict[str, Any], clean: Container[str] = ()) -> dict[str, Any]: ...
+    def prune(
+        self, obj: dict[str, Any], clean: Container[str] = ()
+    ) -> tuple[dict[str, Any], list[str]]: ...
+    def validate(
+        self, obj: dict[str, Any], old: dict[str, Any] | None = None, clean: Container[str] = ()
+    ) -> list[Any]: ...
+    def clean_keys(self, obj: dict[str, Any]) -> frozenset[str]: ...
+    def remember_admitted(self, admitted: dict[str, Any]) -> None: ...
 
 
 def validation_available() -> bool:
@@ -195,7 +202,9 @@ class CustomResources:
         schema = self._schema(rt)
         if schema is None:
             return obj
-        pruned, unknown = schema.prune(obj)
+        # Values the schema admitted before (shared with the stored object) skip the walks.
+        clean = schema.clean_keys(obj)
+        pruned, unknown = schema.prune(obj, clean)
         if unknown:
             if field_validation == "Strict":
                 fields = ", ".join(f'unknown field "{p}"' for p in unknown)
@@ -205,13 +214,14 @@ class CustomResources:
                 )
             if field_validation != "Ignore" and warnings is not None:
                 warnings.extend(f'unknown field "{p}"' for p in unknown)
-        defaulted = schema.apply_defaults(pruned)
-        problems = schema.validate(defaulted, old)
+        defaulted = schema.apply_defaults(pruned, clean)
+        problems = schema.validate(defaulted, old, clean)
         if problems:
             name = obj["metadata"].get("name", "")
             raise err.invalid(
                 rt.kind, rt.group, name, [(p.type, p.field, p.detail) for p in problems]
             )
+        schema.remember_admitted(defaulted)
         return defaulted
 
     def admit_status(

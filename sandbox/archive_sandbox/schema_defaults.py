@@ -8,6 +8,7 @@ are immutable by convention, so sharing is safe and saves a deep copy per write)
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
 
 from .copies import deep_copy
@@ -21,16 +22,18 @@ def _non_nullable_null(value: Any, schema: Schema | None) -> bool:
     return value is None and not (schema or {}).get("nullable", False)
 
 
-def apply_defaults(obj: dict[str, Any], schema: Schema) -> dict[str, Any]:
+def apply_defaults(
+    obj: dict[str, Any], schema: Schema, clean: Container[str] = ()
+) -> dict[str, Any]:
     """Return ``obj`` with schema defaults applied (``obj`` itself when none apply).
 
     Like ``structuraldefaulting.Default`` plus ``PruneNonNullableNullsWithoutDefaults``:
     a property's default applies when the property is absent (or null but not nullable)
     and its parent object exists; defaulted values are defaulted recursively; nulls of
-    non-nullable properties without a default are dropped.
+    non-nullable properties without a default are dropped. Top-level properties named in
+    ``clean`` are known to carry their defaults already and are not walked.
     """
-    result: dict[str, Any] = _default(obj, schema, resource_root=True)
-    return result
+    return _default_object(obj, schema, resource_root=True, clean=clean)
 
 
 def _default(value: Any, schema: Schema | None, resource_root: bool = False) -> Any:
@@ -55,7 +58,9 @@ def _default(value: Any, schema: Schema | None, resource_root: bool = False) -> 
     return value
 
 
-def _default_object(value: dict[str, Any], schema: Schema, resource_root: bool) -> dict[str, Any]:
+def _default_object(
+    value: dict[str, Any], schema: Schema, resource_root: bool, clean: Container[str] = ()
+) -> dict[str, Any]:
     properties: dict[str, Schema] = schema.get("properties") or {}
     additional = schema.get("additionalProperties")
     out: dict[str, Any] | None = None  # the copy, made on the first change
@@ -72,7 +77,7 @@ def _default_object(value: dict[str, Any], schema: Schema, resource_root: bool) 
         if "default" in prop and (key not in value or _non_nullable_null(value[key], prop)):
             writable()[key] = deep_copy(prop["default"])
     for key, sub in list((value if out is None else out).items()):
-        if resource_root and key in _RESOURCE_KEYS:
+        if (resource_root and key in _RESOURCE_KEYS) or key in clean:
             continue
         if key in properties:
             sub_schema = properties[key]
@@ -94,16 +99,18 @@ def _default_object(value: dict[str, Any], schema: Schema, resource_root: bool) 
     return value if out is None else out
 
 
-def prune(obj: dict[str, Any], schema: Schema) -> tuple[dict[str, Any], list[str]]:
+def prune(
+    obj: dict[str, Any], schema: Schema, clean: Container[str] = ()
+) -> tuple[dict[str, Any], list[str]]:
     """Return ``obj`` without fields the schema does not know (``obj`` itself when there are
     none), and the paths of the fields removed.
 
     Paths are written like the API server's strict field validation reports them
-    (``spec.schedules[0].foo``).
+    (``spec.schedules[0].foo``). Top-level properties named in ``clean`` are known to hold
+    nothing unknown and are not walked.
     """
     removed: list[str] = []
-    result: dict[str, Any] = _prune(obj, schema, "", removed, resource_root=True)
-    return result, removed
+    return _prune_object(obj, schema, "", removed, True, clean), removed
 
 
 def _prune(
@@ -126,7 +133,12 @@ def _prune(
 
 
 def _prune_object(
-    value: dict[str, Any], schema: Schema, path: str, removed: list[str], resource_root: bool
+    value: dict[str, Any],
+    schema: Schema,
+    path: str,
+    removed: list[str],
+    resource_root: bool,
+    clean: Container[str] = (),
 ) -> dict[str, Any]:
     properties: dict[str, Schema] = schema.get("properties") or {}
     additional = schema.get("additionalProperties")
@@ -134,6 +146,8 @@ def _prune_object(
     keep_resource_keys = resource_root or _embedded(schema)
     out: dict[str, Any] | None = None  # the copy, made on the first change
     for key, sub in value.items():
+        if key in clean:
+            continue
         sub_path = f"{path}.{key}" if path else key
         if keep_resource_keys and key in _RESOURCE_KEYS:
             if key == "metadata" or key not in properties:

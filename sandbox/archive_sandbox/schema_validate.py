@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Container
 from functools import lru_cache
 from typing import Any
 
@@ -73,9 +74,12 @@ class OpenAPIValidator:
     def __init__(self, schema: Schema) -> None:
         self._schema = schema
         self.errors: list[FieldError] = []
+        self._clean: Container[str] = ()
 
-    def run(self, obj: Any) -> list[FieldError]:
+    def run(self, obj: Any, clean: Container[str] = ()) -> list[FieldError]:
+        """The errors of ``obj``; top-level properties named in ``clean`` are known valid."""
         self.errors = []
+        self._clean = clean
         self._validate(obj, self._schema, "", resource_root=True)
         return self.errors
 
@@ -190,6 +194,8 @@ class OpenAPIValidator:
         additional = schema.get("additionalProperties")
         embedded = resource_root or schema.get("x-kubernetes-embedded-resource", False)
         for key, sub in value.items():
+            if resource_root and key in self._clean:
+                continue
             sub_path = _child(path, key)
             if key in properties:
                 if embedded and key == "metadata":
@@ -232,9 +238,16 @@ def _json_equal(a: Any, b: Any) -> bool:
 # -- x-kubernetes-list-type ---------------------------------------------------------
 
 
-def validate_list_types(obj: Any, schema: Schema, path: str = "") -> list[FieldError]:
-    """Duplicate checks for ``set`` and ``map`` lists (apiextensions listtype validation)."""
+def validate_list_types(
+    obj: Any, schema: Schema, path: str = "", clean: Container[str] = ()
+) -> list[FieldError]:
+    """Duplicate checks for ``set`` and ``map`` lists (apiextensions listtype validation).
+
+    Top-level properties named in ``clean`` are known valid and not walked.
+    """
     errors: list[FieldError] = []
+    if clean and isinstance(obj, dict):
+        obj = {k: v for k, v in obj.items() if k not in clean}
     _walk_lists(obj, schema, path, errors)
     return errors
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from typing import Any
 
+import pytest
 import yaml
 from archive_sandbox.copies import deep_copy
+from archive_sandbox.errors import ApiError
 from archive_sandbox.patch import merge_patch
 from archive_sandbox.schema import CRDSchema
 from archive_sandbox.store import Store
+from archive_sandbox.watchstream import EventLines
 
 from .conftest import CRD_FILE
 
@@ -103,3 +107,51 @@ def test_writes_never_let_callers_or_later_writes_change_stored_state() -> None:
     assert created == first and after_status == second
     assert latest["status"] == second["status"]
     assert store.peek(widgets.storage_key, "default", "w") is latest
+
+
+def test_watch_event_lines_are_encoded_once_and_bounded() -> None:
+    store, widgets = _widget_store()
+    created = asyncio.run(
+        store.create(widgets, "default", {"metadata": {"name": "w"}, "spec": {"size": 1}})
+    )
+    lines = EventLines(size=2)
+    first = lines.line("ADDED", created, widgets, store)
+    assert lines.line("ADDED", created, widgets, store) is first
+    assert json.loads(first) == {"type": "ADDED", "object": created}
+    modified = lines.line("MODIFIED", created, widgets, store)
+    assert json.loads(modified)["type"] == "MODIFIED"
+    other = {**created, "metadata": {**created["metadata"], "name": "x"}}
+    lines.line("ADDED", other, widgets, store)
+    assert lines.line("ADDED", created, widgets, store) is not first, "the oldest line was dropped"
+
+
+def test_values_admitted_before_skip_the_walks_but_only_under_the_same_schema() -> None:
+    store, widgets = _widget_store()
+    asyncio.run(store.create(widgets, "default", {"metadata": {"name": "w"}, "spec": {"size": 5}}))
+    stored = store.peek(widgets.storage_key, "default", "w")
+    assert stored is not None
+    schema = store.custom._schema(widgets)
+    assert schema is not None
+    assert schema.clean_keys(stored) == {"spec"}, "as stored: pruned, defaulted (color), valid"
+    status = {"status": {"phase": "x"}}
+    patched = asyncio.run(
+        store.patch(widgets, "default", "w", "merge", status, subresource="status")
+    )
+    assert patched["spec"] is stored["spec"]
+    assert schema.clean_keys(patched) == {"spec", "status"}
+    assert schema.clean_keys({**patched, "spec": {**patched["spec"]}}) == {"status"}
+
+    # A new schema (size now at most 3) knows nothing of what the old one admitted: the
+    # unchanged spec is validated again and rejected, as before the shortcut.
+    crds = store.resource("apiextensions.k8s.io", "customresourcedefinitions")
+    crd = copy.deepcopy(store.peek(crds.storage_key, "", "widgets.sandbox.example.com"))
+    assert crd is not None
+    size = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    size["properties"]["size"]["maximum"] = 3
+    asyncio.run(store.update(crds, None, crd["metadata"]["name"], crd))
+    with pytest.raises(ApiError) as rejected:
+        asyncio.run(
+            store.patch(widgets, "default", "w", "merge", {"metadata": {"labels": {"a": "b"}}})
+        )
+    assert rejected.value.code == 422
+    assert "spec.size" in rejected.value.status()["message"]
