@@ -50,7 +50,6 @@ def test_all_namespaces_scope_uses_a_cluster_role(rendered: dict[str, list[Manif
         "get",
         "list",
         "watch",
-        "patch",
     }
     assert _grants(rules, "archive.auriora.io", "archiveschedules/status") == {"patch"}
     assert _grants(rules, "", "pods/log") == set()  # the operator never reads logs

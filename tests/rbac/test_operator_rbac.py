@@ -103,7 +103,7 @@ def test_the_scenario_reaches_every_operator_call(all_namespaces_requests: list[
     used = {permission_of(r) for r in all_namespaces_requests if r.is_resource}
     expected = {
         Permission("archive.auriora.io", "archiveschedules", verb)
-        for verb in ("get", "list", "watch", "patch")
+        for verb in ("get", "list", "watch")
     } | {
         Permission("archive.auriora.io", "archiveruns", verb)
         for verb in ("list", "watch", "create", "patch", "delete")

@@ -7,11 +7,11 @@ are "get" on cronjobs and jobs, read after a 409 AlreadyExists to adopt what an 
 made.
 */}}
 {{- define "archive-operator.namespacedRules" -}}
-# Its own resources: kopf watches them and patches its annotations; the operator reads one
+# Its own resources: kopf watches them (and keeps nothing on them); the operator reads one
 # schedule by name when a run, Job or pod of it changes.
 - apiGroups: [archive.auriora.io]
   resources: [archiveschedules]
-  verbs: [get, list, watch, patch]
+  verbs: [get, list, watch]
 # ArchiveRuns: record scheduled runs (create), adopt hand-made ones (patch: owner and labels),
 # trim the history (delete).
 - apiGroups: [archive.auriora.io]
