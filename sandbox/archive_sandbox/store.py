@@ -21,7 +21,9 @@ Reads that must not await: `peek(storage_key, namespace, name)`, `iter_objects`,
 Updates and patches that change nothing keep the resourceVersion and emit no event.
 
 Stored objects are never mutated in place: every write stores a new dict, so objects handed
-out (and queued for watchers) stay valid snapshots. Callers must not mutate them either.
+out (and queued for watchers) stay valid snapshots. Callers must not mutate them either. A new
+version shares the values a write left alone with the previous one (copy on write: no deep
+copy per write); what callers pass in is always copied, so it never reaches stored state.
 
 Hooks for later work:
 - `add_admission(storage_key, fn)`: fn(operation, obj, old) -> obj runs on create/update
