@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -67,6 +67,16 @@ def _jobs(namespace: str) -> str:
 
 def _runs(namespace: str) -> str:
     return f"/apis/{c.GROUP}/{c.VERSION}/namespaces/{quote(namespace)}/{c.RUN_PLURAL}"
+
+
+# API group/version prefix of the kinds ``Kube.iter_objects`` lists, by plural.
+_PREFIXES = {
+    "cronjobs": "/apis/batch/v1",
+    "jobs": "/apis/batch/v1",
+    "pods": "/api/v1",
+    c.RUN_PLURAL: f"/apis/{c.GROUP}/{c.VERSION}",
+}
+PAGE_SIZE = 500
 
 
 def _schedules(namespace: str | None) -> str:
@@ -257,6 +267,29 @@ class Kube:
                     "propagationPolicy": "Background",
                 },
             )
+
+    def iter_objects(
+        self, plural: str, namespace: str | None, selector: str | None = None
+    ) -> Iterator[Manifest]:
+        """Every object of a kind (``_PREFIXES``) in ``namespace`` (None: in all), read a page at
+        a time so that a large listing is never held in memory at once."""
+        prefix = _PREFIXES[plural]
+        if namespace is None:
+            path = f"{prefix}/{plural}"
+        else:
+            path = f"{prefix}/namespaces/{quote(namespace)}/{plural}"
+        token = ""
+        while True:
+            query = [("limit", str(PAGE_SIZE))]
+            if selector:
+                query.append(("labelSelector", selector))
+            if token:
+                query.append(("continue", token))
+            page = self.request("GET", path, query=query)
+            yield from page.get("items") or []
+            token = str((page.get("metadata") or {}).get("continue") or "")
+            if not token:
+                return
 
     # --- Secrets ------------------------------------------------------------------------------
 

@@ -32,16 +32,24 @@ class CountingKube(FakeKube):
 
 
 class Indexes:
-    """kopf's indexes as the reconciler sees them: mappings from (namespace, schedule) keys."""
+    """Shows objects to a Seen the way the handlers do, one event at a time."""
 
     def __init__(self) -> None:
-        self.maps: dict[str, dict[seen.Key, Any]] = {name: {} for name in seen.INDEXES}
+        self.seen = seen.Seen()
 
-    def show(self, index: str, namespace: str, schedule: str) -> None:
-        self.maps[index][(namespace, schedule)] = [True]
+    def show(self, kind: str, namespace: str, schedule: str, name: str = "obj") -> None:
+        self.seen.observe(kind, "ADDED", _body(kind, namespace, schedule, name))
 
     def hint(self) -> seen.Seen:
-        return seen.Seen(self.maps)
+        return self.seen
+
+
+def _body(kind: str, namespace: str, schedule: str, name: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"namespace": namespace, "name": name}
+    if kind == seen.RUNS:
+        return {"metadata": meta, "spec": {"scheduleRef": {"name": schedule}}}
+    meta["labels"] = {c.LABEL_SCHEDULE: schedule}
+    return {"metadata": meta}
 
 
 @pytest.fixture
@@ -60,13 +68,13 @@ def reconciler(kube: CountingKube, indexes: Indexes) -> Reconciler:
     return Reconciler(kube, settings, Clock(), seen=indexes.hint())  # type: ignore[arg-type]
 
 
-def test_keys_are_the_labels_and_the_run_reference() -> None:
-    labels = {c.LABEL_SCHEDULE: "carol"}
-    assert seen.workload_key("team-a", labels) == ("team-a", "carol")
-    assert seen.workload_key("team-a", {}) is None
-    assert seen.workload_key(None, labels) is None
-    assert seen.run_key("team-a", {"scheduleRef": {"name": "carol"}}) == ("team-a", "carol")
-    assert seen.run_key("team-a", {}) is None
+def test_keys_are_the_label_or_the_run_reference() -> None:
+    labelled = _body(seen.JOBS, "team-a", "carol", "j")
+    assert seen.key_of(seen.JOBS, labelled) == ("team-a", "carol")
+    assert seen.key_of(seen.PODS, {"metadata": {"namespace": "team-a", "name": "p"}}) is None
+    run = _body(seen.RUNS, "team-a", "carol", "r")
+    assert seen.key_of(seen.RUNS, run) == ("team-a", "carol")
+    assert seen.key_of(seen.RUNS, {"metadata": {"namespace": "team-a"}, "spec": {}}) is None
 
 
 def test_a_name_that_is_no_label_value_is_asked_by_its_label(indexes: Indexes) -> None:
@@ -77,6 +85,31 @@ def test_a_name_that_is_no_label_value_is_asked_by_its_label(indexes: Indexes) -
     assert hint.may_have_cronjobs(NS, name)
     assert hint.may_have_runs(NS, name)
     assert not hint.may_have_cronjobs("team-b", name)
+
+
+def test_objects_are_counted_until_the_last_is_deleted(indexes: Indexes) -> None:
+    hint = indexes.hint()
+    indexes.show(seen.CRONJOBS, NS, "carol", "carol-a")
+    indexes.show(seen.CRONJOBS, NS, "carol", "carol-b")
+    hint.observe(seen.CRONJOBS, "DELETED", _body(seen.CRONJOBS, NS, "carol", "carol-a"))
+    assert hint.may_have_cronjobs(NS, "carol")
+    hint.observe(seen.CRONJOBS, "DELETED", _body(seen.CRONJOBS, NS, "carol", "carol-b"))
+    assert not hint.may_have_cronjobs(NS, "carol")
+
+
+def test_a_relabelled_object_moves_to_its_new_schedule(indexes: Indexes) -> None:
+    hint = indexes.hint()
+    indexes.show(seen.JOBS, NS, "carol", "job-1")
+    indexes.show(seen.JOBS, NS, "dave", "job-1")  # MODIFIED: same object, other label
+    assert not hint.may_have_runs(NS, "carol")
+    assert hint.may_have_runs(NS, "dave")
+
+
+def test_preload_counts_what_was_listed() -> None:
+    hint = seen.Seen()
+    hint.preload(seen.PODS, [_body(seen.PODS, NS, "carol", f"p{i}") for i in range(3)])
+    assert hint.may_have_runs(NS, "carol")
+    assert not hint.may_have_runs(NS, "dave")
 
 
 @pytest.mark.parametrize("index", [seen.RUNS, seen.JOBS, seen.PODS])

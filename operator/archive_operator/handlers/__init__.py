@@ -1,5 +1,5 @@
 """Kopf handlers. Importing this package registers them with kopf's default registry."""
 
-from . import indexes, runs, schedules, startup
+from . import runs, schedules, startup
 
-__all__ = ["indexes", "runs", "schedules", "startup"]
+__all__ = ["runs", "schedules", "startup"]

@@ -1,20 +1,23 @@
 """Thin kopf handlers for runs: ArchiveRuns, and the Jobs and pods that carry them out.
 
-All are ``on.event`` handlers: they write nothing of kopf's own (no finalizers, no annotations)
-and hand the work to the Reconciler, which reconciles the whole schedule under its lock.
+All are ``on.event`` handlers: they write nothing of kopf's own (no finalizers, no annotations),
+record the event in the hint (seen.py) on the event loop, and hand the work to the Reconciler
+in kopf's thread pool, which reconciles the whole schedule under its lock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import kopf
 
 from .. import constants as c
-from .. import metrics
+from .. import metrics, seen
 from ..errors import KubeError
 from ..reconciler import Reconciler
+from .schedules import observe
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +32,16 @@ def _schedule_of(body: kopf.Body) -> str | None:
 
 
 @kopf.on.event(c.GROUP, c.VERSION, c.RUN_PLURAL)
-def run_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def run_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A run was created, changed or deleted (also each run seen at start-up)."""
-    reconciler: Reconciler = memo["reconciler"]
+    observe(memo, seen.RUNS, type, body)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(memo["executor"], _follow_run, memo["reconciler"], type, dict(body))
+
+
+def _follow_run(reconciler: Reconciler, event_type: str | None, body: dict[str, Any]) -> None:
     try:
-        if type == "DELETED":
+        if event_type == "DELETED":
             schedule = str((body.get("spec") or {}).get("scheduleRef", {}).get("name", ""))
             reconciler.reconcile_named(body["metadata"]["namespace"], schedule)
         else:
@@ -45,16 +53,29 @@ def run_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) ->
 
 @kopf.on.event("batch", "v1", "jobs", labels={c.LABEL_MANAGED_BY: c.OPERATOR_NAME})
 @kopf.on.event("", "v1", "pods", labels={c.LABEL_MANAGED_BY: c.OPERATOR_NAME})
-def workload_changed(
-    type: str | None, body: kopf.Body, namespace: str | None, memo: kopf.Memo, **_: Any
+async def workload_changed(
+    type: str | None,
+    body: kopf.Body,
+    namespace: str | None,
+    resource: kopf.Resource,
+    memo: kopf.Memo,
+    **_: Any,
 ) -> None:
-    """A runner Job or pod changed: follow its run. The initial listing is left to resume."""
+    """A runner Job or pod changed: follow its run. The initial listing is left to the
+    schedules' own reconciles at start-up."""
+    observe(memo, resource.plural, type, body)
     if type is None or namespace is None:
         return
     schedule = _schedule_of(body)
     if schedule is None:
         return
-    reconciler: Reconciler = memo["reconciler"]
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(
+        memo["executor"], _follow_schedule, memo["reconciler"], namespace, schedule
+    )
+
+
+def _follow_schedule(reconciler: Reconciler, namespace: str, schedule: str) -> None:
     try:
         reconciler.reconcile_named(namespace, schedule)
     except KubeError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 import kopf
 
 from .. import constants as c
+from .. import seen
 from ..errors import Transient
 from ..reconciler import Reconciler
 
@@ -82,19 +83,29 @@ def _controlling_schedule(body: kopf.Body) -> str | None:
 
 
 @kopf.on.event("batch", "v1", "cronjobs", labels={c.LABEL_MANAGED_BY: c.OPERATOR_NAME})
-def owned_cronjob_changed(
+async def owned_cronjob_changed(
     type: str | None, body: kopf.Body, namespace: str | None, memo: kopf.Memo, **_: Any
 ) -> None:
     """A CronJob we made was changed or deleted (by hand or by us): repair its schedule.
 
-    The initial listing (type None) is skipped: the resume handler covers it; so is ADDED, which
-    is the echo of a CronJob the reconcile itself just created. Errors are logged by kopf and not
-    retried here; the periodic resync catches anything left.
+    Every event updates the hint (seen.py). The initial listing (type None) reconciles nothing:
+    each schedule is reconciled as it is listed; nor does ADDED, the echo of a CronJob the
+    reconcile itself just created. Errors are logged by kopf and not retried here; the periodic
+    resync catches anything left.
     """
+    observe(memo, seen.CRONJOBS, type, body)
     if type in (None, "ADDED") or namespace is None:
         return
     owner = _controlling_schedule(body)
     if owner is None:
         return
     reconciler: Reconciler = memo["reconciler"]
-    reconciler.reconcile_named(namespace, owner)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(memo["executor"], reconciler.reconcile_named, namespace, owner)
+
+
+def observe(memo: kopf.Memo, kind: str, event_type: str | None, body: kopf.Body) -> None:
+    """Record the event in the hint, if there is one (on the event loop: no thread hop)."""
+    hint: seen.Seen | None = memo.get("seen")
+    if hint is not None:
+        hint.observe(kind, event_type, body)

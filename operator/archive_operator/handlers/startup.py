@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,10 +28,12 @@ import kopf
 
 from .. import constants as c
 from .. import metrics
+from ..errors import KubeError
 from ..kube import Kube, load_api_client
 from ..notify import Notifier, RunOutcome
 from ..reconciler import Reconciler
-from ..seen import INDEXES, Seen
+from ..scope import namespaces_in_scope
+from ..seen import KINDS, RUNS, Seen
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,8 +99,24 @@ def notify_failed(kube: Kube, loop: asyncio.AbstractEventLoop) -> Any:
     return post
 
 
+def load_seen(kube: Kube, patterns: Sequence[str]) -> Seen | None:
+    """What exists now, for the reconcile's hint (seen.py); None if it cannot be listed, and
+    then every reconcile reads everything."""
+    seen = Seen()
+    managed = f"{c.LABEL_MANAGED_BY}={c.OPERATOR_NAME}"
+    try:
+        for namespace in namespaces_in_scope(patterns, kube.list_namespace_names):
+            for kind in KINDS:
+                selector = None if kind == RUNS else managed  # runs made by hand: no labels
+                seen.preload(kind, kube.iter_objects(kind, namespace, selector))
+    except KubeError as exc:
+        log.warning("cannot list what exists (%s); every reconcile will read everything", exc)
+        return None
+    return seen
+
+
 @kopf.on.startup()
-async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
+async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     configure_kopf(settings)
     operator_settings: Settings = memo["settings"]
     metrics.start_metrics_server(operator_settings.metrics_port)
@@ -107,11 +126,11 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
     await notifier.start()
     memo["notifier"] = notifier
     memo["executor"] = settings.execution.executor
+    # Before kopf starts watching (it runs start-up handlers first), so the handlers' events
+    # only ever update what was listed here.
+    memo["seen"] = await loop.run_in_executor(None, load_seen, kube, list(memo["namespaces"]))
     memo["reconciler"] = Reconciler(
-        kube,
-        operator_settings,
-        observer=Observer(notifier),
-        seen=Seen({name: kwargs[name] for name in INDEXES}),  # kopf passes its indexes by name
+        kube, operator_settings, observer=Observer(notifier), seen=memo["seen"]
     )
     memo["resync_task"] = loop.create_task(resync_loop(memo))
 
