@@ -75,6 +75,7 @@ _PREFIXES = {
     "jobs": "/apis/batch/v1",
     "pods": "/api/v1",
     c.RUN_PLURAL: f"/apis/{c.GROUP}/{c.VERSION}",
+    c.SCHEDULE_PLURAL: f"/apis/{c.GROUP}/{c.VERSION}",
 }
 PAGE_SIZE = 500
 
@@ -129,10 +130,13 @@ class Kube:
         items = self.request("GET", "/api/v1/namespaces").get("items") or []
         return [str(item["metadata"]["name"]) for item in items]
 
-    def list_schedules(self, namespace: str | None) -> list[Manifest]:
-        """All ArchiveSchedules in ``namespace`` (None: in every namespace)."""
-        items = self.request("GET", _schedules(namespace)).get("items") or []
-        return [dict(item) for item in items]
+    def schedule_names(self, namespace: str | None) -> list[tuple[str, str]]:
+        """(namespace, name) of every ArchiveSchedule in ``namespace`` (None: in all); read a page
+        at a time and kept as names only, so a resync never holds every body at once."""
+        return [
+            (str(item["metadata"]["namespace"]), str(item["metadata"]["name"]))
+            for item in self.iter_objects(c.SCHEDULE_PLURAL, namespace)
+        ]
 
     def patch_schedule_status(
         self, namespace: str, name: str, patch: Manifest, resource_version: str | None = None

@@ -153,12 +153,11 @@ class Reconciler:
         """The periodic drift check over every schedule in scope (kopf's namespace patterns;
         empty: every namespace)."""
         for namespace in namespaces_in_scope(patterns, lambda: self.kube.list_namespace_names()):
-            for body in self.kube.list_schedules(namespace):
-                meta = body["metadata"]
+            for schedule_namespace, name in self.kube.schedule_names(namespace):
                 try:
-                    self.reconcile_named(meta["namespace"], meta["name"], hinted=False)
+                    self.reconcile_named(schedule_namespace, name, hinted=False)
                 except Exception:  # one broken schedule must not stop the others
-                    log.exception("resync of %s/%s failed", meta["namespace"], meta["name"])
+                    log.exception("resync of %s/%s failed", schedule_namespace, name)
 
     # --- the reconcile ------------------------------------------------------------------------
 

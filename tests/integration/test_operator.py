@@ -227,7 +227,7 @@ def test_operator_restart_makes_no_writes(
     operator.start()
     # Every existing schedule is reconciled as kopf lists it at start-up (each has CronJobs,
     # so each reconcile lists them)...
-    existing = len(kube.list_schedules(namespace))
+    existing = len(kube.schedule_names(namespace))
     wait_for(
         lambda: _cronjob_lists_since(sandbox, namespace, mark) >= existing,
         "every schedule reconciled",
@@ -291,7 +291,7 @@ def test_invalid_spec_is_rejected_at_admission(
     assert 'The ArchiveSchedule "rejected" is invalid' in result.stderr
     field, text = message
     assert field in result.stderr and text in result.stderr
-    assert "rejected" not in {s["metadata"]["name"] for s in kube.list_schedules(namespace)}
+    assert "rejected" not in {name for _, name in kube.schedule_names(namespace)}
 
 
 def test_deleting_the_schedule_removes_its_cronjobs(

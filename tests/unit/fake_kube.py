@@ -41,10 +41,8 @@ class FakeKube:
         except KeyError:
             raise NotFound(name) from None
 
-    def list_schedules(self, namespace: str | None) -> list[Manifest]:
-        return [
-            copy.deepcopy(s) for (ns, _), s in self.schedules.items() if namespace in (None, ns)
-        ]
+    def schedule_names(self, namespace: str | None) -> list[tuple[str, str]]:
+        return [key for key in self.schedules if namespace in (None, key[0])]
 
     def patch_schedule_status(
         self, namespace: str, name: str, patch: Manifest, resource_version: str | None = None
