@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,10 +39,22 @@ from ..settings import Settings
 log = logging.getLogger(__name__)
 
 
+class NoDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
+    """Builds no diff base: kopf builds one (a deep copy of the body) for every event of every
+    watched kind, though only create/update/resume handlers and daemons use it, and this
+    operator has none (tests/unit/test_handlers_registry.py keeps it so). That copy was a
+    tenth of the operator's CPU while creating 1,000 schedules."""
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None
+    ) -> kopf.BodyEssence:
+        return {}
+
+
 def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.posting.enabled = False
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=c.KOPF_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = NoDiffBaseStorage(
         prefix=c.KOPF_PREFIX, key="last-handled-configuration"
     )
     settings.persistence.finalizer = f"{c.KOPF_PREFIX}/finalizer"
