@@ -26,7 +26,6 @@ never Overdue: its health depends on failures and on Ready only.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -55,12 +54,10 @@ _UTC_ZONE = ZoneInfo("UTC")
 
 
 @lru_cache(maxsize=2048)
-@functools.lru_cache(maxsize=1024)
 def cron_runs(expression: str) -> tuple[datetime, ...]:
     """Runs of ``expression`` in UTC from a fixed instant, enough to see its longest gap.
 
-    Empty for an expression Kubernetes rejects or one that never fires. Cached: it depends on
-    the expression alone, and every reconcile of a schedule asks again (Healthy).
+    Empty for an expression Kubernetes rejects or one that never fires.
     """
     try:
         schedule = parse_cron(expression)

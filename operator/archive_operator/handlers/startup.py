@@ -2,7 +2,7 @@
 
 Kopf is configured so that a resync with nothing to change makes no write request:
 
-* Every handler is an ``on.event`` or index handler, so kopf keeps no state on the objects (no
+* Every handler is an ``on.event`` handler, so kopf keeps no state on the objects (no
   diff-base or progress annotations, no finalizers). Should a create/update handler be added,
   its bookkeeping goes to annotations under operator.archive.auriora.io (never to
   ``status.kopf``: the CRD has no such field and the API server would prune it).
