@@ -94,9 +94,14 @@ def common_labels() -> dict[str, str]:
     }
 
 
+def managed_selector() -> str:
+    """Label selector of everything the operator made (CronJobs, Jobs, pods)."""
+    return f"{LABEL_MANAGED_BY}={OPERATOR_NAME}"
+
+
 def owned_selector(schedule_name: str) -> str:
     """Label selector of the CronJobs the operator made for one schedule."""
-    return f"{LABEL_MANAGED_BY}={OPERATOR_NAME},{LABEL_SCHEDULE}={label_value(schedule_name)}"
+    return f"{managed_selector()},{LABEL_SCHEDULE}={label_value(schedule_name)}"
 
 
 def cronjob_name(schedule_name: str, entry_name: str) -> str:

@@ -6,6 +6,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from archive_operator.kube import Kube
@@ -333,3 +334,32 @@ def _quiet_for(sandbox: Any, namespace: str, seconds: float) -> bool:
         return True
     last = dt.datetime.fromisoformat(writes[-1].time.replace("Z", "+00:00"))
     return (dt.datetime.now(dt.UTC) - last).total_seconds() >= seconds
+
+
+def test_workloads_are_watched_through_the_managed_by_selector(
+    operator: OperatorProcess, kube: Kube, namespace: str, sandbox: Any
+) -> None:
+    """The API server filters what kopf receives: only what the operator made, a page at a time."""
+    operator.stop()
+    mark = sandbox.requests.mark()
+    operator.start()
+
+    def kopf_reads() -> dict[str, list[str]] | None:
+        seen: dict[str, list[str]] = {}
+        for r in sandbox.requests.since(mark):
+            if r.user_agent.startswith("kopf") and r.verb in ("list", "watch"):
+                seen.setdefault(f"{r.verb} {r.resource}", []).append(r.query)
+        wanted = {f"{v} {k}" for v in ("list", "watch") for k in ("cronjobs", "jobs", "pods")}
+        return seen if wanted <= set(seen) else None
+
+    reads = wait_for(kopf_reads, "kopf's listings and watches of its workloads", timeout=30)
+    for kind in ("cronjobs", "jobs", "pods"):
+        for verb in ("list", "watch"):
+            queries = [parse_qs(q) for q in reads[f"{verb} {kind}"]]
+            assert all(
+                q.get("labelSelector") == ["app.kubernetes.io/managed-by=archive-operator"]
+                for q in queries
+            ), (verb, kind, queries)
+        assert all(parse_qs(q).get("limit") == ["500"] for q in reads[f"list {kind}"])
+    schedules = [parse_qs(q) for q in reads.get("list archiveschedules", [])]
+    assert all("labelSelector" not in q for q in schedules)  # every schedule is the operator's

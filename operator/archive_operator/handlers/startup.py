@@ -29,7 +29,7 @@ import kopf
 from .. import constants as c
 from .. import metrics
 from ..errors import KubeError
-from ..kube import Kube, load_api_client
+from ..kube import PAGE_SIZE, Kube, load_api_client
 from ..notify import Notifier, RunOutcome
 from ..reconciler import Reconciler
 from ..scope import namespaces_in_scope
@@ -37,6 +37,8 @@ from ..seen import KINDS, RUNS, Seen
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
+
+WATCHED_WORKLOADS = (("batch", "v1", "cronjobs"), ("batch", "v1", "jobs"), ("", "v1", "pods"))
 
 
 class NoDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
@@ -58,6 +60,13 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
         prefix=c.KOPF_PREFIX, key="last-handled-configuration"
     )
     settings.persistence.finalizer = f"{c.KOPF_PREFIX}/finalizer"
+    # Watch only what the operator made: the API server filters, so the operator never receives
+    # (nor keeps per-object state for) the other CronJobs, Jobs and pods of its namespaces.
+    # The handlers' label filters stay as the client-side statement of the same rule.
+    for group, version, plural in WATCHED_WORKLOADS:
+        settings.watching.label_selectors[group, version, plural] = c.managed_selector()
+    # Initial listings a page at a time: a restart over many objects never parses them at once.
+    settings.watching.chunk_size = PAGE_SIZE
     settings.execution.max_workers = 8
 
 
@@ -115,7 +124,7 @@ def load_seen(kube: Kube, patterns: Sequence[str]) -> Seen | None:
     """What exists now, for the reconcile's hint (seen.py); None if it cannot be listed, and
     then every reconcile reads everything."""
     seen = Seen()
-    managed = f"{c.LABEL_MANAGED_BY}={c.OPERATOR_NAME}"
+    managed = c.managed_selector()
     try:
         for namespace in namespaces_in_scope(patterns, kube.list_namespace_names):
             for kind in KINDS:
