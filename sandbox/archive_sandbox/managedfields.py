@@ -90,8 +90,24 @@ def _entry_paths(entry: dict[str, Any]) -> set[Path]:
 
 
 def _entry(
-    manager: str, operation: str, api_version: str, now: str, paths: set[Path], sub: str | None
+    manager: str,
+    operation: str,
+    api_version: str,
+    now: str,
+    paths: set[Path],
+    sub: str | None,
+    previous: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """A manager's entry; it keeps the time of its ``previous`` entry when its field set and API
+    version are unchanged, as Kubernetes does, so that a write changing nothing is a no-op
+    (no new resourceVersion) even when the clock has moved on."""
+    if (
+        previous is not None
+        and previous.get("apiVersion") == api_version
+        and _entry_paths(previous) == paths
+        and previous.get("time")
+    ):
+        now = str(previous["time"])
     entry: dict[str, Any] = {
         "manager": manager,
         "operation": operation,
@@ -130,17 +146,18 @@ def record_update(
     removed = set(before) - set(after)
     out: list[dict[str, Any]] = []
     mine: set[Path] = set()
+    previous: dict[str, Any] | None = None
     for entry in managed:
         paths = _entry_paths(entry) - removed
         if _same_entry(entry, manager, operation, subresource):
-            mine = paths
+            mine, previous = paths, entry
             continue
         paths -= changed
         if paths:
             out.append({**entry, "fieldsV1": to_fields_v1(paths)})
     mine |= changed
     if mine:
-        out.append(_entry(manager, operation, api_version, now, mine, subresource))
+        out.append(_entry(manager, operation, api_version, now, mine, subresource, previous))
     return out
 
 
@@ -251,12 +268,13 @@ def server_side_apply(
         ]
         raise ApiError(409, "Conflict", message, causes=causes)
     previous: set[Path] = set()
+    previous_entry: dict[str, Any] | None = None
     others: set[Path] = set()
     out: list[dict[str, Any]] = []
     for entry in managed:
         paths = _entry_paths(entry)
         if _same_entry(entry, manager, "Apply", subresource):
-            previous = paths
+            previous, previous_entry = paths, entry
             continue
         if force or entry.get("manager") == CLIENT_SIDE_APPLY:
             paths -= set(applied) if force else set(applied) & upgradable
@@ -270,7 +288,10 @@ def server_side_apply(
         if not any(o[: len(path)] == path for o in others):
             _remove_path(result, path)
     if applied:
-        out.append(_entry(manager, "Apply", api_version, now, set(applied), subresource))
+        entry = _entry(
+            manager, "Apply", api_version, now, set(applied), subresource, previous_entry
+        )
+        out.append(entry)
     return result, out
 
 

@@ -231,6 +231,24 @@ def test_server_side_apply_shares_equal_values_without_conflict() -> None:
     assert live == {"spec": {"a": 1, "b": 2}}  # "two" still owns a
 
 
+def test_a_manager_entry_keeps_its_time_while_its_fields_are_unchanged() -> None:
+    """Kubernetes moves an entry's time only when its field set changes, so a write that
+    changes nothing a second later is still a no-op (no new resourceVersion)."""
+    config = {"spec": {"a": 1}}
+    live, first = server_side_apply({}, config, [], "op", "v1", "10:00:00", force=False)
+    live, again = server_side_apply(live, config, first, "op", "v1", "10:00:01", force=False)
+    assert again == first
+    _, grown = server_side_apply(
+        live, {"spec": {"a": 1, "b": 2}}, again, "op", "v1", "10:00:02", force=False
+    )
+    assert grown[0]["time"] == "10:00:02"  # the field set changed
+    obj = {"spec": {"n": 1}}
+    managed = record_update([], "ctl", "v1", None, obj, "10:00:00")
+    assert record_update(managed, "ctl", "v1", obj, obj, "10:00:05") == managed
+    bumped = {"spec": {"n": 1, "m": 2}}
+    assert record_update(managed, "ctl", "v1", obj, bumped, "10:00:05")[0]["time"] == "10:00:05"
+
+
 def _field(number: int, payload: bytes) -> bytes:
     return bytes([number << 3 | 2, len(payload)]) + payload
 
