@@ -17,6 +17,19 @@ def report_baseline(count: int, baselines: list[BaselineRun]) -> None:
     print(f"  API requests per CronJob: {baselines[-1].requests / count:.2f}")
 
 
+def report_floor(
+    label: str, count: int, baselines: list[BaselineRun], floors: list[BaselineRun]
+) -> None:
+    pairs = ratios([f.seconds for f in floors], [b.seconds for b in baselines])
+    print(f"\n-- {label} (POST {count} ArchiveSchedules, no operator) --")
+    print(f"time: {summary([f.seconds for f in floors])}")
+    print(
+        f"  ratio to the baseline (pairwise): median {median(pairs):.2f}x "
+        f"(range {min(pairs):.2f}-{max(pairs):.2f})"
+    )
+    print(f"  sandbox CPU: {summary([f.sandbox_cpu for f in floors], 's CPU')}")
+
+
 def report_operator(
     label: str, count: int, baselines: list[BaselineRun], operators: list[OperatorRun]
 ) -> None:

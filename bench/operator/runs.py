@@ -98,16 +98,28 @@ def start_sandbox(workdir: Path, env: dict[str, str] | None = None) -> tuple[San
 def run_baseline(count: int, workdir: Path, sandbox_env: dict[str, str]) -> BaselineRun:
     """The N CronJobs POSTed one after another; until a watch has seen them all."""
     bodies = manifests.cronjobs(manifests.schedules(count, NAMESPACE), manifests.bench_settings())
+    return _post_all(bodies, CRONJOBS_PATH, workdir, sandbox_env)
+
+
+def run_floor(count: int, workdir: Path, sandbox_env: dict[str, str]) -> BaselineRun:
+    """The N ArchiveSchedules POSTed with no operator running (what the operator scenario's
+    own client costs: the CRD's schema and CEL rules); until a watch has seen them all."""
+    return _post_all(manifests.schedules(count, NAMESPACE), SCHEDULES_PATH, workdir, sandbox_env)
+
+
+def _post_all(
+    bodies: list[dict[str, Any]], path: str, workdir: Path, sandbox_env: dict[str, str]
+) -> BaselineRun:
     sandbox, client = start_sandbox(workdir, sandbox_env)
     try:
-        watcher = Watcher(sandbox.kubeconfig, CRONJOBS_PATH, count_at_least(len(bodies)))
+        watcher = Watcher(sandbox.kubeconfig, path, count_at_least(len(bodies)))
         watcher.start()
         time.sleep(0.5)  # the watch is open before the clock starts
         cpu = ProcStats(sandbox.pid)
         cpu_before, mark = cpu.cpu_seconds(), sandbox.mark()
         started = time.monotonic()
         for body in bodies:
-            post(client, CRONJOBS_PATH, body)
+            post(client, path, body)
         seconds = watcher.wait(TIMEOUT) - started
         return BaselineRun(
             seconds=seconds,

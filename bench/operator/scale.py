@@ -8,6 +8,8 @@ fresh `archive-sandbox serve` process:
 
 * baseline: the N CronJobs the operator would make, POSTed one after another through the
   `kubernetes` client; time until a watch has seen all N;
+* schedules only: the N ArchiveSchedules POSTed the same way with no operator running (the
+  floor of the operator scenario: its client's own requests); time until a watch has seen all N;
 * operator: `archive-operator run --standalone -A` (real kopf) already watching; the N
   ArchiveSchedules POSTed the same way; time until watches have seen all N CronJobs and all N
   schedules Ready=True;
@@ -32,15 +34,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .harness import temp_workdir
-from .report import print_profiles, report_baseline, report_operator
-from .runs import BaselineRun, OperatorRun, run_baseline, run_operator
+from .report import print_profiles, report_baseline, report_floor, report_operator
+from .runs import BaselineRun, OperatorRun, run_baseline, run_floor, run_operator
 
 
 @dataclass
 class Scenario:
     label: str
-    operator_env: dict[str, str] | None  # None: the baseline
+    operator_env: dict[str, str] | None  # None: the baseline, or with `floor` the floor
     sandbox_env: dict[str, str] = field(default_factory=dict)
+    floor: bool = False
     baselines: list[BaselineRun] = field(default_factory=list)
     operators: list[OperatorRun] = field(default_factory=list)
 
@@ -51,7 +54,11 @@ def pythonpath(directory: Path) -> dict[str, str]:
 
 
 def scenarios(args: argparse.Namespace) -> list[Scenario]:
-    out = [Scenario("baseline", None), Scenario("operator", {})]
+    out = [
+        Scenario("baseline", None),
+        Scenario("operator", {}),
+        Scenario("schedules only", None, floor=True),
+    ]
     for directory in args.compare_operator:
         out.append(Scenario(f"operator from {directory}", pythonpath(directory)))
     if args.compare_sandbox:
@@ -64,7 +71,8 @@ def run_one(scenario: Scenario, count: int, resync: float | None, keep: bool) ->
     workdir = temp_workdir("bench-")
     try:
         if scenario.operator_env is None:
-            scenario.baselines.append(run_baseline(count, workdir, scenario.sandbox_env))
+            run = run_floor if scenario.floor else run_baseline
+            scenario.baselines.append(run(count, workdir, scenario.sandbox_env))
             return scenario.baselines[-1].seconds
         run = run_operator(count, workdir, scenario.operator_env, scenario.sandbox_env, resync)
         scenario.operators.append(run)
@@ -117,6 +125,8 @@ def main() -> None:
     if baseline.baselines:
         report_baseline(count, baseline.baselines)
         for scenario in plan[1:]:
+            if scenario.floor and scenario.baselines:
+                report_floor(scenario.label, count, baseline.baselines, scenario.baselines)
             if scenario.operators:
                 report_operator(scenario.label, count, baseline.baselines, scenario.operators)
     if args.profile is not None:
