@@ -60,8 +60,8 @@ def report_operator(
     if last.resync:
         r = last.resync
         print(
-            f"  restart (no-op resume of {count}): {r['resume_writes']} writes "
-            f"in {r['resume_requests']} requests"
+            f"  restart (start-up reconcile of {count}, nothing to change): "
+            f"{r['resume_writes']} writes in {r['resume_requests']} requests"
         )
         print(
             f"  one no-op resync of all {count}: {r['resync_writes']} writes (target 0) "
