@@ -230,7 +230,7 @@ def test_operator_restart_makes_no_writes(
     # so each reconcile lists them)...
     existing = len(kube.schedule_names(namespace))
     wait_for(
-        lambda: _cronjob_lists_since(sandbox, namespace, mark) >= existing,
+        lambda: _operator_lists_since(sandbox, namespace, mark, "cronjobs") >= existing,
         "every schedule reconciled",
         timeout=30,
     )
@@ -303,27 +303,21 @@ def test_deleting_the_schedule_removes_its_cronjobs(
     wait_for(lambda: cronjob_names(kube, namespace, "alice") == set() or None, "CronJobs gone")
 
 
-def _resyncs_since(sandbox: Any, namespace: str, mark: int) -> int:
+def _operator_lists_since(sandbox: Any, namespace: str, mark: int, resource: str) -> int:
+    """The operator's own LISTs of ``resource`` in ``namespace`` since ``mark`` (kopf's
+    listings for its watches are not counted)."""
     return sum(
         1
         for r in sandbox.requests.since(mark)
         if r.verb == "list"
-        and r.resource == "archiveschedules"
-        and r.namespace == namespace
-        and not r.user_agent.startswith("kopf")  # kopf's own listing is not a resync
-    )
-
-
-def _cronjob_lists_since(sandbox: Any, namespace: str, mark: int) -> int:
-    """The operator's reads of one schedule's CronJobs (by label selector) since ``mark``."""
-    return sum(
-        1
-        for r in sandbox.requests.since(mark)
-        if r.verb == "list"
-        and r.resource == "cronjobs"
+        and r.resource == resource
         and r.namespace == namespace
         and not r.user_agent.startswith("kopf")
     )
+
+
+def _resyncs_since(sandbox: Any, namespace: str, mark: int) -> int:
+    return _operator_lists_since(sandbox, namespace, mark, "archiveschedules")
 
 
 def _quiet_for(sandbox: Any, namespace: str, seconds: float) -> bool:
