@@ -1,7 +1,8 @@
 """Reconcile one ArchiveSchedule: parse → decide (pure) → act (kube) → status.
 
-Used by every trigger: kopf's create/update/resume handlers, events of owned CronJobs, and the
-periodic resync. A per-schedule lock keeps two triggers from reconciling one schedule at once.
+Used by every trigger: the schedule's own events (new, spec changed, listed at start-up), events
+of its CronJobs, runs, Jobs and pods, and the periodic resync. A per-schedule lock keeps two
+triggers from reconciling one schedule at once.
 Triggers from kopf handlers may skip reads that the watches' hint (seen.py) shows to be empty;
 the resync reads everything.
 """

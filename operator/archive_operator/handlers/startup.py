@@ -3,9 +3,11 @@
 Kopf is configured so that a resync with nothing to change makes no write request:
 
 * Every handler is an ``on.event`` handler, so kopf keeps no state on the objects (no
-  diff-base or progress annotations, no finalizers). Should a create/update handler be added,
-  its bookkeeping goes to annotations under operator.archive.auriora.io (never to
-  ``status.kopf``: the CRD has no such field and the API server would prune it).
+  diff-base or progress annotations, no finalizers) and builds no diff base at all
+  (NoDiffBaseStorage). A create/update handler would need the annotations storage back
+  (tests/unit/test_handlers_registry.py fails until then); its bookkeeping then goes under
+  operator.archive.auriora.io (never to ``status.kopf``: the CRD has no such field and the API
+  server would prune it).
 * Kopf's event posting is off (kopf 1.45 would post its log lines as Events if
   ``posting.loggers`` were on: a write per handler run); the reconciler posts Events itself,
   only when something changed (a CronJob written or deleted, Ready changed).
