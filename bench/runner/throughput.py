@@ -49,6 +49,7 @@ WINDOW = Window(date(2024, 2, 1), date(2024, 5, 31), ZONE)
 MOVED = Window(date(2024, 3, 1), date(2024, 6, 30), ZONE)
 MODES = ("occurrences", "series")
 HERE = Path(__file__).parent
+BIN = Path(sys.executable).parent  # the venv's scripts: `make bench` does not put them on PATH
 
 
 @dataclass
@@ -128,7 +129,7 @@ class Bench:
         return self.timed(
             key,
             [
-                "archive-runner", "run", "--user", USERNAME,
+                str(BIN / "archive-runner"), "run", "--user", USERNAME,
                 "--source-url", self.radicale.collection_url("source"),
                 "--destination-url", self.radicale.collection_url(archive),
                 "--start", str(window.start), "--end", str(window.end),
@@ -151,7 +152,7 @@ class Bench:
         )
 
     def vdirsyncer(self, key: str, pair: vdir.VdirPair) -> Sample:
-        return self.timed(key, ["vdirsyncer", "-c", str(pair.config), "sync"])
+        return self.timed(key, [str(BIN / "vdirsyncer"), "-c", str(pair.config), "sync"])
 
     def count(self, archive: str) -> set[str]:
         return {p.name for p in self.radicale.collection_path(archive).glob("*.ics")}

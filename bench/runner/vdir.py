@@ -8,6 +8,7 @@ the archive storage is the whole archive collection; ``conflict_resolution = "a 
 from __future__ import annotations
 
 import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +26,10 @@ class VdirPair:
 
 def _vdirsyncer(config: Path, *args: str) -> None:
     done = subprocess.run(
-        ["vdirsyncer", "-c", str(config), *args], capture_output=True, text=True, check=False
+        [str(Path(sys.executable).parent / "vdirsyncer"), "-c", str(config), *args],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"vdirsyncer {' '.join(args)} failed: {done.stderr[-2000:]}")
