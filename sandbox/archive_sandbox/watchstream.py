@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -12,7 +11,7 @@ from aiohttp import web
 from . import errors as err
 from . import tables
 from .resources import ResourceType
-from .responses import truthy, wants_table
+from .responses import encode_json, truthy, wants_table
 from .routing import RequestInfo
 
 if TYPE_CHECKING:
@@ -44,7 +43,7 @@ class EventLines:
 
 
 def encode_event(kind: str, obj: dict[str, Any]) -> bytes:
-    return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
+    return encode_json({"type": kind, "object": obj}) + b"\n"
 
 
 async def serve_watch(
@@ -71,7 +70,7 @@ async def serve_watch(
             raise
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         await response.prepare(request)
-        await response.write(json.dumps({"type": "ERROR", "object": e.status()}).encode() + b"\n")
+        await response.write(encode_event("ERROR", e.status()))
         await response.write_eof()
         return response
     timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None

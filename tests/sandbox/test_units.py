@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -285,3 +286,11 @@ def test_protobuf_delete_options_decode() -> None:
     decoded = decode(envelope)
     assert decoded["propagationPolicy"] == "Background"
     assert decoded["preconditions"] == {"uid": "uid-1"}
+
+
+def test_json_answers_are_compact_utf8_and_take_any_integer() -> None:
+    from archive_sandbox.responses import encode_json
+
+    assert encode_json({"b": 1, "a": [True, None, "é"]}) == '{"b":1,"a":[true,null,"é"]}'.encode()
+    huge = {"n": 2**70}  # beyond orjson's 64 bits: the json module takes over
+    assert json.loads(encode_json(huge)) == huge
