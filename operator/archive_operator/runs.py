@@ -41,19 +41,6 @@ log = logging.getLogger(__name__)
 
 Manifest = dict[str, Any]
 
-# The fields of ArchiveSchedule.status this module owns (the Reconciler owns the others).
-RUN_STATUS_FIELDS = (
-    "lastScheduleTime",
-    "lastSuccessfulTime",
-    "lastFailureTime",
-    "consecutiveFailures",
-    "activeRuns",
-    "lastRun",
-    "missedRuns",
-    "lastMissedTime",
-    "consecutiveMissed",
-)
-
 
 class Observer(Protocol):
     """Metrics and notifications: fed by the reconcile, never able to fail it."""
