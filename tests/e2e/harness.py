@@ -28,6 +28,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from tests.fixtures.processes import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 T = TypeVar("T")
@@ -177,14 +179,7 @@ class Operator:
         self.process = None
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
         self.process = None
 
 

@@ -27,6 +27,7 @@ from archive_sandbox.controllers.workloads import RUNNER_RULE
 from archive_sandbox.kubeconfig import write_kubeconfig
 from archive_sandbox.kubelet_spec import ImageRule
 
+from tests.fixtures.processes import stop_process
 from tests.fixtures.sandbox import SandboxHandle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,14 +164,7 @@ class Operator:
         self.process = None
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        stop_process(self.process)
         self.process = None
 
     def logs(self) -> str:

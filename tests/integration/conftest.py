@@ -15,6 +15,8 @@ import pytest
 from archive_operator.errors import NotFound
 from archive_operator.kube import Kube
 
+from tests.fixtures.processes import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR = str(Path(sys.executable).parent / "archive-operator")
 RESYNC_SECONDS = 1.5
@@ -65,14 +67,7 @@ class OperatorProcess:
         log.close()
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
+        stop_process(self.process)
         self.process = None
 
     def logs(self) -> str:

@@ -33,6 +33,7 @@ from archive_sandbox.auth import DEFAULT_ADMIN_TOKEN, Users
 from archive_sandbox.kubeconfig import write_kubeconfig
 
 from tests.e2e.harness import GatedProxy, WebhookReceiver, wait_for
+from tests.fixtures.processes import stop_process
 
 from .rbac import UserInfo
 from .requests import service_account
@@ -128,12 +129,7 @@ class Cluster:
         try:
             yield log
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 def schedule(namespace: str, source: str, archive: str, entries: list[Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.fixtures.processes import stop_process
 from tests.fixtures.sandbox import SandboxHandle
 
 from .conftest import GROUP, PLURAL, VERSION, widget
@@ -108,11 +109,6 @@ def test_kopf_operator_handles_create_and_delete(
 
         wait_for(gone)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=10)
         log.close()
     assert process.returncode is not None
