@@ -30,6 +30,7 @@ from . import constants as c
 from .api.run import TERMINAL_PHASES, ArchiveRun, ArchiveRunStatus
 from .api.schedule import ArchiveSchedule, ArchiveScheduleStatus, LastRun
 from .jobs import JobView, Verdict, verdict
+from .render import owner_reference
 from .schedule import load_time_zone
 
 MAX_RUN_DAYS = 366  # the CRD's bound on end - start, checked again here
@@ -615,16 +616,7 @@ def scheduled_record(
                 c.ANNOTATION_SCHEDULED_TIME: stamp,
                 **(annotations or {}),
             },
-            "ownerReferences": [
-                {
-                    "apiVersion": c.API_VERSION,
-                    "kind": c.SCHEDULE_KIND,
-                    "name": schedule.metadata.name,
-                    "uid": schedule.metadata.uid,
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            "ownerReferences": [owner_reference(schedule)],
         },
         "spec": {
             "scheduleRef": {"name": schedule.metadata.name},

@@ -21,7 +21,7 @@ from .errors import Conflict
 from .jobs import JobView
 from .kube import Kube
 from .lifecycle import scheduled_record, scheduled_window
-from .render import ResolvedEntry
+from .render import ResolvedEntry, involved_schedule
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class MissedRecorder:
             if check.unrecorded:
                 first, last = check.missed[0].time, check.missed[-1].time
                 self.post_event(
-                    _involved(schedule),
+                    involved_schedule(schedule),
                     "Warning",
                     "TooManyMissedTimes",
                     f"entry {item.entry.name}: {len(check.missed)} scheduled times from "
@@ -132,12 +132,3 @@ class MissedRecorder:
 
 def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _involved(schedule: ArchiveSchedule) -> Manifest:
-    meta = schedule.metadata
-    return {
-        "apiVersion": c.API_VERSION,
-        "kind": c.SCHEDULE_KIND,
-        "metadata": {"name": meta.name, "namespace": meta.namespace, "uid": meta.uid},
-    }

@@ -25,7 +25,14 @@ from .errors import Conflict, NotFound, Rejected, SpecError
 from .kube import Kube
 from .lifecycle import Hold
 from .plan import drifted, is_controlled_by, plan_cronjobs, replacement
-from .render import ResolvedEntry, render_cronjob, resolve_entries
+from .render import (
+    ResolvedEntry,
+    involved_object,
+    involved_run,
+    involved_schedule,
+    render_cronjob,
+    resolve_entries,
+)
 from .runs import Observer, RunLifecycle
 from .schedule import utc_now
 from .scope import namespaces_in_scope
@@ -137,17 +144,12 @@ class Reconciler:
             self.kube.patch_run_status(namespace, run.metadata.name, patch)
         except NotFound:
             return
-        involved = {
-            "apiVersion": c.API_VERSION,
-            "kind": c.RUN_KIND,
-            "metadata": {
-                "name": run.metadata.name,
-                "namespace": namespace,
-                "uid": run.metadata.uid,
-            },
-        }
         self.kube.create_event(
-            involved, type_="Warning", reason="ScheduleNotFound", message=message, now=self.clock()
+            involved_run(run),
+            type_="Warning",
+            reason="ScheduleNotFound",
+            message=message,
+            now=self.clock(),
         )
 
     def resync(self, patterns: Sequence[str]) -> None:
@@ -328,22 +330,22 @@ class Reconciler:
         )
 
     def _event(self, schedule: ArchiveSchedule, type_: str, reason: str, message: str) -> None:
-        involved = {"metadata": schedule.metadata.model_dump()}
-        self._event_raw(involved, type_, reason, message, self.clock())
+        self.kube.create_event(
+            involved_schedule(schedule),
+            type_=type_,
+            reason=reason,
+            message=message,
+            now=self.clock(),
+        )
 
     def _event_raw(
         self, body: Mapping[str, Any], type_: str, reason: str, message: str, now: datetime
     ) -> None:
+        """An Event on the schedule ``body`` (which may not parse as an ArchiveSchedule)."""
         meta = body.get("metadata") or {}
-        involved = {
-            "apiVersion": c.API_VERSION,
-            "kind": c.SCHEDULE_KIND,
-            "metadata": {
-                "name": meta.get("name"),
-                "namespace": meta.get("namespace"),
-                "uid": meta.get("uid", ""),
-            },
-        }
+        involved = involved_object(
+            c.SCHEDULE_KIND, meta.get("name", ""), meta.get("namespace", ""), meta.get("uid", "")
+        )
         self.kube.create_event(involved, type_=type_, reason=reason, message=message, now=now)
 
 

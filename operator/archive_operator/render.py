@@ -88,6 +88,24 @@ def labels_for(schedule: ArchiveSchedule, entry_name: str) -> dict[str, str]:
     }
 
 
+def involved_object(kind: str, name: str, namespace: str, uid: str = "") -> Manifest:
+    """What an Event is about: one of the operator's own objects (c.SCHEDULE_KIND, c.RUN_KIND)."""
+    return {
+        "apiVersion": c.API_VERSION,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace, "uid": uid},
+    }
+
+
+def involved_schedule(schedule: ArchiveSchedule) -> Manifest:
+    meta = schedule.metadata
+    return involved_object(c.SCHEDULE_KIND, meta.name, meta.namespace, meta.uid)
+
+
+def involved_run(run: ArchiveRun) -> Manifest:
+    return involved_object(c.RUN_KIND, run.metadata.name, run.metadata.namespace, run.metadata.uid)
+
+
 def owner_reference(schedule: ArchiveSchedule) -> Manifest:
     return {
         "apiVersion": c.API_VERSION,

@@ -33,7 +33,13 @@ from .lifecycle import (
 )
 from .missed_records import MissedRecorder
 from .notify import RunOutcome, notification_kind, wanted_events
-from .render import ResolvedEntry, render_run_job, resolve_entries
+from .render import (
+    ResolvedEntry,
+    involved_run,
+    involved_schedule,
+    render_run_job,
+    resolve_entries,
+)
 from .seen import Hint
 from .settings import Settings
 
@@ -256,10 +262,10 @@ class RunLifecycle:
                 self._ignore_gone(self.kube.patch_run_status, namespace, name, patch)
         for event in plan.events:
             run = by_name[event.run]
-            self.post_event(_involved_run(run), event.type, event.reason, event.message)
+            self.post_event(involved_run(run), event.type, event.reason, event.message)
             if event.on_schedule:
                 self.post_event(
-                    _involved_schedule(schedule), event.type, event.reason, event.message
+                    involved_schedule(schedule), event.type, event.reason, event.message
                 )
         for run in plan.prune:
             self.kube.delete_run(namespace, run.metadata.name, run.metadata.uid)
@@ -320,7 +326,7 @@ class RunLifecycle:
         ref = notify.webhook.url_secret_ref
         if not self.settings.notify_enabled:
             self.post_event(
-                _involved_schedule(schedule),
+                involved_schedule(schedule),
                 "Warning",
                 "NotificationUnavailable",
                 f"a {kind} notification for run {run.metadata.name} was not sent: webhook "
@@ -332,7 +338,7 @@ class RunLifecycle:
             url = self.kube.read_secret_value(schedule.metadata.namespace, ref.name, ref.key)
         except KubeError:
             self.post_event(
-                _involved_schedule(schedule),
+                involved_schedule(schedule),
                 "Warning",
                 "NotificationFailed",
                 f"a {kind} notification for run {run.metadata.name} was not sent: cannot read "
@@ -341,27 +347,3 @@ class RunLifecycle:
             )
             return
         self.observer.notify(url.strip(), kind, outcome)
-
-
-def _involved_run(run: ArchiveRun) -> Manifest:
-    return {
-        "apiVersion": c.API_VERSION,
-        "kind": c.RUN_KIND,
-        "metadata": {
-            "name": run.metadata.name,
-            "namespace": run.metadata.namespace,
-            "uid": run.metadata.uid,
-        },
-    }
-
-
-def _involved_schedule(schedule: ArchiveSchedule) -> Manifest:
-    return {
-        "apiVersion": c.API_VERSION,
-        "kind": c.SCHEDULE_KIND,
-        "metadata": {
-            "name": schedule.metadata.name,
-            "namespace": schedule.metadata.namespace,
-            "uid": schedule.metadata.uid,
-        },
-    }

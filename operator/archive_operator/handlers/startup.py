@@ -34,6 +34,7 @@ from ..errors import KubeError
 from ..kube import PAGE_SIZE, Kube, load_api_client
 from ..notify import Notifier, RunOutcome
 from ..reconciler import Reconciler
+from ..render import involved_object
 from ..scope import namespaces_in_scope
 from ..seen import KINDS, RUNS, Seen
 from ..settings import Settings
@@ -101,11 +102,7 @@ def notify_failed(kube: Kube, loop: asyncio.AbstractEventLoop) -> Any:
     """The notifier's failure callback: a Warning Event on the schedule (posted off the loop)."""
 
     def post(outcome: RunOutcome, reason: str) -> None:
-        involved = {
-            "apiVersion": c.API_VERSION,
-            "kind": c.SCHEDULE_KIND,
-            "metadata": {"name": outcome.schedule, "namespace": outcome.namespace},
-        }
+        involved = involved_object(c.SCHEDULE_KIND, outcome.schedule, outcome.namespace)
         message = f"the notification about run {outcome.run} ({outcome.phase}) failed: {reason}"
         log.warning("%s/%s: %s", outcome.namespace, outcome.schedule, message)
         loop.run_in_executor(
