@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -136,6 +137,65 @@ async def _serve(
         click.echo("Stopping the sandbox.")
     finally:
         await sandbox.stop()
+
+
+@main.command()
+@click.option(
+    "--kubeconfig",
+    "kubeconfig_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The node's identity and API server (a real node's: CN=system:node:NAME, O=system:nodes).",
+)
+@click.option("--node-name", required=True, help="The Node to register and run pods for.")
+@click.option(
+    "--images",
+    "images_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML image rules: which local command runs which image (see sandbox/README.md).",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where pods' files and logs live (default: a temporary directory removed at stop).",
+)
+def node(
+    kubeconfig_path: Path, node_name: str, images_path: Path | None, state_dir: Path | None
+) -> None:
+    """Run the node agent against any API server until SIGINT/SIGTERM (sandbox/README.md)."""
+    from .controllers.workloads import RUNNER_RULE, load_image_rules
+
+    images = [*(load_image_rules(images_path) if images_path else []), RUNNER_RULE]
+    asyncio.run(_node(kubeconfig_path, node_name, images, state_dir))
+
+
+async def _node(
+    kubeconfig_path: Path, node_name: str, images: list[Any], state_dir: Path | None
+) -> None:
+    import logging
+    import shutil
+    import tempfile
+
+    from .node_agent import NodeAgent
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    own_dir = state_dir is None
+    directory = state_dir or Path(tempfile.mkdtemp(prefix="archive-node-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    agent = NodeAgent(kubeconfig_path, node_name, images, directory)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await agent.start()
+        click.echo(f"Node {node_name} registered; logs served on 127.0.0.1:{agent.log_port}")
+        sys.stdout.flush()
+        await stop.wait()
+    finally:
+        await agent.stop()
+        if own_dir:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

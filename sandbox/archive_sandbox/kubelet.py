@@ -1,13 +1,17 @@
-"""The sandbox's node: runs each Pod's containers as local processes and reports their status.
+"""The node: runs each Pod's containers as local processes and reports their status.
 
-One node, `sandbox-node`, takes every pod (there is no scheduler). For each pod the kubelet:
-binds it, materialises its volumes (kubelet_volumes), resolves each container's image, command
-and environment (kubelet_spec), then starts init containers one by one and the containers
+It reads and writes the cluster through a `NodeAPI` (kubelet_api.py): in the sandbox, the store
+in process (one node, `sandbox-node`, takes and binds every pod: there is no scheduler); as the
+node agent (node_agent.py), any API server through a kubeconfig, running the pods the real
+scheduler binds to its node. For each pod the kubelet: materialises its volumes
+(kubelet_volumes), resolves each container's image, command and environment (kubelet_spec),
+then starts init containers one by one and the containers
 together, each in its own process group. It reports phases, container states, exit codes and
 termination messages in the pod's status, restarts containers per restartPolicy (with the
-kubelet's 10s..5m back-off on the sandbox clock), keeps the logs for `pods/log`, and stops the
-processes when the pod is deleted (SIGTERM, SIGKILL after the grace period) or the sandbox
-stops (nothing outlives the sandbox).
+kubelet's 10s..5m back-off on its clock), fails a pod that outlives its activeDeadlineSeconds
+(DeadlineExceeded), keeps the logs for `pods/log`, and stops the processes when the pod is
+deleted (SIGTERM, SIGKILL after the grace period; then it completes the graceful deletion) or
+the node stops (nothing outlives it).
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from .clock import Clock, Timers
-from .controllers.base import EventRecorder, WorkQueue
+from .controllers.base import WorkQueue
+from .kubelet_api import NodeAPI
 from .kubelet_spec import (
     ContainerConfigError,
     ImageRule,
@@ -37,15 +42,11 @@ from .kubelet_spec import (
     termination_message,
 )
 from .kubelet_volumes import MountError, materialise
-from .meta import rfc3339
-from .store import Store
-from .watch import Event
+from .meta import parse_rfc3339, rfc3339
 
 log = logging.getLogger(__name__)
 
-NODE_NAME = "sandbox-node"
 POD_IP = "127.0.0.1"  # pods share the host's network
-PODS = ("", "pods")
 COMPONENT = "kubelet"
 BACKOFF_START, BACKOFF_MAX = 10.0, 300.0
 STOP_GRACE_SECONDS = 2.0  # real seconds processes get at sandbox shutdown before SIGKILL
@@ -101,6 +102,7 @@ class PodRuntime:
     stopping: bool = False
     start_time: str = ""
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    deadline_exceeded: bool = False
     spawned: asyncio.Event = field(default_factory=asyncio.Event)  # its first process started
 
     def container(self, name: str) -> Container | None:
@@ -110,35 +112,32 @@ class PodRuntime:
 class Kubelet:
     def __init__(
         self,
-        store: Store,
+        api: NodeAPI,
         clock: Clock,
         timers: Timers,
-        events: EventRecorder,
         images: list[ImageRule],
         state_dir: Path,
     ) -> None:
-        self.store = store
+        self.api = api
         self.clock = clock
         self.timers = timers
-        self.events = events
         self.images = images
         self.state_dir = state_dir
-        self.pods_rt = store.resource("", "pods")
         self.runtimes: dict[str, PodRuntime] = {}  # pod uid -> runtime
         self.waiting: dict[str, tuple[str, str]] = {}  # pod uid -> key, for pods blocked on config
         self.queue = WorkQueue("kubelet", self._sync)
-        store.listeners.append(self._on_event)
 
     # --- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
+        self.api.subscribe(self._on_pod, self._on_reference)
         self.queue.start()
-        for pod in self.store.iter_objects(PODS):
+        for pod in self.api.pods():
             self.queue.add((pod["metadata"]["namespace"], pod["metadata"]["name"]))
 
     async def stop(self) -> None:
         """Stop every process (SIGTERM, then SIGKILL) and wait for them: nothing outlives us."""
-        self.store.listeners.remove(self._on_event)
+        self.api.unsubscribe()
         await self.queue.stop()
         runtimes = list(self.runtimes.values())
         for rt in runtimes:
@@ -175,22 +174,22 @@ class Kubelet:
 
     # --- events --------------------------------------------------------------------------
 
-    def _on_event(self, event: Event) -> None:
-        if event.key == PODS:
-            meta = event.obj["metadata"]
-            if event.type == "DELETED":
-                rt = self.runtimes.get(meta["uid"])
-                if rt is not None:
-                    grace = (event.obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
-                    self._terminate(rt, float(grace))
-                self.waiting.pop(meta["uid"], None)
-            else:
-                self.queue.add((meta["namespace"], meta["name"]))
-        elif event.key in (("", "secrets"), ("", "configmaps"), ("", "persistentvolumeclaims")):
-            ns = event.obj["metadata"].get("namespace")
-            for key in list(self.waiting.values()):
-                if key[0] == ns:
-                    self.queue.add(key)
+    def _on_pod(self, type_: str, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        if type_ == "DELETED":
+            rt = self.runtimes.get(meta["uid"])
+            if rt is not None:
+                grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+                self._terminate(rt, float(grace))
+            self.waiting.pop(meta["uid"], None)
+        else:
+            self.queue.add((meta["namespace"], meta["name"]))
+
+    def _on_reference(self, namespace: str | None) -> None:
+        """A Secret, ConfigMap or claim may have appeared: retry the pods waiting for one."""
+        for key in list(self.waiting.values()):
+            if namespace is None or key[0] == namespace:
+                self.queue.add(key)
 
     # --- reconcile -------------------------------------------------------------------------
 
@@ -198,11 +197,10 @@ class Kubelet:
         return rfc3339(self.clock.now())
 
     def _lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        plural = {"Secret": "secrets", "ConfigMap": "configmaps"}[kind]
-        return self.store.peek(("", plural), namespace, name)
+        return self.api.lookup(kind, namespace, name)
 
     async def _sync(self, key: tuple[str, str]) -> None:
-        pod = self.store.peek(PODS, *key)
+        pod = self.api.pod(*key)
         if pod is None:
             return
         uid = pod["metadata"]["uid"]
@@ -210,6 +208,9 @@ class Kubelet:
             rt = self.runtimes.get(uid)
             if rt is not None:
                 self._terminate(rt, float(pod["spec"].get("terminationGracePeriodSeconds", 30)))
+            else:
+                self.waiting.pop(uid, None)
+                await self.api.finish_deletion(pod)  # nothing of it runs here
             return
         if uid in self.runtimes or (pod.get("status") or {}).get("phase") in (
             "Succeeded",
@@ -217,7 +218,10 @@ class Kubelet:
         ):
             return
         if not pod["spec"].get("nodeName"):
-            pod = await self._bind(pod)
+            pod = await self.api.bind(pod)
+        elif pod["spec"]["nodeName"] != self.api.node_name:
+            return
+        await self.api.fetch_references(pod)
         blocked = await self._blocked(pod)
         if blocked:
             self.waiting[uid] = key
@@ -225,27 +229,12 @@ class Kubelet:
         self.waiting.pop(uid, None)
         await self._start(pod)
 
-    async def _bind(self, pod: dict[str, Any]) -> dict[str, Any]:
-        def bind(obj: dict[str, Any]) -> None:
-            obj["spec"]["nodeName"] = NODE_NAME
-
-        bound = self.store.force_update(PODS, pod, bind)
-        meta = bound["metadata"]
-        await self.events.record(
-            bound,
-            "Normal",
-            "Scheduled",
-            f"Successfully assigned {meta['namespace']}/{meta['name']} to {NODE_NAME}",
-            "default-scheduler",
-        )
-        return bound
-
     async def _blocked(self, pod: dict[str, Any]) -> bool:
         """Report why the pod cannot start yet (missing claim, image, config); True if so."""
         ns = pod["metadata"]["namespace"]
         for volume in pod["spec"].get("volumes") or []:
             claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
-            if claim and self.store.peek(("", "persistentvolumeclaims"), ns, claim) is None:
+            if claim and self._lookup("PersistentVolumeClaim", ns, claim) is None:
                 message = f'0/1 nodes are available: persistentvolumeclaim "{claim}" not found.'
                 await self._write_status(
                     pod, _pending_status(pod, self._now(), unschedulable=message)
@@ -272,7 +261,7 @@ class Kubelet:
         status = _pending_status(pod, self._now(), waiting=waiting)
         if status != pod.get("status"):
             for why in waiting.values():
-                await self.events.record(
+                await self.api.record(
                     pod,
                     "Warning",
                     "Failed",
@@ -294,12 +283,13 @@ class Kubelet:
         except MountError as e:
             shutil.rmtree(rt.directory, ignore_errors=True)
             self.waiting[meta["uid"]] = (meta["namespace"], meta["name"])
-            await self.events.record(pod, "Warning", "FailedMount", str(e), COMPONENT)
+            await self.api.record(pod, "Warning", "FailedMount", str(e), COMPONENT)
             waiting = {c["name"]: {"reason": "ContainerCreating"} for c in _all_containers(pod)}
             await self._write_status(pod, _pending_status(pod, self._now(), waiting=waiting))
             return
         self.runtimes[rt.uid] = rt
-        rt.start_time = rfc3339(self.clock.now())
+        rt.start_time = (pod.get("status") or {}).get("startTime") or rfc3339(self.clock.now())
+        self._watch_deadline(rt, pod)
         for spec in pod["spec"].get("initContainers") or []:
             rt.containers.append(self._prepare(pod, rt, spec, volumes, init=True))
         for spec in pod["spec"].get("containers") or []:
@@ -421,7 +411,7 @@ class Kubelet:
         return True
 
     def _pod_spec(self, rt: PodRuntime) -> dict[str, Any]:
-        pod = self.store.peek(PODS, rt.namespace, rt.name)
+        pod = self.api.pod(rt.namespace, rt.name)
         return (pod or {}).get("spec") or {}
 
     async def _run_container(self, rt: PodRuntime, c: Container) -> None:
@@ -444,7 +434,7 @@ class Kubelet:
                     "containerID": container_id,
                 }
             }
-            await self.events.record(
+            await self.api.record(
                 self._pod_or_stub(rt),
                 "Warning",
                 "Failed",
@@ -463,7 +453,7 @@ class Kubelet:
             )  # fmt: skip
             c.state = {"running": {"startedAt": started}}
             rt.spawned.set()
-            await self.events.record(
+            await self.api.record(
                 self._pod_or_stub(rt), "Normal", "Started", f"Started container {c.name}", COMPONENT
             )
             await self._publish(rt)
@@ -507,6 +497,21 @@ class Kubelet:
 
     # --- stopping ---------------------------------------------------------------------------
 
+    def _watch_deadline(self, rt: PodRuntime, pod: dict[str, Any]) -> None:
+        """activeDeadlineSeconds counts from the pod's start; past it the pod fails."""
+        seconds = pod["spec"].get("activeDeadlineSeconds")
+        if not seconds:
+            return
+        due = parse_rfc3339(rt.start_time) + timedelta(seconds=int(seconds))
+
+        def expire() -> None:
+            if rt.uid in self.runtimes and not rt.stopping:
+                rt.deadline_exceeded = True
+                self._terminate(rt, float(pod["spec"].get("terminationGracePeriodSeconds", 30)))
+                self.queue.add((rt.namespace, rt.name))
+
+        self.timers.at(due, expire)
+
     def _terminate(self, rt: PodRuntime, grace: float) -> None:
         if rt.stopping:
             return
@@ -527,8 +532,14 @@ class Kubelet:
             c.notify()
         for task in [t for t in rt.tasks if t is not asyncio.current_task()]:
             task.cancel()
+        pod = self.api.pod(rt.namespace, rt.name)
+        if rt.deadline_exceeded and pod is not None and pod["metadata"]["uid"] == rt.uid:
+            await self.api.write_status(pod, _deadline_status(pod, rt, self._now()))
         self.runtimes.pop(rt.uid, None)
         shutil.rmtree(rt.directory, ignore_errors=True)
+        deleted = pod is not None and pod["metadata"].get("deletionTimestamp")
+        if deleted and pod is not None and pod["metadata"]["uid"] == rt.uid:
+            await self.api.finish_deletion(pod)
 
     @staticmethod
     def _signal_all(rt: PodRuntime, sig: int) -> None:
@@ -540,7 +551,7 @@ class Kubelet:
     # --- status -----------------------------------------------------------------------------
 
     def _pod_or_stub(self, rt: PodRuntime) -> dict[str, Any]:
-        pod = self.store.peek(PODS, rt.namespace, rt.name)
+        pod = self.api.pod(rt.namespace, rt.name)
         if pod is not None and pod["metadata"]["uid"] == rt.uid:
             return pod
         return {
@@ -550,27 +561,14 @@ class Kubelet:
         }
 
     async def _publish(self, rt: PodRuntime) -> None:
-        pod = self.store.peek(PODS, rt.namespace, rt.name)
-        if pod is None or pod["metadata"]["uid"] != rt.uid:
+        pod = self.api.pod(rt.namespace, rt.name)
+        if pod is None or pod["metadata"]["uid"] != rt.uid or rt.deadline_exceeded:
             return
         await self._write_status(pod, _running_status(pod, rt, self._now()))
 
     async def _write_status(self, pod: dict[str, Any], status: dict[str, Any]) -> None:
-        if status == pod.get("status"):
-            return
-        current = self.store.peek(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
-        if current is None or current["metadata"]["uid"] != pod["metadata"]["uid"]:
-            return
-        body = {**current, "status": status}
-        with contextlib.suppress(Exception):
-            await self.store.update(
-                self.pods_rt,
-                current["metadata"]["namespace"],
-                current["metadata"]["name"],
-                body,
-                subresource="status",
-                field_manager=COMPONENT,
-            )
+        if status != pod.get("status"):
+            await self.api.write_status(pod, status)
 
 
 # --- status builders (pure) ------------------------------------------------------------------
@@ -675,6 +673,15 @@ def _pending_status(
     if spec.get("initContainers"):
         status["initContainerStatuses"] = [entry(c) for c in spec["initContainers"]]
     status["containerStatuses"] = [entry(c) for c in spec.get("containers") or []]
+    return status
+
+
+def _deadline_status(pod: dict[str, Any], rt: PodRuntime, now: str) -> dict[str, Any]:
+    """A pod stopped by the kubelet for outliving activeDeadlineSeconds, as a kubelet reports it."""
+    status = _running_status(pod, rt, now)
+    status["phase"] = "Failed"
+    status["reason"] = "DeadlineExceeded"
+    status["message"] = "Pod was active on the node longer than the specified deadline"
     return status
 
 

@@ -44,14 +44,20 @@ class LogHandler:
     async def __call__(
         self, request: web.Request, rt: ResourceType, namespace: str, name: str
     ) -> web.StreamResponse:
+        """`pods/log` on the sandbox's API."""
         if request.method != "GET":
             raise err.method_not_allowed()
-        store = self.kubelet.store
-        pod = store.peek(rt.storage_key, namespace, name)
+        return await self.serve(request, namespace, name, request.query.get("container"))
+
+    async def serve(
+        self, request: web.Request, namespace: str, name: str, container_name: str | None
+    ) -> web.StreamResponse:
+        """One container's log; also the node agent's `/containerLogs/{ns}/{pod}/{container}`."""
+        pod = self.kubelet.api.pod(namespace, name)
         if pod is None:
             raise err.not_found("pods", "", name)
         q = request.query
-        container_name = q.get("container") or self._default_container(pod)
+        container_name = container_name or self._default_container(pod)
         names = [
             c["name"]
             for c in (pod["spec"].get("initContainers") or []) + pod["spec"].get("containers", [])

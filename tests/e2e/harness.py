@@ -57,10 +57,18 @@ def free_port() -> int:
 class Cluster:
     """kubectl and the API of the cluster under test, plus the sandbox's clock when there is one."""
 
-    def __init__(self, kubeconfig: Path, workdir: Path, sandbox_url: str | None) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        workdir: Path,
+        sandbox_url: str | None,
+        *,
+        pods_reach_loopback: bool,
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.workdir = workdir
         self.sandbox_url = sandbox_url
+        self.pods_reach_loopback = pods_reach_loopback
         (workdir / "home").mkdir(parents=True, exist_ok=True)
 
     @property

@@ -39,6 +39,7 @@ from aiohttp import web
 from .. import errors as err
 from ..clock import Clock, Timers
 from ..kubelet import Kubelet
+from ..kubelet_api import StoreNodeAPI
 from ..kubelet_logs import LogHandler
 from ..kubelet_spec import ImageRule
 from ..meta import parse_rfc3339
@@ -118,7 +119,11 @@ class Workloads:
         self.state_dir = config.state_dir or Path(tempfile.mkdtemp(prefix="archive-sandbox-"))
         events = EventRecorder(store)
         self.kubelet = Kubelet(
-            store, self.clock, self.timers, events, list(config.images), self.state_dir
+            StoreNodeAPI(store, events),
+            self.clock,
+            self.timers,
+            list(config.images),
+            self.state_dir,
         )
         self.jobs = JobController(store, self.clock, self.timers, events)
         self.cronjobs = CronJobController(store, self.clock, self.timers, events)
