@@ -237,6 +237,9 @@ class ControlPlane:
             f"--etcd-servers={etcd_url}",
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
+            # The `kubernetes` Service's endpoints may not be loopback, and nothing here routes
+            # Service IPs (no kube-proxy): keep no endpoints for it.
+            "--endpoint-reconciler-type=none",
             f"--secure-port={self.api_port}",
             f"--tls-cert-file={serving.cert}",
             f"--tls-private-key-file={serving.key}",
