@@ -112,6 +112,43 @@ _CHECKERS: dict[str, Callable[[str], bool]] = {
 }
 
 
+# The string formats a CRD schema keeps (apiextensions `supportedVersionedFormats`, compared
+# without dashes); the API server blanks every other format before validating.
+_KEPT_STRING_FORMATS = frozenset(
+    "bsonobjectid uri email hostname ipv4 ipv6 cidr mac uuid uuid3 uuid4 uuid5 isbn isbn10 isbn13 "
+    "creditcard ssn hexcolor rgbcolor byte password date duration datetime k8s-short-name "
+    "k8s-long-name".replace("-", "").split()
+)
+
+
+def kept_format(schema: dict[str, object]) -> str:
+    """The schema's ``format`` as the API server validates with it, or "" when it is stripped
+    (``StripUnsupportedFormatsPostProcessorForVersion``)."""
+    fmt = schema.get("format")
+    if not isinstance(fmt, str) or not fmt:
+        return ""
+    kind = schema.get("type") or ""
+    if kind == "string" or kind == "":
+        return fmt if fmt.replace("-", "") in _KEPT_STRING_FORMATS else ""
+    if kind == "integer":
+        return fmt if fmt in ("int32", "int64") else ""
+    if kind == "number":
+        return fmt if fmt in ("float", "double") else ""
+    return ""
+
+
+def value_format(value: object) -> str:
+    """The format kube-openapi infers from a decoded JSON value (``schemaInfoForType``):
+    JSON integers decode as int64 and other numbers as float64; other kinds have none."""
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, int):
+        return "int64"
+    if isinstance(value, float):
+        return "float64"
+    return ""
+
+
 def format_ok(fmt: str, text: str) -> bool:
     """True when ``text`` satisfies ``fmt``; unknown formats always pass."""
     checker = _CHECKERS.get(fmt)

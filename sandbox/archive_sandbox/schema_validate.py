@@ -16,7 +16,7 @@ from typing import Any
 
 from . import schema_errors as fe
 from .schema_errors import FieldError, go_number, go_quote
-from .schema_formats import format_ok
+from .schema_formats import format_ok, kept_format, value_format
 
 Schema = dict[str, Any]
 
@@ -96,6 +96,8 @@ class OpenAPIValidator:
                 return
             self._type_error(path, schema, "null")
             return
+        if self._format_type_error(value, schema, path):
+            return
         if not _type_matches(value, schema):
             self._type_error(path, schema, json_type(value))
             return
@@ -108,6 +110,29 @@ class OpenAPIValidator:
         self._validate_enum(value, schema, path)
         if isinstance(value, dict):
             self._validate_object(value, schema, path, resource_root)
+
+    def _format_type_error(self, value: Any, schema: Schema, path: str) -> bool:
+        """kube-openapi's first type check: a value that is neither a string nor an array,
+        checked against a schema with a (kept) format, must have the schema's type or that
+        format; otherwise the error names the format and the value's inferred format
+        (``must be of type date: "int64"``)."""
+        fmt = kept_format(schema)
+        if not fmt or isinstance(value, str | list) or schema.get("x-kubernetes-int-or-string"):
+            return False
+        expected = schema.get("type", "")
+        actual = json_type(value)
+        inferred = value_format(value)
+        whole_float = isinstance(value, float) and value.is_integer()
+        if (
+            expected == actual
+            or inferred == fmt
+            or (actual == "number" and whole_float and expected == "integer")
+            or (actual == "integer" and expected == "number")
+        ):
+            return False
+        detail = f"{path} in body must be of type {fmt}: {go_quote(inferred)}"
+        self._add(fe.type_invalid(path, inferred, detail))
+        return True
 
     def _type_error(self, path: str, schema: Schema, actual: str) -> None:
         if schema.get("x-kubernetes-int-or-string"):
