@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from archive_operator.cli import errors as e
 
-from tests.e2e.conftest import caldav, cluster  # noqa: F401  (the e2e suite's fixtures)
+from tests.e2e.conftest import caldav, cluster, operator  # noqa: F401  (the e2e suite's fixtures)
 from tests.e2e.harness import (
     BIN,
     CalDAV,
@@ -40,11 +40,18 @@ Archive = Callable[..., subprocess.CompletedProcess[str]]
 @pytest.fixture(scope="module")
 def live_operator(
     cluster: Cluster,  # noqa: F811
+    request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Operator]:
+    if "--all-namespaces" in cluster.operator_args:
+        # The chart's operator on the real control plane watches every namespace already: a
+        # second one would reconcile the same objects.
+        yield request.getfixturevalue("operator")
+        return
     image = os.environ.get("ARCHIVE_E2E_RUNNER_IMAGE", "archive-runner:e2e")
     log = tmp_path_factory.mktemp("cli-live") / "op.log"
-    process = Operator(cluster, image, log, namespaces=f"{NAMESPACE_PREFIX}*")
+    args = ["run", "--standalone", "--namespace", f"{NAMESPACE_PREFIX}*"]
+    process = Operator(cluster, image, log, args)
     process.start()
     try:
         yield process

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
+from tests.chart.helm import install_helm
+from tests.fixtures.controlplane import forbidden_answers, install_chart, launched
+
 from .harness import ROOT, CalDAV, Cluster, Operator, WebhookReceiver, user_namespace
+
+# The chart's release on the real control plane; the operator authenticates as its ServiceAccount.
+CHART_RELEASE, CHART_NS = "archive-operator", "archive-system"
+OPERATOR_USERNAME = f"system:serviceaccount:{CHART_NS}:{CHART_RELEASE}"
 
 EXTERNAL_KUBECONFIG = os.environ.get("ARCHIVE_E2E_KUBECONFIG")
 
@@ -30,8 +37,22 @@ def cluster(
         yield real
         return
     if request.param == "real":
-        launched: Any = request.getfixturevalue("real_cluster")  # tests/fixtures/controlplane.py
-        yield Cluster(Path(launched.kubeconfig), workdir, None, pods_reach_loopback=True)
+        # A control plane of its own (tests/fixtures/controlplane.py): the chart installed here
+        # must not meet the ownership policies other real-tier modules install and remove.
+        with launched(workdir / "controlplane") as real:
+            identity, args = install_chart(real, install_helm(), CHART_RELEASE, CHART_NS)
+            cluster = Cluster(
+                Path(real.kubeconfig),
+                workdir,
+                None,
+                pods_reach_loopback=True,
+                operator_kubeconfig=identity,
+                operator_args=args,
+                real=real,
+            )
+            yield cluster
+            denied = forbidden_answers(real, OPERATOR_USERNAME)
+            assert not denied, f"the chart's RBAC refused the operator: {denied}"
         return
     sandbox: Any = request.getfixturevalue("sandbox")  # tests/fixtures/sandbox.py
     sandbox.apply_crds(*sorted((ROOT / "crds").glob("*.yaml")))

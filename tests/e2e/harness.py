@@ -64,11 +64,20 @@ class Cluster:
         sandbox_url: str | None,
         *,
         pods_reach_loopback: bool,
+        operator_kubeconfig: Path | None = None,
+        operator_args: list[str] | None = None,
+        real: Any = None,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.workdir = workdir
         self.sandbox_url = sandbox_url
         self.pods_reach_loopback = pods_reach_loopback
+        self.real = real  # the launched control plane (tests/fixtures/controlplane.py), if any
+        # Whom the operator runs as: the chart's ServiceAccount on the real control plane, so
+        # the real authorizer decides each of its requests; else the tests' own identity.
+        self.operator_kubeconfig = operator_kubeconfig or kubeconfig
+        # Its command line: the chart's there; else only the test namespaces (e2e-*).
+        self.operator_args = operator_args or ["run", "--standalone", "--namespace", "e2e-*"]
         (workdir / "home").mkdir(parents=True, exist_ok=True)
 
     @property
@@ -148,31 +157,26 @@ class Operator:
     """The operator as a local process (both on the sandbox and against a real cluster)."""
 
     def __init__(
-        self, cluster: Cluster, runner_image: str, log: Path, namespaces: str = "e2e-*"
+        self, cluster: Cluster, runner_image: str, log: Path, args: list[str] | None = None
     ) -> None:
         self.cluster = cluster
         self.runner_image = runner_image
         self.log = log
-        self.namespaces = namespaces  # kopf's --namespace pattern
+        self.args = args or cluster.operator_args  # after `archive-operator`
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         env = {
             **os.environ,
             **self.cluster.env(),
+            "KUBECONFIG": str(self.cluster.operator_kubeconfig),
             "ARCHIVE_OPERATOR_RUNNER_IMAGE": self.runner_image,
             "ARCHIVE_OPERATOR_RESYNC_SECONDS": "2",
             "ARCHIVE_OPERATOR_LOG_FORMAT": "text",
         }
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [
-                    str(BIN / "archive-operator"),
-                    "run",
-                    "--standalone",
-                    "--namespace",
-                    self.namespaces,
-                ],
+                [str(BIN / "archive-operator"), *self.args],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
