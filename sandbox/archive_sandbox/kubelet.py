@@ -125,6 +125,7 @@ class Kubelet:
         self.state_dir = state_dir
         self.runtimes: dict[str, PodRuntime] = {}  # pod uid -> runtime
         self.waiting: dict[str, tuple[str, str]] = {}  # pod uid -> key, for pods blocked on config
+        self.mount_errors: dict[str, str] = {}  # pod uid -> the FailedMount last reported
         self.queue = WorkQueue("kubelet", self._sync)
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -182,6 +183,7 @@ class Kubelet:
                 grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
                 self._terminate(rt, float(grace))
             self.waiting.pop(meta["uid"], None)
+            self.mount_errors.pop(meta["uid"], None)
         else:
             self.queue.add((meta["namespace"], meta["name"]))
 
@@ -283,10 +285,13 @@ class Kubelet:
         except MountError as e:
             shutil.rmtree(rt.directory, ignore_errors=True)
             self.waiting[meta["uid"]] = (meta["namespace"], meta["name"])
-            await self.api.record(pod, "Warning", "FailedMount", str(e), COMPONENT)
+            if self.mount_errors.get(meta["uid"]) != str(e):  # once per cause, not per retry
+                self.mount_errors[meta["uid"]] = str(e)
+                await self.api.record(pod, "Warning", "FailedMount", str(e), COMPONENT)
             waiting = {c["name"]: {"reason": "ContainerCreating"} for c in _all_containers(pod)}
             await self._write_status(pod, _pending_status(pod, self._now(), waiting=waiting))
             return
+        self.mount_errors.pop(rt.uid, None)
         self.runtimes[rt.uid] = rt
         rt.start_time = (pod.get("status") or {}).get("startTime") or rfc3339(self.clock.now())
         self._watch_deadline(rt, pod)
