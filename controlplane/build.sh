@@ -37,19 +37,6 @@ if [[ -f "$dest/.complete" ]]; then
     exit 0
 fi
 
-# One build at a time (parallel test runs may all ask): wait for another, then reuse its result.
-mkdir -p "$cache_root"
-exec 9>"$cache_root/.build.lock"
-if ! flock --nonblock 9; then
-    step "another build is running; waiting for it"
-    flock 9
-fi
-if [[ -f "$dest/.complete" ]]; then
-    step "cached: $dest/bin (built by the other run)"
-    echo "$dest/bin"
-    exit 0
-fi
-
 # Go from PATH, else where the official tarball installs it (a login shell's PATH may lack it).
 go_fallback="${ARCHIVE_GO_FALLBACK_DIR:-/usr/local/go/bin}"
 if ! command -v go >/dev/null 2>&1 && [[ -x "$go_fallback/go" ]]; then
@@ -64,6 +51,19 @@ if [[ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -1)" != "$need" ]]; 
     die "Go $have is older than the $need that k8s.io/kubernetes $KUBE_VERSION needs: install Go >= $need."
 fi
 step "go $have at $(command -v go)"
+
+# One build at a time (parallel test runs may all ask): wait for another, then reuse its result.
+mkdir -p "$cache_root"
+exec 9>"$cache_root/.build.lock"
+if ! flock --nonblock 9; then
+    step "another build is running; waiting for it"
+    flock 9
+fi
+if [[ -f "$dest/.complete" ]]; then
+    step "cached: $dest/bin (built by the other run)"
+    echo "$dest/bin"
+    exit 0
+fi
 
 export GOWORK=off GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly
 tmp="$dest.partial.$$"
