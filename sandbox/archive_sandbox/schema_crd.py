@@ -11,6 +11,7 @@ from typing import Any
 
 from . import schema_errors as fe
 from .cel_compile import compile_rule
+from .cel_rules import RuleSet
 from .schema_defaults import prune
 from .schema_errors import FieldError, go_quote
 from .schema_validate import OpenAPIValidator
@@ -157,9 +158,25 @@ class _SchemaChecker:
             self.errors.append(
                 fe.invalid(f"{path}.{field_path}", fe.OMIT, "must not have unknown fields")
             )
-        for error in OpenAPIValidator(wrapper).run(pruned):
+        schema_errors = OpenAPIValidator(wrapper).run(pruned)
+        for error in schema_errors:
             detail = error.detail.replace(f"{error.field} in body", "in body")
             self.errors.append(fe.FieldError(error.type, f"{path}.{error.field}", detail))
+        if not schema_errors and "default" in pruned:
+            self._check_default_rules(schema, path, pruned["default"])
+
+    def _check_default_rules(self, schema: Schema, path: str, default: Any) -> None:
+        """A default must pass the CEL rules at and below it, as it is — the defaults of its own
+        fields are not applied first (so `self.x` on a default `{}` fails: "no such key")."""
+        rules = RuleSet(schema)
+        if rules.empty:
+            return
+        for error in rules.validate(default, None):
+            if "rule compile error" in error.detail:
+                continue  # reported by _check_rules
+            field = error.field.removeprefix("<nil>").lstrip(".")
+            where = f"{path}.default" + (f".{field}" if field else "")
+            self.errors.append(fe.FieldError(error.type, where, error.detail))
 
     def _check_rules(self, schema: Schema, path: str, root: bool, correlatable: bool) -> None:
         for index, rule in enumerate(schema.get("x-kubernetes-validations") or []):
