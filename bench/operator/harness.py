@@ -7,6 +7,8 @@
   first holds. The benchmarks wait on watches, not on polling LISTs, so that waiting adds almost
   no load to the sandbox being measured.
 * `ProcStats`: CPU seconds and peak RSS of a process from /proc.
+* `http_pool`: raw requests with a kubeconfig's credentials, a bearer token (the sandbox) or a
+  client certificate (a real control plane; realcluster.py has the cluster side).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ _LISTENING = re.compile(r"listening on (http://\S+)")
 _LINE_NUMBER = re.compile(r":\d+\)$")
 
 Manifest = dict[str, Any]
+# A `SandboxProcess` or a `realcluster.RealClusterProcess`: kubeconfig, start/stop, settle,
+# server_pids/other_pids, and the request log (mark, requests_since).
+ClusterLike = Any
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float, interval: float = 0.2) -> Any:
@@ -113,6 +118,18 @@ class SandboxProcess:
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
+
+    def server_pids(self) -> dict[str, int]:
+        """The processes serving the API (whose CPU the benchmark reports as the server's)."""
+        return {"sandbox": self.pid}
+
+    def other_pids(self) -> dict[str, int]:
+        """Other cluster processes whose CPU is reported beside the server's (none here)."""
+        return {}
+
+    def settle(self, seconds: float) -> float:
+        """Nothing runs in the background of a sandbox: no wait, no background CPU."""
+        return 0.0
 
     def stop(self) -> None:
         stop_process(self.process)
@@ -212,10 +229,11 @@ def stop_process(process: subprocess.Popen[bytes] | None) -> None:
 
 
 def wait_for_watches(
-    sandbox: SandboxProcess, mark: int, resources: set[str], user_agent_prefix: str, timeout: float
+    sandbox: Any, mark: int, resources: set[str], user_agent_prefix: str, timeout: float
 ) -> None:
     """Until a client whose user agent starts with the prefix watches every one of ``resources``
-    (how the benchmark knows kopf is up and listening before it starts the clock)."""
+    (how the benchmark knows kopf is up and listening before it starts the clock). ``sandbox``:
+    a `SandboxProcess` or a `realcluster.RealClusterProcess` (the same request-log calls)."""
 
     def watching() -> bool:
         seen = {
@@ -258,6 +276,23 @@ def post(client: kubernetes.client.ApiClient, path: str, body: Manifest) -> None
 def create_namespace(client: kubernetes.client.ApiClient, name: str) -> None:
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
     post(client, "/api/v1/namespaces", body)
+
+
+def http_pool(kubeconfig: Path) -> tuple[str, urllib3.PoolManager, dict[str, str]]:
+    """Server URL, connection pool and headers for raw requests with a kubeconfig's first user:
+    a bearer token (the sandbox) or a client certificate and CA (a real control plane)."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    cluster = config["clusters"][0]["cluster"]
+    user = config["users"][0]["user"]
+    headers = {"User-Agent": BENCH_USER_AGENT}
+    options: dict[str, Any] = {}
+    if "certificate-authority" in cluster:
+        options.update(cert_reqs="CERT_REQUIRED", ca_certs=cluster["certificate-authority"])
+    if "client-certificate" in user:
+        options.update(cert_file=user["client-certificate"], key_file=user["client-key"])
+    if "token" in user:
+        headers["Authorization"] = f"Bearer {user['token']}"
+    return str(cluster["server"]), urllib3.PoolManager(**options), headers
 
 
 def bearer_headers(kubeconfig: Path) -> tuple[str, dict[str, str]]:
@@ -318,8 +353,7 @@ class Watcher:
             self._done.set()
 
     def _events(self) -> Iterator[dict[str, Any]]:
-        server, headers = bearer_headers(self.kubeconfig)
-        http = urllib3.PoolManager()
+        server, http, headers = http_pool(self.kubeconfig)
         url = f"{server}{self.path}?watch=1&allowWatchBookmarks=true"
         response = http.request(
             "GET", url, headers=headers, preload_content=False, timeout=urllib3.Timeout(read=None)

@@ -2,23 +2,49 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from .harness import top_functions
 from .runs import BaselineRun, OperatorRun
 from .stats import median, ratios, summary
 
+SERVER = {"sandbox": "sandbox", "real": "kube-apiserver+etcd"}
 
-def report_baseline(count: int, baselines: list[BaselineRun]) -> None:
-    print(f"\n== Operator scale: {count} ArchiveSchedules → {count} CronJobs, all Ready ==")
+
+def _cpu_lines(cluster: str, runs: list[BaselineRun] | list[OperatorRun]) -> None:
+    server = SERVER[cluster]
+    print(f"  {server} CPU until done: {summary([r.server_cpu for r in runs], 's CPU')}")
+    for name in runs[-1].other_cpu:
+        values = [r.other_cpu[name] for r in runs]
+        print(f"  {name} CPU until done: {summary(values, 's CPU')}")
+    if cluster == "real":
+        rates = [r.background_cpu for r in runs]
+        print(f"  ({server} idle before the clock: {summary(rates, 'CPU s/s')})")
+
+
+def _by_client(requests: Counter[str], count: int, per: str) -> None:
+    print(
+        f"  API requests per {per} by client (last run): "
+        + ", ".join(f"{client} {n / count:.2f}" for client, n in requests.most_common(8))
+    )
+
+
+def report_baseline(count: int, baselines: list[BaselineRun], cluster: str = "sandbox") -> None:
+    print(f"\n== Operator scale ({cluster}): {count} ArchiveSchedules → {count} CronJobs, Ready ==")
     seconds = summary([b.seconds for b in baselines])
     print(f"baseline (POST {count} CronJobs, kubernetes client): {seconds}")
-    print(f"  sandbox CPU: {summary([b.sandbox_cpu for b in baselines], 's CPU')}")
-    print(f"  API requests per CronJob: {baselines[-1].requests / count:.2f}")
+    _cpu_lines(cluster, baselines)
+    print(f"  API requests per CronJob (the benchmark's): {baselines[-1].requests / count:.2f}")
+    _by_client(baselines[-1].requests_by_agent, count, "CronJob")
 
 
 def report_floor(
-    label: str, count: int, baselines: list[BaselineRun], floors: list[BaselineRun]
+    label: str,
+    count: int,
+    baselines: list[BaselineRun],
+    floors: list[BaselineRun],
+    cluster: str = "sandbox",
 ) -> None:
     pairs = ratios([f.seconds for f in floors], [b.seconds for b in baselines])
     print(f"\n-- {label} (POST {count} ArchiveSchedules, no operator) --")
@@ -27,11 +53,16 @@ def report_floor(
         f"  ratio to the baseline (pairwise): median {median(pairs):.2f}x "
         f"(range {min(pairs):.2f}-{max(pairs):.2f})"
     )
-    print(f"  sandbox CPU: {summary([f.sandbox_cpu for f in floors], 's CPU')}")
+    _cpu_lines(cluster, floors)
+    _by_client(floors[-1].requests_by_agent, count, "schedule")
 
 
 def report_operator(
-    label: str, count: int, baselines: list[BaselineRun], operators: list[OperatorRun]
+    label: str,
+    count: int,
+    baselines: list[BaselineRun],
+    operators: list[OperatorRun],
+    cluster: str = "sandbox",
 ) -> None:
     pairs = ratios([o.seconds for o in operators], [b.seconds for b in baselines])
     print(f"\n-- {label} --")
@@ -44,7 +75,7 @@ def report_operator(
     )
     print(f"  of which POSTing the schedules: {summary([o.apply_seconds for o in operators])}")
     print(f"  until the operator went quiet:  {summary([o.settled_seconds for o in operators])}")
-    print(f"  sandbox CPU until done:  {summary([o.sandbox_cpu for o in operators], 's CPU')}")
+    _cpu_lines(cluster, operators)
     print(f"  operator CPU until done: {summary([o.operator_cpu for o in operators], 's CPU')}")
     peak = max(o.peak_rss_kib for o in operators) / 1024
     print(f"  operator peak RSS (VmHWM): {peak:.0f} MiB (target <= 150 MiB)")
@@ -55,6 +86,7 @@ def report_operator(
         f"(kopf {last.requests_by_agent['kopf'] / count:.2f}, "
         f"operator's own {last.requests_by_agent['operator'] / count:.2f})"
     )
+    _by_client(last.requests_by_agent, count, "schedule, every client,")
     print("    by verb: " + ", ".join(f"{v} {n / count:.2f}" for v, n in last.verbs.most_common()))
     print("    writes: " + ", ".join(f"{v} {n / count:.2f}" for v, n in last.writes.most_common()))
     if last.resync:
@@ -76,6 +108,8 @@ def report_operator(
 
 def print_profiles(directory: Path) -> None:
     for name in ("sandbox", "operator"):
+        if not (directory / f"{name}.txt").exists():
+            continue  # no sandbox profile on a real control plane
         print(f"\n-- py-spy profile of the {name} (share of samples: on stack / on top) --")
         for function, inclusive, own in top_functions(directory / f"{name}.txt", limit=40):
             print(f"{inclusive:6.1%} {own:6.1%}  {function}")

@@ -1,4 +1,5 @@
-"""One measured run of each kind, on a fresh `archive-sandbox serve` each (see scale.py)."""
+"""One measured run of each kind, each on a fresh cluster: an `archive-sandbox serve` process, or
+with ``cluster="real"`` a real control plane (realcluster.py; see scale.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from . import manifests
 from .harness import (
     BENCH_USER_AGENT,
+    ClusterLike,
     OperatorProcess,
     ProcStats,
     Profiler,
@@ -31,13 +33,17 @@ SCHEDULES_PATH = f"/apis/archive.auriora.io/v1alpha1/namespaces/{NAMESPACE}/arch
 CRONJOBS_PATH = f"/apis/batch/v1/namespaces/{NAMESPACE}/cronjobs"
 TIMEOUT = 1800.0
 QUIET_SECONDS = 3.0
+SETTLE_SECONDS = 5.0  # a real control plane's controllers finish their start-up listings
 
 
 @dataclass
 class BaselineRun:
     seconds: float
-    sandbox_cpu: float
+    server_cpu: float  # the sandbox's, or kube-apiserver's + etcd's CPU seconds until done
     requests: int
+    requests_by_agent: Counter[str] = field(default_factory=Counter)
+    other_cpu: dict[str, float] = field(default_factory=dict)  # e.g. kube-controller-manager
+    background_cpu: float = 0.0  # the server's CPU seconds per second before the clock started
 
 
 @dataclass
@@ -45,16 +51,21 @@ class OperatorRun:
     seconds: float
     settled_seconds: float  # until the operator made no request for QUIET_SECONDS
     apply_seconds: float
-    sandbox_cpu: float  # CPU seconds until done (not until quiet)
+    server_cpu: float  # CPU seconds until done (not until quiet), as in BaselineRun
     operator_cpu: float
     peak_rss_kib: int
     requests_by_agent: Counter[str]
     verbs: Counter[str]
     writes: Counter[str]
+    other_cpu: dict[str, float] = field(default_factory=dict)
+    background_cpu: float = 0.0
     resync: dict[str, Any] = field(default_factory=dict)
 
 
-def _agent(user_agent: str) -> str:
+def _agent(record: dict[str, Any]) -> str:
+    """The client that made a request: kopf, the operator's own calls, the benchmark; else (a
+    real cluster's controllers, the API server itself) the user name."""
+    user_agent = record["user_agent"]
     for prefix, label in (
         (KOPF_AGENT, "kopf"),
         (KUBE_AGENT, "operator"),
@@ -62,11 +73,27 @@ def _agent(user_agent: str) -> str:
     ):
         if user_agent.startswith(prefix):
             return label
-    return user_agent or "?"
+    user = str(record.get("user") or "")
+    return user.replace("system:serviceaccount:kube-system:", "kcm:") or user_agent or "?"
 
 
 def _is_operator(record: dict[str, Any]) -> bool:
-    return _agent(record["user_agent"]) in ("kopf", "operator")
+    return _agent(record) in ("kopf", "operator")
+
+
+def _cpu(pids: dict[str, int]) -> dict[str, float]:
+    return {name: ProcStats(pid).cpu_seconds() for name, pid in pids.items()}
+
+
+def _cpu_used(before: dict[str, float], pids: dict[str, int]) -> dict[str, float]:
+    after = _cpu(pids)
+    return {name: after[name] - before[name] for name in pids}
+
+
+def _cpu_breakdown(server: dict[str, float], other: dict[str, float]) -> dict[str, float]:
+    """Each process's CPU seconds beside the server's total: the server's parts when it is
+    more than one process (kube-apiserver, etcd), then the others (kube-controller-manager)."""
+    return {**(server if len(server) > 1 else {}), **other}
 
 
 def _ready(obj: dict[str, Any]) -> bool:
@@ -84,7 +111,21 @@ def count_at_least(count: int, ready: bool = False) -> Any:
 
 
 def start_sandbox(workdir: Path, env: dict[str, str] | None = None) -> tuple[SandboxProcess, Any]:
-    sandbox = SandboxProcess(workdir, SANDBOX_ARGS, env)
+    sandbox, client = start_cluster("sandbox", workdir, env)
+    assert isinstance(sandbox, SandboxProcess)
+    return sandbox, client
+
+
+def start_cluster(
+    kind: str, workdir: Path, env: dict[str, str] | None = None
+) -> tuple[ClusterLike, Any]:
+    """A fresh sandbox (``env``: its environment) or real control plane, with the namespace."""
+    if kind == "real":
+        from .realcluster import RealClusterProcess  # needs archive_controlplane
+
+        sandbox: ClusterLike = RealClusterProcess(workdir)
+    else:
+        sandbox = SandboxProcess(workdir, SANDBOX_ARGS, env)
     sandbox.start()
     try:
         client = api_client(sandbox.kubeconfig)
@@ -95,36 +136,54 @@ def start_sandbox(workdir: Path, env: dict[str, str] | None = None) -> tuple[San
     return sandbox, client
 
 
-def run_baseline(count: int, workdir: Path, sandbox_env: dict[str, str]) -> BaselineRun:
+def run_baseline(
+    count: int, workdir: Path, sandbox_env: dict[str, str], cluster: str = "sandbox"
+) -> BaselineRun:
     """The N CronJobs POSTed one after another; until a watch has seen them all."""
     bodies = manifests.cronjobs(manifests.schedules(count, NAMESPACE), manifests.bench_settings())
-    return _post_all(bodies, CRONJOBS_PATH, workdir, sandbox_env)
+    return _post_all(bodies, CRONJOBS_PATH, workdir, sandbox_env, cluster)
 
 
-def run_floor(count: int, workdir: Path, sandbox_env: dict[str, str]) -> BaselineRun:
+def run_floor(
+    count: int, workdir: Path, sandbox_env: dict[str, str], cluster: str = "sandbox"
+) -> BaselineRun:
     """The N ArchiveSchedules POSTed with no operator running (what the operator scenario's
     own client costs: the CRD's schema and CEL rules); until a watch has seen them all."""
-    return _post_all(manifests.schedules(count, NAMESPACE), SCHEDULES_PATH, workdir, sandbox_env)
+    bodies = manifests.schedules(count, NAMESPACE)
+    return _post_all(bodies, SCHEDULES_PATH, workdir, sandbox_env, cluster)
 
 
 def _post_all(
-    bodies: list[dict[str, Any]], path: str, workdir: Path, sandbox_env: dict[str, str]
+    bodies: list[dict[str, Any]],
+    path: str,
+    workdir: Path,
+    sandbox_env: dict[str, str],
+    cluster: str,
 ) -> BaselineRun:
-    sandbox, client = start_sandbox(workdir, sandbox_env)
+    sandbox, client = start_cluster(cluster, workdir, sandbox_env)
     try:
+        background = sandbox.settle(SETTLE_SECONDS)  # real: controllers start; sandbox: 0
         watcher = Watcher(sandbox.kubeconfig, path, count_at_least(len(bodies)))
         watcher.start()
         time.sleep(0.5)  # the watch is open before the clock starts
-        cpu = ProcStats(sandbox.pid)
-        cpu_before, mark = cpu.cpu_seconds(), sandbox.mark()
+        server_pids, other_pids = sandbox.server_pids(), sandbox.other_pids()
+        server_before, other_before = _cpu(server_pids), _cpu(other_pids)
+        mark = sandbox.mark()
         started = time.monotonic()
         for body in bodies:
             post(client, path, body)
         seconds = watcher.wait(TIMEOUT) - started
+        server_used = _cpu_used(server_before, server_pids)
+        server_cpu = sum(server_used.values())
+        other_cpu = _cpu_breakdown(server_used, _cpu_used(other_before, other_pids))
+        records = sandbox.requests_since(mark)
         return BaselineRun(
             seconds=seconds,
-            sandbox_cpu=cpu.cpu_seconds() - cpu_before,
-            requests=len(sandbox.requests_since(mark)),
+            server_cpu=server_cpu,
+            requests=sum(1 for r in records if _agent(r) == "bench"),
+            requests_by_agent=Counter(_agent(r) for r in records),
+            other_cpu=other_cpu,
+            background_cpu=background,
         )
     finally:
         sandbox.stop()
@@ -137,13 +196,15 @@ def run_operator(
     sandbox_env: dict[str, str],
     resync_seconds: float | None = None,
     profile: Path | None = None,
+    cluster: str = "sandbox",
 ) -> OperatorRun:
     """The operator already watching; N schedules POSTed; until all CronJobs exist and all
     schedules are Ready, then until the operator goes quiet."""
     bodies = manifests.schedules(count, NAMESPACE)
-    sandbox, client = start_sandbox(workdir, sandbox_env)
+    sandbox, client = start_cluster(cluster, workdir, sandbox_env)
     operator = OperatorProcess(sandbox.kubeconfig, workdir / "operator.log", operator_env)
     try:
+        background = sandbox.settle(SETTLE_SECONDS)  # real: controllers start; sandbox: 0
         mark = sandbox.mark()
         operator.start()
         wait_for_watches(sandbox, mark, {"archiveschedules", "cronjobs"}, KOPF_AGENT, 120)
@@ -152,36 +213,43 @@ def run_operator(
         schedules.start()
         cronjobs.start()
         time.sleep(0.5)
-        sandbox_cpu, operator_cpu = ProcStats(sandbox.pid), ProcStats(operator.pid)
-        cpu_before = (sandbox_cpu.cpu_seconds(), operator_cpu.cpu_seconds())
-        profilers = _profilers(profile, sandbox.pid, operator.pid)
+        server_pids, other_pids = sandbox.server_pids(), sandbox.other_pids()
+        operator_cpu = ProcStats(operator.pid)
+        server_before, other_before = _cpu(server_pids), _cpu(other_pids)
+        operator_before = operator_cpu.cpu_seconds()
+        profilers = _profilers(profile, server_pids.get("sandbox"), operator.pid)
         mark = sandbox.mark()
         started = time.monotonic()
         for body in bodies:
             post(client, SCHEDULES_PATH, body)
         applied = time.monotonic()
         done = max(schedules.wait(TIMEOUT), cronjobs.wait(TIMEOUT))
-        cpu_done = (sandbox_cpu.cpu_seconds(), operator_cpu.cpu_seconds())
+        server_used = _cpu_used(server_before, server_pids)
+        server_cpu = sum(server_used.values())
+        other_cpu = _cpu_breakdown(server_used, _cpu_used(other_before, other_pids))
+        operator_used = operator_cpu.cpu_seconds() - operator_before
         for profiler in profilers:
             profiler.stop()
         if not operator.alive():
             raise RuntimeError(f"the operator exited; see {operator.log_path}")
-        settled = wait_quiet(sandbox) - started
+        settled = wait_quiet(sandbox, mark) - started
         records = sandbox.requests_since(mark)
         operator_records = [r for r in records if _is_operator(r)]
         run = OperatorRun(
             seconds=done - started,
             settled_seconds=settled,
             apply_seconds=applied - started,
-            sandbox_cpu=cpu_done[0] - cpu_before[0],
-            operator_cpu=cpu_done[1] - cpu_before[1],
+            server_cpu=server_cpu,
+            operator_cpu=operator_used,
             peak_rss_kib=operator_cpu.memory_kib("VmHWM"),
-            requests_by_agent=Counter(_agent(r["user_agent"]) for r in records),
+            requests_by_agent=Counter(_agent(r) for r in records),
             verbs=Counter(
                 f"{r['verb']} {r['resource']}{'/' + r['subresource'] if r['subresource'] else ''}"
                 for r in operator_records
             ),
             writes=Counter(r["verb"] for r in operator_records if r["is_write"]),
+            other_cpu=other_cpu,
+            background_cpu=background,
         )
         _check_same_cronjobs(cronjobs.objects, bodies)
         if resync_seconds is not None:
@@ -193,23 +261,34 @@ def run_operator(
         sandbox.stop()
 
 
-def _profilers(directory: Path | None, sandbox_pid: int, operator_pid: int) -> list[Profiler]:
+def _profilers(
+    directory: Path | None, sandbox_pid: int | None, operator_pid: int
+) -> list[Profiler]:
+    """py-spy of the operator, and of the sandbox (a real API server is not Python: none)."""
     if directory is None:
         return []
     directory.mkdir(parents=True, exist_ok=True)
-    return [
-        Profiler(sandbox_pid, directory / "sandbox.txt"),
-        Profiler(operator_pid, directory / "operator.txt"),
-    ]
+    out = [Profiler(operator_pid, directory / "operator.txt")]
+    if sandbox_pid is not None:
+        out.append(Profiler(sandbox_pid, directory / "sandbox.txt"))
+    return out
 
 
-def wait_quiet(sandbox: SandboxProcess) -> float:
-    """When the last API request was seen, once there has been none for `QUIET_SECONDS` (the
-    work the operator queued, e.g. events about its own writes, is done). Only the operator
-    makes requests by then; the request log's mark counts them without fetching the log."""
+def wait_quiet(sandbox: ClusterLike, mark: int) -> float:
+    """When the operator's last API request was seen, once there has been none for
+    `QUIET_SECONDS` (the work it queued, e.g. events about its own writes, is done). On the
+    sandbox only the operator makes requests by then: the request log's mark counts them without
+    fetching the log. A real cluster's controllers and API server keep making their own, so
+    there the operator's are counted in the audit log since ``mark``."""
+
+    def activity() -> int:
+        if isinstance(sandbox, SandboxProcess):
+            return sandbox.mark()
+        return sum(1 for r in sandbox.requests_since(mark) if _is_operator(r))
+
     last_count, last_change = -1, time.monotonic()
     while True:
-        count = sandbox.mark()
+        count = activity()
         now = time.monotonic()
         if count != last_count:
             last_count, last_change = count, now
@@ -231,7 +310,7 @@ def _check_same_cronjobs(actual: dict[str, dict[str, Any]], bodies: list[dict[st
 
 
 def measure_noop_resync(
-    sandbox: SandboxProcess,
+    sandbox: ClusterLike,
     count: int,
     workdir: Path,
     resync_seconds: float,
@@ -250,7 +329,7 @@ def measure_noop_resync(
             starts = [
                 i
                 for i, r in enumerate(records)
-                if _agent(r["user_agent"]) == "operator"
+                if _agent(r) == "operator"
                 and r["verb"] == "list"
                 and r["resource"] == "archiveschedules"
                 and not r["namespace"]
@@ -261,7 +340,7 @@ def measure_noop_resync(
             gets = [
                 r
                 for r in after
-                if _agent(r["user_agent"]) == "operator"
+                if _agent(r) == "operator"
                 and r["verb"] == "get"
                 and r["resource"] == "archiveschedules"
             ]

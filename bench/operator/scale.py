@@ -1,10 +1,11 @@
 """Benchmark 1 — operator scale: N ArchiveSchedules to N CronJobs, against creating them directly.
 
-    python -m bench.operator.scale [--schedules 1000] [--repeats 3] [--resync-seconds 20]
-        [--compare-operator DIR] [--compare-sandbox DIR] [--profile DIR]
+    python -m bench.operator.scale [--cluster sandbox|real] [--schedules 1000] [--repeats 3]
+        [--resync-seconds 20] [--compare-operator DIR] [--compare-sandbox DIR] [--profile DIR]
 
 Each repeat runs every scenario once, in an order rotated from repeat to repeat, each on a
-fresh `archive-sandbox serve` process:
+fresh `archive-sandbox serve` process, or with `--cluster real` on a fresh real control plane
+(etcd, kube-apiserver, kube-controller-manager, kube-scheduler on loopback: realcluster.py):
 
 * baseline: the N CronJobs the operator would make, POSTed one after another through the
   `kubernetes` client; time until a watch has seen all N;
@@ -18,8 +19,10 @@ fresh `archive-sandbox serve` process:
 
 Reported per operator scenario: the time and its pairwise ratio to the baseline of the same
 repeat (median and range), the time to POST the schedules alone, the time until the operator
-went quiet, CPU seconds of sandbox and operator, the operator's peak RSS (VmHWM), API requests
-per schedule by client (the sandbox's request log, by user agent) and — on the last repeat —
+went quiet, CPU seconds of sandbox (real: kube-apiserver + etcd, and the controller manager
+beside them) and operator, the operator's peak RSS (VmHWM), API requests per schedule by client
+(the sandbox's request log, or the API server's audit log: by user agent, else user name) and
+— on the last repeat —
 the write requests of an operator restart and of one full no-op resync of all N schedules.
 
 No schedule falls due within hours of the start (manifests.QUIET_HOURS), so no CronJob fires
@@ -67,14 +70,18 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
     return out
 
 
-def run_one(scenario: Scenario, count: int, resync: float | None, keep: bool) -> float:
+def run_one(
+    scenario: Scenario, count: int, resync: float | None, keep: bool, cluster: str
+) -> float:
     workdir = temp_workdir("bench-")
     try:
         if scenario.operator_env is None:
             run = run_floor if scenario.floor else run_baseline
-            scenario.baselines.append(run(count, workdir, scenario.sandbox_env))
+            scenario.baselines.append(run(count, workdir, scenario.sandbox_env, cluster))
             return scenario.baselines[-1].seconds
-        run = run_operator(count, workdir, scenario.operator_env, scenario.sandbox_env, resync)
+        run = run_operator(
+            count, workdir, scenario.operator_env, scenario.sandbox_env, resync, cluster=cluster
+        )
         scenario.operators.append(run)
         return run.seconds
     finally:
@@ -86,6 +93,13 @@ def run_one(scenario: Scenario, count: int, resync: float | None, keep: bool) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--cluster",
+        choices=("sandbox", "real"),
+        default="sandbox",
+        help="what each scenario runs against: a fresh archive-sandbox (default) or a fresh real "
+        "control plane (controlplane/, built once and cached)",
+    )
     parser.add_argument("--schedules", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--resync-seconds", type=float, default=20.0)
@@ -113,26 +127,34 @@ def main() -> None:
         help="afterwards, one more operator run (not counted) under py-spy; stacks saved in DIR",
     )
     args = parser.parse_args()
+    if args.cluster == "real" and args.compare_sandbox:
+        parser.error("--compare-sandbox needs --cluster sandbox")
     count = args.schedules
     plan = scenarios(args)
     for repeat in range(args.repeats):
         last = repeat == args.repeats - 1
         shift = repeat % len(plan)
         for scenario in plan[shift:] + plan[:shift]:
-            seconds = run_one(scenario, count, args.resync_seconds if last else None, args.keep)
+            resync = args.resync_seconds if last else None
+            seconds = run_one(scenario, count, resync, args.keep, args.cluster)
             print(f"[{repeat + 1}] {scenario.label}: {seconds:.2f} s", flush=True)
     baseline = plan[0]
     if baseline.baselines:
-        report_baseline(count, baseline.baselines)
+        report_baseline(count, baseline.baselines, args.cluster)
         for scenario in plan[1:]:
             if scenario.floor and scenario.baselines:
-                report_floor(scenario.label, count, baseline.baselines, scenario.baselines)
+                report_floor(
+                    scenario.label, count, baseline.baselines, scenario.baselines, args.cluster
+                )
             if scenario.operators:
-                report_operator(scenario.label, count, baseline.baselines, scenario.operators)
+                report_operator(
+                    scenario.label, count, baseline.baselines, scenario.operators, args.cluster
+                )
     if args.profile is not None:
         workdir = temp_workdir("bench-profile-")
         try:
-            run_operator(count, workdir, plan[1].operator_env or {}, {}, None, args.profile)
+            env = plan[1].operator_env or {}
+            run_operator(count, workdir, env, {}, None, args.profile, cluster=args.cluster)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         print_profiles(args.profile)
