@@ -1,5 +1,6 @@
-"""`python -m archive_controlplane [WORKDIR]`: a real control plane and one node agent on loopback
-until SIGINT or SIGTERM; prints the admin KUBECONFIG. Everything stops, and etcd's data goes, on exit.
+"""`python -m archive_controlplane [WORKDIR]`: a real control plane and one node agent on
+loopback until SIGINT or SIGTERM; prints the admin KUBECONFIG. Everything stops, and etcd's data
+goes, on exit.
 """
 
 from __future__ import annotations
