@@ -93,10 +93,13 @@ step "building etcd $ETCD_VERSION"
 (cd "$HERE/etcd" && go build -trimpath -ldflags="$etcd_ldflags" -o "$tmp/bin/etcd" .)
 
 step "checking versions"
-"$tmp/bin/kube-apiserver" --version | grep -qx "Kubernetes $KUBE_VERSION" \
-    || die "kube-apiserver --version printed '$("$tmp/bin/kube-apiserver" --version)', not Kubernetes $KUBE_VERSION"
-"$tmp/bin/etcd" --version | grep -q "etcd Version: ${ETCD_VERSION#v}" \
-    || die "etcd --version printed '$("$tmp/bin/etcd" --version | head -1)', not $ETCD_VERSION"
+# Captured first: `cmd | grep -q` under pipefail fails when grep's early exit SIGPIPEs cmd.
+apiserver_version="$("$tmp/bin/kube-apiserver" --version)"
+[[ "$apiserver_version" == "Kubernetes $KUBE_VERSION" ]] \
+    || die "kube-apiserver --version printed '$apiserver_version', not Kubernetes $KUBE_VERSION"
+etcd_version="$("$tmp/bin/etcd" --version)"
+[[ "$etcd_version" == *"etcd Version: ${ETCD_VERSION#v}"* ]] \
+    || die "etcd --version printed '${etcd_version%%$'\n'*}', not $ETCD_VERSION"
 
 rm -rf "$dest"
 mv "$tmp" "$dest"
