@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
 
 GROUP = "archive.auriora.io"
 VERSION = "v1alpha1"
@@ -59,12 +58,6 @@ CREDENTIALS_DIR = "/var/run/secrets/archive"
 TERMINATION_LOG = "/dev/termination-log"
 ARCHIVE_MOUNT = "/archive"
 TMP_MOUNT = "/tmp"
-
-# Runner exit codes (the runner contract).
-EXIT_USAGE = 2
-EXIT_PARTIAL = 3
-EXIT_BAD_CONFIG = 4
-EXIT_UNREACHABLE = 5
 
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
@@ -126,15 +119,6 @@ def run_job_name(run_name: str) -> str:
         return run_name
     suffix = short_hash(run_name)
     return f"{run_name[: MAX_JOB_NAME - len(suffix) - 1].rstrip('-.')}-{suffix}"
-
-
-def scheduled_job_name(cronjob: str, scheduled: datetime) -> str:
-    """The Job a CronJob starts for a time: ``<cronjob>-<minutes since the epoch>``.
-
-    Kubernetes' own naming (getJobName): the operator names the record of a missed time the
-    same way, so a time never gets two records.
-    """
-    return f"{cronjob}-{int(scheduled.timestamp()) // 60}"
 
 
 def schedule_selector(schedule_name: str) -> str:

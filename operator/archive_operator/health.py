@@ -5,15 +5,20 @@ Pure: no I/O and no clock reads; the caller (a periodic check in the operator) p
 In order of precedence, Healthy is
 
 1. False, ``NotReady``: the Ready condition is False (the CronJobs cannot match the spec);
-2. True, ``Suspended``: ``spec.suspend`` is set, so nothing is expected to run;
-3. False, ``FailingRepeatedly``: ``consecutiveFailures`` reached the threshold (3);
-4. False, ``MissingRuns``: ``consecutiveMissed`` reached the same threshold: that many
+2. False, ``RunsBlocked``: a run is Blocked, its pod cannot start (a missing credentials
+   Secret, an image that cannot be pulled, no node for it: blocked_runs.py); the message names
+   the run and the pod's reason (with the Secret, where the kubelet or the pod names one). It
+   clears once the pod starts, and it applies to suspended schedules too (their manual runs
+   still run);
+3. True, ``Suspended``: ``spec.suspend`` is set, so nothing is expected to run;
+4. False, ``FailingRepeatedly``: ``consecutiveFailures`` reached the threshold (3);
+5. False, ``MissingRuns``: ``consecutiveMissed`` reached the same threshold: that many
    scheduled times in a row were not started by the CronJobs (missed.py). Skipped runs are not
    failures, so they never count in ``consecutiveFailures``, but runs that keep being skipped
    are an alarm even when the runs that do start succeed;
-5. False, ``Overdue``: the last success (or, before the first one, the creation of the schedule)
+6. False, ``Overdue``: the last success (or, before the first one, the creation of the schedule)
    is older than the longest interval between the schedule's runs plus a grace;
-6. True, ``RunsSucceeding`` (a success is on record), ``NoSuccessYet`` (only failures so far,
+7. True, ``RunsSucceeding`` (a success is on record), ``NoSuccessYet`` (only failures so far,
    fewer than the threshold) or ``NoRunsYet``.
 
 The interval is the longest gap between consecutive runs of all entries together, measured as
@@ -26,7 +31,7 @@ never Overdue: its health depends on failures and on Ready only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import pairwise
@@ -111,13 +116,15 @@ def healthy_condition(
     grace: timedelta,
     created: datetime | None = None,
     failure_threshold: int = FAILURE_THRESHOLD,
+    blocked: Sequence[tuple[str, str]] = (),
 ) -> Condition:
     """The Healthy condition as of ``now`` (see the module doc for the rules).
 
     ``created`` is the schedule's creationTimestamp: a schedule that has never succeeded is
     Overdue once it has existed longer than one interval plus ``grace``. Without it (and
-    without a success), a schedule is not judged Overdue. lastTransitionTime is kept when the
-    status (True/False) does not change.
+    without a success), a schedule is not judged Overdue. ``blocked``: (run name, its status
+    message) of each Blocked run. lastTransitionTime is kept when the status (True/False) does
+    not change.
     """
     now = _as_utc(now)
     state = health_state(
@@ -126,6 +133,7 @@ def healthy_condition(
         grace=grace,
         created=_aware(created or _creation_timestamp(schedule)),
         failure_threshold=failure_threshold,
+        blocked=blocked,
     )
     conditions = set_condition(
         schedule.status.conditions, HEALTHY, state, schedule.metadata.generation, now
@@ -140,11 +148,16 @@ def health_state(
     grace: timedelta,
     created: datetime | None,
     failure_threshold: int,
+    blocked: Sequence[tuple[str, str]] = (),
 ) -> ReadyState:
     status = schedule.status
     ready = status.condition(READY)
     if ready is not None and ready.status == "False":
         return ReadyState("False", "NotReady", f"Ready is False ({ready.reason}): {ready.message}")
+    if blocked:
+        first, message = sorted(blocked)[0]
+        others = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
+        return ReadyState("False", "RunsBlocked", f"run {first}{others} is Blocked: {message}")
     if schedule.spec.suspend:
         return ReadyState("True", "Suspended", "Suspended: no scheduled runs are expected")
 

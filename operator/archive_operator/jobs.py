@@ -9,13 +9,15 @@ run the server dropped half-way exits 5 with ``status: partial`` and is Partiall
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from archive_runner.contract import ExitCode, scheduled_time_from_job_name
+
 from . import constants as c
 from .api.run import RunError
+from .pod_start import PodWaiting, newest_waiting
 
 Manifest = dict[str, Any]
 
@@ -24,11 +26,11 @@ MAX_MESSAGE = 1024
 
 # Exit code -> CamelCase reason of a failed run (the runner contract).
 EXIT_REASONS = {
-    1: "RunnerCrashed",
-    c.EXIT_USAGE: "UsageError",
-    c.EXIT_PARTIAL: "PartialFailure",
-    c.EXIT_BAD_CONFIG: "BadConfiguration",
-    c.EXIT_UNREACHABLE: "ServerUnreachable",
+    int(ExitCode.CRASHED): "RunnerCrashed",
+    int(ExitCode.USAGE): "UsageError",
+    int(ExitCode.PARTIAL): "PartialFailure",
+    int(ExitCode.BAD_CONFIGURATION): "BadConfiguration",
+    int(ExitCode.UNREACHABLE): "ServerUnreachable",
 }
 
 
@@ -69,6 +71,8 @@ class JobView:
     scheduled_time: datetime | None
     deleting: bool
     result: RunnerResult | None
+    waiting: PodWaiting | None = None  # why its newest pod has not started (pod_start.py)
+    live_pods: int = 0  # pods not being deleted
 
     @property
     def active(self) -> bool:
@@ -159,17 +163,13 @@ def _controller(meta: Manifest) -> tuple[str | None, str | None]:
     return None, None
 
 
-_JOB_MINUTES = re.compile(r"-(\d{8,})$")
-
-
 def scheduled_time(job: Manifest) -> datetime | None:
     """When the CronJob meant the Job to run: its annotation, else the name's minute suffix."""
     meta = job.get("metadata") or {}
     found = parse_time((meta.get("annotations") or {}).get(c.ANNOTATION_CRONJOB_SCHEDULED))
     if found is not None:
         return found
-    match = _JOB_MINUTES.search(str(meta.get("name", "")))
-    return datetime.fromtimestamp(int(match.group(1)) * 60, UTC) if match else None
+    return scheduled_time_from_job_name(str(meta.get("name", "")))
 
 
 def job_view(job: Manifest, pods: list[Manifest]) -> JobView:
@@ -202,6 +202,8 @@ def job_view(job: Manifest, pods: list[Manifest]) -> JobView:
         scheduled_time=scheduled_time(job),
         deleting=bool(meta.get("deletionTimestamp")),
         result=parse_result(terminated) if terminated is not None else None,
+        waiting=newest_waiting(pods) if finished is None else None,
+        live_pods=sum(1 for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")),
     )
 
 

@@ -10,7 +10,8 @@ them), so any trigger, a retried reconcile or a restarted operator reaches the s
   stops its pod if it had started; the runner is idempotent and reads its day from the Job's
   name, so the delayed run archives the same days) and resumed when the slot frees. Replace: the
   newest run wins, the Jobs of older active runs are deleted. Allow: no limit;
-* each run follows its Job: Pending → Running → Succeeded / PartiallySucceeded / Failed;
+* each run follows its Job: Pending → Running → Succeeded / PartiallySucceeded / Failed; a run
+  whose pod cannot start is Blocked with the pod's reason meanwhile (blocked_runs.py);
 * finished runs are counted once into the schedule's statistics, in completion order, after the
   watermark ``status.lastRun`` (completionTime, name);
 * history: finished runs beyond spec.history (successful and unsuccessful separately) are
@@ -23,13 +24,17 @@ them), so any trigger, a retried reconcile or a restarted operator reaches the s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, Literal
+
+from archive_runner.contract import window_dates
 
 from . import constants as c
 from .api.run import TERMINAL_PHASES, ArchiveRun, ArchiveRunStatus
 from .api.schedule import ArchiveSchedule, ArchiveScheduleStatus, LastRun
+from .blocked_runs import active_status, never_started
 from .jobs import JobView, Verdict, verdict
+from .pod_start import recheck_at
 from .render import owner_reference
 from .schedule import load_time_zone
 
@@ -68,6 +73,8 @@ class LifecyclePlan:
     finished: list[Finished] = field(default_factory=list)
     schedule_status: ArchiveScheduleStatus | None = None
     queued: int = 0
+    # When a decision changes with time alone (a pod's start-up grace ends): reconcile again.
+    recheck_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -247,22 +254,15 @@ def plan_lifecycle(
         job_of[name] = job
         done = verdict(job, now)
         if done is not None:
-            new[name] = _terminal(status, done, job)
+            new[name] = _terminal(status, never_started(done, status, job), job)
         elif job.deleting:
             new[name] = status
         elif job.suspended:
             new[name] = status
             waiting.append(run)
         else:
-            start = status.start_time or job.start_time or job.created
-            new[name] = _with(
-                status,
-                phase="Running",
-                reason="JobRunning",
-                message=f"Job {job.name} is running",
-                job_name=job.name,
-                start_time=start,
-            )
+            new[name] = active_status(status, job, now)
+            plan.recheck_at = _earlier(plan.recheck_at, recheck_at(job.waiting, now))
             active.append(run)
 
     _concurrency(schedule, waiting, active, job_of, new, plan, now, hold)
@@ -416,8 +416,14 @@ def _transition_events(
     run: ArchiveRun, old: ArchiveRunStatus, new: ArchiveRunStatus
 ) -> list[RunEvent]:
     name = run.metadata.name
-    if new.phase == old.phase and (new.phase != "Pending" or new.reason == old.reason):
+    # Pending and Blocked runs say why they wait: a new Event when the reason changes.
+    if new.phase == old.phase and (
+        new.phase not in ("Pending", "Blocked") or new.reason == old.reason
+    ):
         return []
+    if new.phase == "Blocked":
+        message = f"{new.reason}: {new.message}"
+        return [RunEvent(name, "Warning", "RunBlocked", message, on_schedule=True)]
     if new.phase == "Pending":
         kind: EventType = "Warning" if new.reason == "ScheduleNotFound" else "Normal"
         return [RunEvent(name, kind, "RunQueued", f"{new.reason}: {new.message}")]
@@ -495,7 +501,7 @@ def _statistics(
     last_schedule = current.last_schedule_time
     for t in scheduled_times:
         last_schedule = _later(last_schedule, t)
-    active = sorted(name for name, s in new.items() if s.phase == "Running")
+    active = sorted(name for name, s in new.items() if s.phase in ("Running", "Blocked"))
     return (
         current.model_copy(
             update={
@@ -521,6 +527,10 @@ def is_missed_record(run: ArchiveRun) -> bool:
 def _phase(new: dict[str, ArchiveRunStatus], run: ArchiveRun) -> str | None:
     status = new.get(run.metadata.name)
     return (status or run.status).phase
+
+
+def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -570,11 +580,15 @@ def _prune(
 def scheduled_window(
     schedule: ArchiveSchedule, scheduled: datetime, day_shift: int
 ) -> tuple[date, date]:
-    """The local days a scheduled run archives (the runner's relative window, in advance)."""
-    day = local_today(scheduled, schedule.spec.time_zone)
+    """The local days (first, last) a scheduled run archives: the runner's relative window,
+    computed in advance by the same contract function.
+
+    The run's day is the scheduled time's local day; a jitter ``day_shift`` (a run pushed past
+    midnight) moves the whole window that many days earlier, as render.runner_env does.
+    """
+    run_day = local_today(scheduled, schedule.spec.time_zone)
     window = schedule.spec.window
-    end = day + timedelta(days=window.offset_days - day_shift)
-    return end - timedelta(days=window.days - 1), end
+    return window_dates(run_day, window.offset_days - day_shift, window.days)
 
 
 def record_for_job(

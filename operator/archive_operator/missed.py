@@ -30,12 +30,13 @@ while it is suspended, and when it is resumed the watermark jumps to the latest 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from archive_runner.contract import is_job_of_cronjob, scheduled_job_name
 
 from . import constants as c
 from .api.run import TERMINAL_PHASES, ArchiveRun
@@ -136,22 +137,17 @@ class EntryCheck:
         return len(self.missed) - len(self.to_record) - sum(m.recorded for m in self.missed)
 
 
-def _job_name_pattern(cronjob: str) -> re.Pattern[str]:
-    return re.compile(re.escape(cronjob) + r"-\d+")
-
-
 def entry_history(
     entry: str, cronjob: str, runs: Iterable[ArchiveRun], jobs: Iterable[JobView]
 ) -> EntryHistory:
     """The entry's Jobs and records, from everything the schedule has."""
-    pattern = _job_name_pattern(cronjob)
-    started = {job.name for job in jobs if pattern.fullmatch(job.name)}
+    started = {job.name for job in jobs if is_job_of_cronjob(job.name, cronjob)}
     missed: set[str] = set()
     newest: datetime | None = None
     activity: list[Activity] = []
     for run in runs:
         name = run.metadata.name
-        if run.spec.trigger != "scheduled" or not pattern.fullmatch(name):
+        if run.spec.trigger != "scheduled" or not is_job_of_cronjob(name, cronjob):
             continue
         if run.metadata.labels.get(c.LABEL_ENTRY, entry) != entry:
             continue
@@ -236,7 +232,7 @@ def check_entry(
         times.append(found.astimezone(UTC))
         current = found
     truncated = len(times) == SCAN_LIMIT
-    names = [c.scheduled_job_name(cronjob.name, t) for t in times]
+    names = [scheduled_job_name(cronjob.name, t) for t in times]
 
     started_after = [False] * len(times)  # does a later time of the entry have a Job?
     seen = False

@@ -33,7 +33,7 @@ from .render import (
     render_cronjob,
     resolve_entries,
 )
-from .runs import Observer, RunLifecycle
+from .runs import Observer, Recheck, RunLifecycle
 from .schedule import utc_now
 from .scope import namespaces_in_scope
 from .seen import Hint
@@ -68,13 +68,14 @@ class Reconciler:
         observer: Observer | None = None,
         manage_runs: bool = True,
         seen: Hint | None = None,
+        recheck: Recheck | None = None,
     ) -> None:
         self.kube = kube
         self.settings = settings
         self.clock = clock
         self.seen = seen
         self.runs = (
-            RunLifecycle(kube, settings, self._post_event, observer, since=clock())
+            RunLifecycle(kube, settings, self._post_event, observer, since=clock(), recheck=recheck)
             if manage_runs
             else None
         )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from archive_runner import contract
+
 from . import constants as c
 from .api.run import ArchiveRun
 from .api.schedule import ArchiveSchedule, ArchiveScheduleSpec, ScheduleEntry
@@ -44,6 +46,23 @@ def check_time_zone(schedule: ArchiveSchedule) -> None:
         ) from None
 
 
+def check_window(schedule: ArchiveSchedule) -> None:
+    """The CRD's rule on spec.window, again: a schedule stored before the rule existed would
+    otherwise make every scheduled run fail with the runner's configuration error."""
+    window = schedule.spec.window
+    last = contract.window_last_offset(window.offset_days, window.days)
+    if last > 0:
+        raise SpecError(
+            "InvalidWindow",
+            "spec.window",
+            {"offsetDays": window.offset_days, "days": window.days},
+            f"ends {last} day(s) after the run's day (the last day archived is "
+            "offsetDays + days - 1; it cannot be in the future)",
+            f"use offsetDays {1 - window.days} or less with days {window.days}; "
+            "for the past week use offsetDays: -6, days: 7",
+        )
+
+
 def resolve_entry(schedule: ArchiveSchedule, index: int, entry: ScheduleEntry) -> ResolvedEntry:
     meta, spec = schedule.metadata, schedule.spec
     jitter = jitter_minutes(meta.namespace, meta.name, spec.user, entry.name, entry.jitter_minutes)
@@ -76,6 +95,7 @@ def resolve_entries(schedule: ArchiveSchedule) -> list[ResolvedEntry]:
     Raises SpecError for the first problem found.
     """
     check_time_zone(schedule)
+    check_window(schedule)
     return [resolve_entry(schedule, i, e) for i, e in enumerate(schedule.spec.schedules)]
 
 
@@ -127,28 +147,28 @@ def _job_name_ref() -> Manifest:
 
 def _calendar_env(spec: ArchiveScheduleSpec) -> list[Manifest]:
     env = [
-        _env("ARCHIVE_USER", spec.user),
-        _env("ARCHIVE_SOURCE_TYPE", spec.source.type),
-        _env("ARCHIVE_SOURCE_URL", spec.source.url),
-        _env("ARCHIVE_DESTINATION_TYPE", spec.destination.type),
+        _env(contract.ENV_USER, spec.user),
+        _env(contract.ENV_SOURCE_TYPE, spec.source.type),
+        _env(contract.ENV_SOURCE_URL, spec.source.url),
+        _env(contract.ENV_DESTINATION_TYPE, spec.destination.type),
     ]
     if spec.destination.caldav is not None:
-        env.append(_env("ARCHIVE_DESTINATION_URL", spec.destination.caldav.url))
+        env.append(_env(contract.ENV_DESTINATION_URL, spec.destination.caldav.url))
     else:
         assert spec.destination.directory is not None
         sub_path = spec.destination.directory.sub_path.strip("/")
         path = f"{c.ARCHIVE_MOUNT}/{sub_path}" if sub_path else c.ARCHIVE_MOUNT
-        env.append(_env("ARCHIVE_DESTINATION_PATH", path))
+        env.append(_env(contract.ENV_DESTINATION_PATH, path))
     return env
 
 
 def _credentials_env(spec: ArchiveScheduleSpec) -> list[Manifest]:
     # The result's compact copy goes to the container's terminationMessagePath (the default,
     # named explicitly so a runtime that maps container paths maps this one too).
-    env = [_env("ARCHIVE_TERMINATION_LOG", c.TERMINATION_LOG)]
+    env = [_env(contract.ENV_TERMINATION_LOG, c.TERMINATION_LOG)]
     if spec.credentials_secret_ref is None:
         return env
-    return [*env, _env("ARCHIVE_CREDENTIALS_DIR", c.CREDENTIALS_DIR)]
+    return [*env, _env(contract.ENV_CREDENTIALS_DIR, c.CREDENTIALS_DIR)]
 
 
 def runner_env(schedule: ArchiveSchedule, resolved: ResolvedEntry) -> list[Manifest]:
@@ -156,19 +176,20 @@ def runner_env(schedule: ArchiveSchedule, resolved: ResolvedEntry) -> list[Manif
     spec = schedule.spec
     env = _calendar_env(spec)
     env += [
-        # Jitter may push a run past midnight; start the window a day earlier so the run still
-        # archives the day it was meant for.
-        _env("ARCHIVE_WINDOW_OFFSET_DAYS", str(spec.window.offset_days - resolved.day_shift)),
-        _env("ARCHIVE_WINDOW_DAYS", str(spec.window.days)),
-        _env("ARCHIVE_TIME_ZONE", spec.time_zone),
-        _env("ARCHIVE_RECURRENCE", spec.recurrence),
-        _env("ARCHIVE_ON_CHANGE", spec.on_change),
-        _env("ARCHIVE_DRY_RUN", "false"),
+        # The offset is the window's first day (contract.window_dates). Jitter may push a run
+        # past midnight: the whole window then moves a day earlier, so the run still archives
+        # the days it was meant for (lifecycle.scheduled_window records the same days).
+        _env(contract.ENV_WINDOW_OFFSET_DAYS, str(spec.window.offset_days - resolved.day_shift)),
+        _env(contract.ENV_WINDOW_DAYS, str(spec.window.days)),
+        _env(contract.ENV_TIME_ZONE, spec.time_zone),
+        _env(contract.ENV_RECURRENCE, spec.recurrence),
+        _env(contract.ENV_ON_CHANGE, spec.on_change),
+        _env(contract.ENV_DRY_RUN, "false"),
     ]
     # The Job's name ends with the scheduled minute, from which the runner derives its day;
     # for scheduled runs the run id is the Job name (its ArchiveRun is named after it).
-    env.append({"name": "ARCHIVE_RUN_ID", "valueFrom": _job_name_ref()})
-    env.append({"name": "ARCHIVE_JOB_NAME", "valueFrom": _job_name_ref()})
+    env.append({"name": contract.ENV_RUN_ID, "valueFrom": _job_name_ref()})
+    env.append({"name": contract.ENV_JOB_NAME, "valueFrom": _job_name_ref()})
     return env + _credentials_env(spec)
 
 
@@ -177,13 +198,13 @@ def run_env(schedule: ArchiveSchedule, run: ArchiveRun) -> list[Manifest]:
     spec = schedule.spec
     env = _calendar_env(spec)
     env += [
-        _env("ARCHIVE_START", run.spec.start.isoformat()),
-        _env("ARCHIVE_END", run.spec.end.isoformat()),
-        _env("ARCHIVE_TIME_ZONE", spec.time_zone),
-        _env("ARCHIVE_RECURRENCE", spec.recurrence),
-        _env("ARCHIVE_ON_CHANGE", spec.on_change),
-        _env("ARCHIVE_DRY_RUN", "true" if run.spec.dry_run else "false"),
-        _env("ARCHIVE_RUN_ID", run.metadata.name),
+        _env(contract.ENV_START, run.spec.start.isoformat()),
+        _env(contract.ENV_END, run.spec.end.isoformat()),
+        _env(contract.ENV_TIME_ZONE, spec.time_zone),
+        _env(contract.ENV_RECURRENCE, spec.recurrence),
+        _env(contract.ENV_ON_CHANGE, spec.on_change),
+        _env(contract.ENV_DRY_RUN, "true" if run.spec.dry_run else "false"),
+        _env(contract.ENV_RUN_ID, run.metadata.name),
     ]
     return env + _credentials_env(spec)
 
@@ -228,7 +249,11 @@ def pod_failure_policy() -> Manifest:
                 "onExitCodes": {
                     "containerName": c.RUNNER_CONTAINER,
                     "operator": "In",
-                    "values": [c.EXIT_USAGE, c.EXIT_PARTIAL, c.EXIT_BAD_CONFIG],
+                    "values": [
+                        int(contract.ExitCode.USAGE),
+                        int(contract.ExitCode.PARTIAL),
+                        int(contract.ExitCode.BAD_CONFIGURATION),
+                    ],
                 },
             },
             {
@@ -236,7 +261,7 @@ def pod_failure_policy() -> Manifest:
                 "onExitCodes": {
                     "containerName": c.RUNNER_CONTAINER,
                     "operator": "In",
-                    "values": [c.EXIT_UNREACHABLE],
+                    "values": [int(contract.ExitCode.UNREACHABLE)],
                 },
             },
             {

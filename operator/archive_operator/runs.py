@@ -20,6 +20,7 @@ from . import constants as c
 from . import health, missed
 from .api.run import ArchiveRun, ArchiveRunStatus
 from .api.schedule import ArchiveSchedule, ArchiveScheduleStatus
+from .blocked_runs import BLOCKED
 from .errors import Conflict, KubeError, NotFound
 from .jobs import JobView, job_view, pods_by_job
 from .kube import Kube
@@ -80,6 +81,9 @@ class NoObserver:
 
 
 EventPoster = Callable[[Manifest, str, str, str], None]  # involved, type, reason, message
+# Reconcile (namespace, schedule) again in so many seconds: for decisions that change with time
+# alone (a pod's start-up grace ending), which no watch event and only a late resync would see.
+Recheck = Callable[[str, str, float], None]
 
 
 def run_status_patch(current: ArchiveRunStatus, new: ArchiveRunStatus) -> dict[str, Any]:
@@ -114,11 +118,13 @@ class RunLifecycle:
         post_event: EventPoster,
         observer: Observer | None = None,
         since: datetime | None = None,
+        recheck: Recheck | None = None,
     ) -> None:
         self.kube = kube
         self.settings = settings
         self.post_event = post_event
         self.observer: Observer = observer or NoObserver()
+        self.recheck = recheck
         # ``since``: when this operator process started (missed.OPERATOR_DOWN).
         self.missed_times = MissedRecorder(
             kube, post_event, self.observer, since or datetime.min.replace(tzinfo=UTC)
@@ -187,10 +193,16 @@ class RunLifecycle:
         self._act(schedule, runs, plan, now)
         assert plan.schedule_status is not None
         new = missed.with_missed(plan.schedule_status, checks)
+        blocked = [
+            (name, status.message or status.reason or "")
+            for name, status in plan.statuses.items()
+            if status.phase == BLOCKED
+        ]
         condition = health.healthy_condition(
             schedule.model_copy(update={"status": new}),
             now,
             grace=timedelta(seconds=self.settings.health_grace_seconds),
+            blocked=blocked,
         )
         conditions = [condition if x.type == health.HEALTHY else x for x in new.conditions]
         if condition not in conditions:
@@ -198,6 +210,10 @@ class RunLifecycle:
         new = new.model_copy(update={"conditions": conditions})
         self._observe(schedule, plan, new, now)
         self.missed_times.observe(schedule, checks)
+        if plan.recheck_at is not None and self.recheck is not None:
+            meta = schedule.metadata
+            delay = (plan.recheck_at - now).total_seconds()
+            self.recheck(meta.namespace, meta.name, max(delay, 0.0) + 1.0)
         return new
 
     def _record_scheduled(

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from .config import SETTINGS, load_config
+from .contract import ENV_DRY_RUN
 from .errors import ExitCode, RunnerError
 from .logs import get_logger, setup_logging
 from .result import RunResult
@@ -39,8 +40,12 @@ def main() -> None:
 @_option("destination_path", "Archive directory (destination type directory).")
 @_option("start", "First local date to archive, YYYY-MM-DD (inclusive).")
 @_option("end", "Last local date to archive, YYYY-MM-DD (inclusive).")
-@_option("window_offset_days", "Relative window: last day = reference day + N (N <= 0).")
-@_option("window_days", "Relative window: number of days (>= 1).")
+@_option(
+    "window_offset_days",
+    "Relative window: FIRST day = reference day + N (default 0); its last day, "
+    "N + window days - 1, must be <= 0. E.g. -6 with 7 days: the week ending on the reference day.",
+)
+@_option("window_days", "Relative window: number of days from the first (>= 1, default 1).")
 @_option(
     "reference_time",
     "RFC 3339 reference time for a relative window (default: the "
@@ -53,7 +58,7 @@ def main() -> None:
     "--dry-run",
     "dry_run",
     is_flag=True,
-    envvar="ARCHIVE_DRY_RUN",
+    envvar=ENV_DRY_RUN,
     show_envvar=True,
     help="Read and plan, write nothing.",
 )

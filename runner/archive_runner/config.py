@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from . import contract
+from .contract import CREDENTIAL_FILES, window_last_offset
 from .errors import ConfigError
 from .window import Window, reference_time, relative_window
 
@@ -31,32 +33,23 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 # option key -> (flag, environment variable): how errors name a setting.
 SETTINGS: dict[str, tuple[str, str]] = {
-    "user": ("--user", "ARCHIVE_USER"),
-    "source_type": ("--source-type", "ARCHIVE_SOURCE_TYPE"),
-    "source_url": ("--source-url", "ARCHIVE_SOURCE_URL"),
-    "destination_type": ("--destination-type", "ARCHIVE_DESTINATION_TYPE"),
-    "destination_url": ("--destination-url", "ARCHIVE_DESTINATION_URL"),
-    "destination_path": ("--destination-path", "ARCHIVE_DESTINATION_PATH"),
-    "start": ("--start", "ARCHIVE_START"),
-    "end": ("--end", "ARCHIVE_END"),
-    "window_offset_days": ("--window-offset-days", "ARCHIVE_WINDOW_OFFSET_DAYS"),
-    "window_days": ("--window-days", "ARCHIVE_WINDOW_DAYS"),
-    "reference_time": ("--reference-time", "ARCHIVE_REFERENCE_TIME"),
-    "time_zone": ("--time-zone", "ARCHIVE_TIME_ZONE"),
-    "recurrence": ("--recurrence", "ARCHIVE_RECURRENCE"),
-    "on_change": ("--on-change", "ARCHIVE_ON_CHANGE"),
-    "run_id": ("--run-id", "ARCHIVE_RUN_ID"),
-    "termination_log": ("--termination-log", "ARCHIVE_TERMINATION_LOG"),
-    "timeout": ("--timeout", "ARCHIVE_TIMEOUT_SECONDS"),
-}
-
-CREDENTIAL_FILES = {
-    "ARCHIVE_SOURCE_USERNAME": "username",
-    "ARCHIVE_SOURCE_PASSWORD": "password",
-    "ARCHIVE_SOURCE_TOKEN": "token",
-    "ARCHIVE_DESTINATION_USERNAME": "destination-username",
-    "ARCHIVE_DESTINATION_PASSWORD": "destination-password",
-    "ARCHIVE_DESTINATION_TOKEN": "destination-token",
+    "user": ("--user", contract.ENV_USER),
+    "source_type": ("--source-type", contract.ENV_SOURCE_TYPE),
+    "source_url": ("--source-url", contract.ENV_SOURCE_URL),
+    "destination_type": ("--destination-type", contract.ENV_DESTINATION_TYPE),
+    "destination_url": ("--destination-url", contract.ENV_DESTINATION_URL),
+    "destination_path": ("--destination-path", contract.ENV_DESTINATION_PATH),
+    "start": ("--start", contract.ENV_START),
+    "end": ("--end", contract.ENV_END),
+    "window_offset_days": ("--window-offset-days", contract.ENV_WINDOW_OFFSET_DAYS),
+    "window_days": ("--window-days", contract.ENV_WINDOW_DAYS),
+    "reference_time": ("--reference-time", contract.ENV_REFERENCE_TIME),
+    "time_zone": ("--time-zone", contract.ENV_TIME_ZONE),
+    "recurrence": ("--recurrence", contract.ENV_RECURRENCE),
+    "on_change": ("--on-change", contract.ENV_ON_CHANGE),
+    "run_id": ("--run-id", contract.ENV_RUN_ID),
+    "termination_log": ("--termination-log", contract.ENV_TERMINATION_LOG),
+    "timeout": ("--timeout", contract.ENV_TIMEOUT_SECONDS),
 }
 
 
@@ -221,12 +214,21 @@ def _window(
     elif relative:
         offset = 0 if offset is None else offset
         days = 1 if days is None else days
-        if offset > 0:
-            raise _error("window_offset_days", offset, "is in the future", "use 0 (today) or less")
         if days < 1:
             raise _error("window_days", days, "is less than 1", "use 1 or more")
         if days > MAX_WINDOW_DAYS:
             raise _error("window_days", days, "is too large", f"use at most {MAX_WINDOW_DAYS}")
+        last = window_last_offset(offset, days)
+        if last > 0:
+            # The offset is the FIRST day: the window ends offset + days - 1 days from the
+            # reference day, and a run archives only days that have begun.
+            raise _error(
+                "window_offset_days",
+                offset,
+                f"with {_name('window_days')} {days} ends {last} day(s) after the reference day "
+                "(the last day is offset + days - 1; it cannot be in the future)",
+                f"use {1 - days} or less ({1 - days} with {days} day(s) ends on the reference day)",
+            )
         ref = reference_time(_reference(options), job_name, now)
         window = relative_window(ref, zone, offset, days)
     else:
@@ -315,7 +317,7 @@ def load_config(
         destination_path = Path(raw_path)
 
     zone = _zone(options)
-    window = _window(options, zone, env.get("ARCHIVE_JOB_NAME"), now)
+    window = _window(options, zone, env.get(contract.ENV_JOB_NAME), now)
 
     run_id = (options.get("run_id") or "").strip() or f"run-{uuid.uuid4().hex[:12]}"
     if not _RUN_ID.match(run_id):
@@ -331,7 +333,7 @@ def load_config(
     if not 0 < timeout_seconds <= 3600:
         raise _error("timeout", timeout, "is not a timeout in seconds", "use e.g. 30")
 
-    raw_dir = env.get("ARCHIVE_CREDENTIALS_DIR")
+    raw_dir = env.get(contract.ENV_CREDENTIALS_DIR)
     credentials_dir = Path(raw_dir) if raw_dir else None
     source_credentials = _credentials(env, "SOURCE", credentials_dir)
     destination_credentials = _credentials(env, "DESTINATION", credentials_dir)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from enum import IntEnum
+from .contract import ExitCode
 
-
-class ExitCode(IntEnum):
-    """Process exit codes (the operator's contract; documented in docs/runner.md)."""
-
-    SUCCEEDED = 0
-    CRASHED = 1  # an unexpected exception: a bug
-    USAGE = 2  # click's own usage errors (unknown option, ...)
-    PARTIAL = 3  # some objects failed; the rest was archived
-    BAD_CONFIGURATION = 4  # bad settings or rejected credentials: retrying will not help
-    UNREACHABLE = 5  # a server could not be reached or went away: worth retrying
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "ExitCode",
+    "NotFoundError",
+    "RunnerError",
+    "ServerError",
+    "UnreachableError",
+]
 
 
 class RunnerError(Exception):

@@ -5,16 +5,11 @@ Pure functions only; the caller supplies "now".
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-# A Kubernetes CronJob names each Job "<cronjob>-<scheduled time in minutes since the epoch>".
-_JOB_NAME_MINUTES = re.compile(r"-(\d{7,10})$")
-# Plausibility bounds for that suffix (2001-09-09 .. 2286), so an unrelated number is ignored.
-_MIN_SCHEDULED_MINUTE = 16_666_667
-_MAX_SCHEDULED_MINUTE = 5_000_000_000 // 60
+from .contract import scheduled_time_from_job_name, window_dates, window_last_offset
 
 
 @dataclass(frozen=True)
@@ -67,30 +62,18 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
 def relative_window(
     reference: datetime, zone: ZoneInfo, offset_days: int, window_days: int
 ) -> Window:
-    """The ``window_days`` local days ending ``offset_days`` (<= 0) from the reference's day.
+    """The ``window_days`` local days starting ``offset_days`` from the reference's local day.
 
-    ``offset_days=0, window_days=1`` is the reference's own local day; ``offset_days=-1,
-    window_days=7`` is the seven days ending yesterday.
+    ``offset_days`` is the first day (the runner contract, contract.window_dates):
+    ``(0, 1)`` is the reference's own local day; ``(-6, 7)`` the week ending on it. The last
+    day, ``offset_days + window_days - 1``, may not be after the reference's day.
     """
-    if offset_days > 0:
-        raise ValueError("offset_days must be <= 0")
     if window_days < 1:
         raise ValueError("window_days must be >= 1")
-    end = reference.astimezone(zone).date() + timedelta(days=offset_days)
-    return Window(start=end - timedelta(days=window_days - 1), end=end, zone=zone)
-
-
-def scheduled_time_from_job_name(job_name: str | None) -> datetime | None:
-    """The scheduled minute a CronJob encoded in its Job's name, or None."""
-    if not job_name:
-        return None
-    match = _JOB_NAME_MINUTES.search(job_name)
-    if match is None:
-        return None
-    minutes = int(match.group(1))
-    if not _MIN_SCHEDULED_MINUTE <= minutes <= _MAX_SCHEDULED_MINUTE:
-        return None
-    return datetime.fromtimestamp(minutes * 60, tz=UTC)
+    if window_last_offset(offset_days, window_days) > 0:
+        raise ValueError("offset_days + window_days - 1 must be <= 0")
+    start, end = window_dates(reference.astimezone(zone).date(), offset_days, window_days)
+    return Window(start=start, end=end, zone=zone)
 
 
 def reference_time(explicit: datetime | None, job_name: str | None, now: datetime) -> datetime:

@@ -3,7 +3,8 @@
 # the image's non-root user, `archive-operator --help` and `archive-operator run --help` answer,
 # the handlers import with kopf and the Kubernetes client (what `run` loads before it connects),
 # time zones resolve (schedules are in the user's zone), the other components are not in the
-# image, and nothing was written outside /tmp (what a read-only root filesystem requires).
+# image (of the runner only its contract module, which the operator imports), and nothing was
+# written outside /tmp (what a read-only root filesystem requires).
 #
 #   scripts/images/smoke-operator.sh [TAG]      (run by build-image.sh operator)
 set -euo pipefail
@@ -31,9 +32,13 @@ import kopf, kubernetes, zoneinfo
 import archive_operator.handlers
 zoneinfo.ZoneInfo("Europe/Berlin")
 print("imports ok")'
-expect_output "the image holds the operator alone" '^operator only$' python -c '
-import importlib.util as u
-others = [m for m in ("archive_runner", "archive_sandbox", "pytest") if u.find_spec(m)]
+expect_output "the image holds the operator and the runner contract alone" '^operator only$' python -c '
+import importlib.util as u, pathlib
+import archive_runner.contract
+runner = sorted(p.name for p in pathlib.Path(archive_runner.contract.__file__).parent.glob("*.py"))
+others = [m for m in ("archive_sandbox", "pytest") if u.find_spec(m)]
+if runner != ["__init__.py", "contract.py"]:
+    others.append("archive_runner: " + " ".join(runner))
 print("also: " + " ".join(others) if others else "operator only")'
 
 smoke_check_root_untouched operator

@@ -2,7 +2,7 @@
 the layer that must reject it and what it must say.
 
 - ``api``: rejected by the API server (OpenAPI schema, CEL rules, strict field validation,
-  object names) through the real kubectl: tests/crds/bad/ (reused, 27 cases) and api/ here.
+  object names) through the real kubectl: tests/crds/bad/ (reused, 28 cases) and api/ here.
 - ``plugin``: rejected by ``kubectl archive`` itself before any request (PLUGIN_CASES).
 - ``operator``: accepted by the API, refused by the operator with a condition or run phase and
   a Warning Event, because only it can know (time-zone database, cron ranges, today, whether the

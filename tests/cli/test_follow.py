@@ -168,3 +168,60 @@ def test_trigger_wait_exit_code_reflects_the_outcome(run_cli: Run) -> None:
     done = run_cli("trigger", "alice", "--wait", client=client)
     assert done.code == e.EXIT_RUN_FAILED
     assert done.out.splitlines()[-1] == f"✗ {name}: Failed [SourceUnreachable]"
+
+
+BLOCKED_STATUS = {
+    "phase": "Blocked",
+    "reason": "CreateContainerConfigError",
+    "message": 'pod alice-manual-x7k2p cannot start: CreateContainerConfigError: secret "x" not '
+    "found",
+    "jobName": "alice-manual-20241218-00001",
+    "startTime": "2024-12-19T10:00:00Z",
+}
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_follow_stops_at_a_blocked_run_with_its_reason(live: bool) -> None:
+    run = created_run()
+    client = FakeClient([])
+    client.watch_events = [
+        {"type": "MODIFIED", "object": with_status(run, phase="Running")},
+        {"type": "MODIFIED", "object": with_status(run, **BLOCKED_STATUS)},
+    ]
+    out = io.StringIO()
+    with pytest.raises(CliError) as raised:
+        follow(
+            client, RUNS, "default", [run], selector=None, timeout=timedelta(minutes=5),
+            clock=lambda: T0, out=out, live=live, colour=False, poll=0.01,
+        )  # fmt: skip
+
+    assert raised.value.exit_code == e.EXIT_RUN_BLOCKED == 14
+    assert str(raised.value) == (
+        "run alice-manual-20241218-00001 is Blocked: its pod cannot start "
+        "(CreateContainerConfigError); stopped waiting. The run starts by itself once the cause "
+        "is fixed, or fails at its Job's deadline; see kubectl describe pod "
+        "-l batch.kubernetes.io/job-name=alice-manual-20241218-00001"
+    )
+    assert (
+        out.getvalue()
+        .splitlines()[-1]
+        .endswith(
+            "✗ alice-manual-20241218-00001: Blocked [CreateContainerConfigError]: pod "
+            'alice-manual-x7k2p cannot start: CreateContainerConfigError: secret "x" not found'
+        )
+    )
+
+
+def test_trigger_wait_prints_the_blocked_reason_and_exits_14(run_cli: Run) -> None:
+    client = FakeClient(all_objects())
+    name = "alice-manual-20241218-00001"
+    client.watch_events = [
+        {
+            "type": "MODIFIED",
+            "object": {"kind": "ArchiveRun", "metadata": {"name": name}, "status": BLOCKED_STATUS},
+        },
+    ]
+    done = run_cli("trigger", "alice", "--wait", client=client)
+    assert done.code == 14
+    assert 'secret "x" not found' in done.out
+    assert "is Blocked: its pod cannot start (CreateContainerConfigError)" in done.err

@@ -89,3 +89,27 @@ def _strip(text: str) -> str:
     import re
 
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def test_health_reports_a_schedule_with_a_blocked_run_unhealthy_even_suspended(
+    run_cli: Run,
+) -> None:
+    from .objects import condition, schedule
+
+    message = (
+        "run dave-manual-20241218-00001 is Blocked: pod dave-manual-20241218-00001-5vq8d "
+        'cannot start: CreateContainerConfigError: secret "dave-calendar" not found'
+    )
+    for suspend in (False, True):
+        stuck = schedule("dave", "dave", suspend=suspend)
+        stuck["status"] = {
+            "conditions": [
+                condition("Ready", "True", "Reconciled", "no CronJobs"),
+                condition("Healthy", "False", "RunsBlocked", message),
+            ]
+        }
+        done = run_cli("health", "-o", "wide", objects=[stuck])
+        assert done.code == EXIT_UNHEALTHY
+        assert "RunsBlocked" in done.out
+        assert 'secret "dave-calendar" not found' in done.out
+        assert "1 of 1 schedules unhealthy" in done.err

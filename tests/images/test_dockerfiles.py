@@ -155,15 +155,34 @@ def test_image_is_read_only_root_friendly(dockerfile: Path) -> None:
     assert "TMPDIR=/tmp" in env
 
 
+# What the operator's image takes of the runner: the contract the two share (standard library
+# only), with the package's __init__ so it imports, and nothing else.
+RUNNER_CONTRACT_FILES = [
+    "runner/archive_runner/__init__.py",
+    "runner/archive_runner/contract.py",
+    "runner/archive_runner/py.typed",
+]
+
+
+def copied_sources(dockerfile: Path) -> list[list[str]]:
+    """The sources of each builder COPY (the destination dropped)."""
+    return [
+        args.split()[:-1]
+        for keyword, args in instructions(dockerfile)
+        if keyword == "COPY" and "--from" not in args
+    ]
+
+
 @each_image
 def test_image_installs_only_its_own_component(dockerfile: Path) -> None:
-    """The builder copies only the component's sources and installs only its extra."""
+    """The builder copies only the component's sources (the operator: and the runner contract)
+    and installs only its extra."""
     name = component(dockerfile)
     pairs = instructions(dockerfile)
-    copied = [
-        args.split()[0] for keyword, args in pairs if keyword == "COPY" and "--from" not in args
-    ]
-    assert copied == ["pyproject.toml", f"{name}/"]
+    expected = [["pyproject.toml"], [f"{name}/"]]
+    if name == "operator":
+        expected.append(RUNNER_CONTRACT_FILES)
+    assert copied_sources(dockerfile) == expected
     installs = " ".join(
         args for keyword, args in pairs if keyword == "RUN" and "pip install" in args
     )
@@ -183,6 +202,24 @@ def imported_modules(source: Path) -> set[str]:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
+
+
+def test_operator_imports_of_the_runner_only_the_contract_its_image_holds() -> None:
+    """operator/Dockerfile copies archive_runner/contract.py alone: importing any other runner
+    module (or the runner's dependencies) would fail only in the image, so it is caught here."""
+    offenders = {
+        str(source.relative_to(REPO)): sorted(
+            name
+            for name in imported_modules(source)
+            if name.split(".")[0] == "archive_runner"
+            and name not in ("archive_runner", "archive_runner.contract")
+            and not name.startswith("archive_runner.contract.")
+        )
+        for source in (REPO / "operator").rglob("*.py")
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
+    contract_imports = imported_modules(REPO / "runner" / "archive_runner" / "contract.py")
+    assert all(name.split(".")[0] in sys.stdlib_module_names for name in contract_imports)
 
 
 def test_operator_never_imports_what_its_image_strips() -> None:

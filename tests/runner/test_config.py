@@ -81,8 +81,31 @@ def test_relative_window_from_the_job_name_or_reference_time() -> None:
     explicit = load(reference_time="2024-02-01T10:00:00+01:00", **options)
     assert explicit.window.start == date(2024, 2, 1)
     assert load(**options).window.start == date(2024, 3, 10)  # now
-    assert "is in the future" in error(**{**options, "window_offset_days": "1"})
+    assert "ends 1 day(s) after the reference day" in error(
+        **{**options, "window_offset_days": "1"}
+    )
     assert "is not an RFC 3339 time" in error(**{**options, "reference_time": "yesterday"})
+
+
+def test_window_offset_days_is_the_first_day() -> None:
+    """ARCHIVE_WINDOW_OFFSET_DAYS is the window's first day, relative to the reference day."""
+    relative = {"start": None, "end": None, "reference_time": "2024-03-10T12:00:00Z"}
+    # Reference day Sunday 2024-03-10 (UTC): first = 10 - 6 = the 4th, last = 4 + 7 - 1 = 10th.
+    week = load(window_offset_days="-6", window_days="7", **relative).window
+    assert (week.start, week.end) == (date(2024, 3, 4), date(2024, 3, 10))
+    # First = 10 - 7 = the 3rd, last = the 9th: the week ending the day before.
+    before = load(window_offset_days="-7", window_days="7", **relative).window
+    assert (before.start, before.end) == (date(2024, 3, 3), date(2024, 3, 9))
+
+
+def test_a_window_reaching_past_the_reference_day_names_the_setting_value_and_fix() -> None:
+    relative = {"start": None, "end": None}
+    # -2 + 7 - 1 = 4 days past the reference day; the largest first day for 7 days is -6.
+    message = error(window_offset_days="-2", window_days="7", **relative)
+    assert message.startswith("--window-offset-days / ARCHIVE_WINDOW_OFFSET_DAYS: -2 with ")
+    assert "--window-days / ARCHIVE_WINDOW_DAYS 7 ends 4 day(s) after the reference day" in message
+    assert "use -6 or less" in message
+    assert "ends 1 day(s) after" in error(window_offset_days="0", window_days="2", **relative)
 
 
 def test_credentials_from_env_win_over_files_and_destination_defaults_to_source(

@@ -49,18 +49,24 @@ def test_midnight_in_a_dst_gap_starts_the_day_when_it_really_begins() -> None:
     assert window.utc_start == datetime(2024, 9, 8, 4, 0, tzinfo=UTC)
 
 
-def test_relative_window_today_and_the_week_ending_yesterday() -> None:
+def test_relative_window_starts_at_the_offset_from_the_reference_day() -> None:
     reference = datetime(2024, 3, 10, 23, 30, tzinfo=UTC)  # already the 11th in Tokyo
     today = relative_window(reference, ZoneInfo("Asia/Tokyo"), 0, 1)
     assert (today.start, today.end) == (date(2024, 3, 11), date(2024, 3, 11))
-    week = relative_window(reference, LONDON, -1, 7)
-    assert (week.start, week.end) == (date(2024, 3, 3), date(2024, 3, 9))
+    # London (GMT): the 10th. Offset -6 is the first day: the 4th .. the 10th.
+    week = relative_window(reference, LONDON, -6, 7)
+    assert (week.start, week.end) == (date(2024, 3, 4), date(2024, 3, 10))
+    # Offset -7: the 3rd .. the 9th, the week ending yesterday.
+    week_before = relative_window(reference, LONDON, -7, 7)
+    assert (week_before.start, week_before.end) == (date(2024, 3, 3), date(2024, 3, 9))
 
 
-def test_relative_window_rejects_future_offsets_and_empty_windows() -> None:
+def test_relative_window_rejects_future_days_and_empty_windows() -> None:
     now = datetime(2024, 3, 10, tzinfo=UTC)
     with pytest.raises(ValueError):
         relative_window(now, LONDON, 1, 1)
+    with pytest.raises(ValueError):
+        relative_window(now, LONDON, -2, 7)  # its last day is -2 + 7 - 1 = +4
     with pytest.raises(ValueError):
         relative_window(now, LONDON, 0, 0)
 

@@ -399,3 +399,37 @@ def test_creation_time_is_read_from_the_metadata_when_the_model_has_it() -> None
     condition = healthy_condition(ArchiveSchedule.model_validate(body), NOW, grace=GRACE)
     assert condition.reason == "Overdue"
     assert "since the schedule was created" in condition.message
+
+
+BLOCKED_MESSAGE = (
+    'pod alice-now-x7k2p cannot start: CreateContainerConfigError: secret "x" not found'
+)
+
+
+def test_a_blocked_run_makes_the_schedule_unhealthy_even_when_suspended() -> None:
+    status = {"conditions": [ready("True")], "lastSuccessfulTime": iso(NOW - timedelta(hours=1))}
+    blocked = [("alice-now", BLOCKED_MESSAGE), ("alice-again", "pod ... cannot start")]
+
+    for suspend in (False, True):
+        condition = healthy_condition(
+            schedule(DAILY, status=status, suspend=suspend), NOW, grace=GRACE, blocked=blocked
+        )
+        assert (condition.status, condition.reason) == ("False", "RunsBlocked")
+        # The first by name, and how many more.
+        assert condition.message == (
+            "run alice-again (and 1 more) is Blocked: pod ... cannot start"
+        )
+
+
+def test_not_ready_says_more_than_blocked_runs() -> None:
+    status = {"conditions": [ready("False", "InvalidTimeZone", "spec.timeZone: bad")]}
+    condition = healthy_condition(
+        schedule(DAILY, status=status), NOW, grace=GRACE, blocked=[("alice-now", BLOCKED_MESSAGE)]
+    )
+    assert condition.reason == "NotReady"
+
+
+def test_without_blocked_runs_health_is_as_before() -> None:
+    status = {"conditions": [ready("True")], "lastSuccessfulTime": iso(NOW - timedelta(hours=1))}
+    condition = healthy_condition(schedule(DAILY, status=status), NOW, grace=GRACE, blocked=[])
+    assert (condition.status, condition.reason) == ("True", "RunsSucceeding")

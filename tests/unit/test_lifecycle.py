@@ -363,10 +363,12 @@ def test_a_cronjob_job_is_recorded_with_the_days_it_archives() -> None:
     view = job(
         name, owner_kind="CronJob", owner_uid="cj", labels={"archive.auriora.io/entry": "nightly"}
     )
-    sched = schedule(window={"offsetDays": -1, "days": 7})
+    # The seven days ending the day before the run: first day -7, last day -7 + 7 - 1 = -1.
+    sched = schedule(window={"offsetDays": -7, "days": 7})
     assert unrecorded_jobs(sched, [], [view]) == [view]
     record = record_for_job(sched, view, 0, NOW)
     assert record["metadata"]["name"] == name
+    # Scheduled Sunday 2025-03-09 23:59 London (GMT, = UTC): 9 - 7 = the 2nd .. 9 - 1 = the 8th.
     assert record["spec"] == {
         "scheduleRef": {"name": "alice"},
         "start": "2025-03-02",
@@ -379,7 +381,24 @@ def test_a_cronjob_job_is_recorded_with_the_days_it_archives() -> None:
         == "2025-03-09T23:59:00Z"
     )
     assert record["metadata"]["ownerReferences"][0]["uid"] == SCHEDULE_UID
-    # A jitter that pushed the run past midnight shifts the window back a day.
-    assert scheduled_window(sched, datetime(2025, 3, 10, 0, 5, tzinfo=UTC), 1)[1] == date(
-        2025, 3, 8
+    # A jitter that pushed the run past midnight (fired 03-10 00:05) shifts the whole window
+    # back a day: the same 2nd .. 8th the 23:59 run meant.
+    assert scheduled_window(sched, datetime(2025, 3, 10, 0, 5, tzinfo=UTC), 1) == (
+        date(2025, 3, 2),
+        date(2025, 3, 8),
     )
+
+
+def test_scheduled_window_offset_days_is_the_first_day() -> None:
+    """spec.window.offsetDays is the window's FIRST day (the CRD's words; issue 13)."""
+    week = schedule(timeZone="America/New_York", window={"offsetDays": -6, "days": 7})
+    # Friday 2026-03-13 18:00 EDT = 22:00 UTC: the 13th - 6 = the 7th .. the 13th itself.
+    fired = datetime(2026, 3, 13, 22, 0, tzinfo=UTC)
+    assert scheduled_window(week, fired, 0) == (date(2026, 3, 7), date(2026, 3, 13))
+    # Default window (0, 1): the run's own local day only.
+    today = schedule(timeZone="America/New_York")
+    assert scheduled_window(today, fired, 0) == (date(2026, 3, 13), date(2026, 3, 13))
+    # (-1, 1): the day before. 2026-03-14 02:00 UTC is still Friday the 13th (22:00 EDT).
+    yesterday = schedule(timeZone="America/New_York", window={"offsetDays": -1, "days": 1})
+    late = datetime(2026, 3, 14, 2, 0, tzinfo=UTC)
+    assert scheduled_window(yesterday, late, 0) == (date(2026, 3, 12), date(2026, 3, 12))

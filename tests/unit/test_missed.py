@@ -11,8 +11,8 @@ import pytest
 from archive_operator import missed
 from archive_operator.api import ArchiveRun
 from archive_operator.api.schedule import ArchiveScheduleStatus
-from archive_operator.constants import scheduled_job_name
 from archive_operator.missed import CronJobState, EntryCheck, EntryHistory, check_entry
+from archive_runner.contract import scheduled_job_name
 
 CJ = "alice-nightly"
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)  # the operator has been running since long before

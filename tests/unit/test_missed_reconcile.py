@@ -11,6 +11,7 @@ from archive_operator import constants as c
 from archive_operator.reconciler import Reconciler
 from archive_operator.runs import NoObserver
 from archive_operator.settings import Settings
+from archive_runner.contract import scheduled_job_name
 
 from .fake_kube import FakeKube
 
@@ -80,7 +81,7 @@ def nightly(day: int) -> datetime:
 
 
 def name_of(moment: datetime) -> str:
-    return c.scheduled_job_name(CJ, moment)
+    return scheduled_job_name(CJ, moment)
 
 
 def status(kube: FakeKube) -> dict[str, Any]:

@@ -9,7 +9,9 @@ from pydantic import Field
 
 from .base import Condition, KubeModel, ObjectMeta
 
-RunPhase = Literal["Pending", "Running", "Succeeded", "PartiallySucceeded", "Failed", "Skipped"]
+RunPhase = Literal[
+    "Pending", "Running", "Blocked", "Succeeded", "PartiallySucceeded", "Failed", "Skipped"
+]
 TERMINAL_PHASES = frozenset({"Succeeded", "PartiallySucceeded", "Failed", "Skipped"})
 
 

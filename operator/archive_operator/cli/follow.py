@@ -1,5 +1,9 @@
 """``--wait``: follow runs to the end with one watch, showing progress; the exit code says how.
 
+A run the operator reports Blocked (its pod cannot start: a missing Secret, an image that cannot
+be pulled, no node) ends the wait at once with its reason and EXIT_RUN_BLOCKED: it would
+otherwise sit there until its Job's deadline, and the fix is the user's.
+
 The watch runs in a thread that feeds a queue; the main thread redraws the display (a
 spinner line on a terminal, one line per change elsewhere) and enforces the deadline.
 Rendering is pure (``*_line`` functions); the loop takes its clock as a parameter.
@@ -16,6 +20,7 @@ from typing import Any, TextIO
 
 from .errors import (
     EXIT_OK,
+    EXIT_RUN_BLOCKED,
     EXIT_RUN_FAILED,
     EXIT_RUN_PARTIAL,
     EXIT_RUN_SKIPPED,
@@ -36,6 +41,7 @@ TERMINAL = {
 SEVERITY = ("Succeeded", "Skipped", "PartiallySucceeded", "Failed")
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 MARKS = {"Succeeded": "✓", "PartiallySucceeded": "!", "Failed": "✗", "Skipped": "-"}
+BLOCKED = "Blocked"
 
 
 def phase(run: Obj) -> str:
@@ -60,6 +66,8 @@ def change_line(run: Obj, now: datetime, colour: bool = False) -> str:
     """One line for a run's new phase (also the permanent line of a finished run)."""
     status, current = run.get("status") or {}, phase(run)
     text = f"{run['metadata']['name']}: {paint(current, tone(current), colour)}"
+    if current == BLOCKED:
+        text = f"✗ {text}"
     if current in TERMINAL:
         text = f"{MARKS[current]} {text}"
         took = _elapsed(run, now)
@@ -89,6 +97,20 @@ def spinner_line(runs: list[Obj], now: datetime, started: datetime, frame: int) 
             f"{n} {p}" for p, n in sorted(tally.items())
         )
     return f"{SPINNER[frame % len(SPINNER)]} {body}  {human_duration(now - started)}"
+
+
+def blocked_message(names: list[str], state: dict[str, Obj]) -> str:
+    """The error line for Blocked runs: which, and why (the first one's reason)."""
+    first = names[0]
+    status = state[first].get("status") or {}
+    reason = status.get("reason") or "unknown reason"
+    job = status.get("jobName") or first
+    which = f"run {first}" + (f" (and {len(names) - 1} more)" if len(names) > 1 else "")
+    return (
+        f"{which} is Blocked: its pod cannot start ({reason}); stopped waiting. The run starts "
+        "by itself once the cause is fixed, or fails at its Job's deadline; see kubectl "
+        f"describe pod -l batch.kubernetes.io/job-name={job}"
+    )
 
 
 @dataclass
@@ -187,11 +209,15 @@ def follow(
                     last_phase[name] = phase(run)
                     if live:
                         out.write("\r\x1b[K")
-                    if not live or phase(run) in TERMINAL:
+                    if not live or phase(run) in TERMINAL or phase(run) == BLOCKED:
                         out.write(change_line(run, now, colour) + "\n")
             if all(phase(r) in TERMINAL for r in state.values()):
                 out.flush()
                 return exit_code(list(state.values()))
+            blocked = [n for n, r in state.items() if phase(r) == BLOCKED]
+            if blocked:
+                out.flush()
+                raise CliError(blocked_message(blocked, state), EXIT_RUN_BLOCKED)
             if deadline is not None and now >= deadline:
                 if live:
                     out.write("\r\x1b[K")

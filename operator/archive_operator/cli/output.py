@@ -21,6 +21,7 @@ _TONE = {
     "unhealthy": "red",
     "PartiallySucceeded": "yellow",
     "Skipped": "yellow",
+    "Blocked": "red",
     "Pending": "yellow",
     "Unknown": "yellow",
     "unknown": "yellow",

@@ -84,6 +84,10 @@ class Health:
 
 def health_of(schedule: Obj) -> Health:
     """Unhealthy when Ready or Healthy is False; unknown while the operator has not said."""
+    blocked = condition(schedule, "Healthy")
+    if blocked.get("status") == "False" and blocked.get("reason") == "RunsBlocked":
+        # A run is stuck now, suspended or not: a manual run of a suspended schedule runs too.
+        return Health("unhealthy", "RunsBlocked", blocked.get("message", ""))
     if (schedule.get("spec") or {}).get("suspend"):
         return Health("suspended", "Suspended", "scheduled runs are suspended")
     ready, healthy = condition(schedule, "Ready"), condition(schedule, "Healthy")

@@ -14,7 +14,9 @@ Kopf is configured so that a resync with nothing to change makes no write reques
 * Handlers return None, so kopf has no result to store in the status.
 * The periodic drift check is an operator-wide loop, not a ``kopf.timer``: kopf timers put a
   finalizer on every object, which would make deleting a schedule depend on the operator
-  running, and cost a write per new object.
+  running, and cost a write per new object. For the same reason a reconcile that knows when its
+  decision will change with time alone (a pod's start-up grace, pod_start.py) asks for a
+  one-off recheck on the event loop (Rechecks), not a timer on the object.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -119,6 +121,49 @@ def notify_failed(kube: Kube, loop: asyncio.AbstractEventLoop) -> Any:
     return post
 
 
+class Rechecks:
+    """One-off reconciles of a schedule at a time a reconcile asked for (runs.Recheck).
+
+    Called from the executor's threads; the timers live on the event loop. One per schedule:
+    the earliest asked for wins, and a recheck runs like any other trigger (under the
+    schedule's lock), so one that finds nothing new writes nothing.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, executor: Any) -> None:
+        self.loop = loop
+        self.executor = executor
+        self.reconcile: Callable[[str, str], object] | None = None  # set once it exists
+        self.pending: dict[tuple[str, str], asyncio.TimerHandle] = {}
+
+    def __call__(self, namespace: str, name: str, delay: float) -> None:
+        self.loop.call_soon_threadsafe(self._schedule, (namespace, name), delay)
+
+    def _schedule(self, key: tuple[str, str], delay: float) -> None:
+        existing = self.pending.get(key)
+        if existing is not None:
+            if existing.when() <= self.loop.time() + delay:
+                return
+            existing.cancel()
+        self.pending[key] = self.loop.call_later(delay, self._fire, key)
+
+    def _fire(self, key: tuple[str, str]) -> None:
+        self.pending.pop(key, None)
+        self.loop.run_in_executor(self.executor, self._reconcile, key)
+
+    def _reconcile(self, key: tuple[str, str]) -> None:
+        if self.reconcile is None:
+            return
+        try:
+            self.reconcile(*key)
+        except Exception:  # the resync retries; a recheck must not kill the loop's callbacks
+            log.exception("recheck of %s/%s failed", *key)
+
+    def cancel_all(self) -> None:
+        for handle in self.pending.values():
+            handle.cancel()
+        self.pending.clear()
+
+
 def load_seen(kube: Kube, patterns: Sequence[str]) -> Seen | None:
     """What exists now, for the reconcile's hint (seen.py); None if it cannot be listed, and
     then every reconcile reads everything."""
@@ -149,14 +194,20 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     # Before kopf starts watching (it runs start-up handlers first), so the handlers' events
     # only ever update what was listed here.
     memo["seen"] = await loop.run_in_executor(None, load_seen, kube, list(memo["namespaces"]))
+    rechecks = Rechecks(loop, memo["executor"])
+    memo["rechecks"] = rechecks
     memo["reconciler"] = Reconciler(
-        kube, operator_settings, observer=Observer(notifier), seen=memo["seen"]
+        kube, operator_settings, observer=Observer(notifier), seen=memo["seen"], recheck=rechecks
     )
+    rechecks.reconcile = memo["reconciler"].reconcile_named
     memo["resync_task"] = loop.create_task(resync_loop(memo))
 
 
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
+    rechecks: Rechecks | None = memo.get("rechecks")
+    if rechecks is not None:
+        rechecks.cancel_all()
     task: asyncio.Task[None] | None = memo.get("resync_task")
     if task is not None:
         task.cancel()

@@ -114,8 +114,8 @@ def health(
 
     A schedule is unhealthy when its Ready or Healthy condition is False (its CronJobs
     could not be made, or its runs fail or miss their time); unknown while the operator
-    has not reported yet (unhealthy with --strict); suspended schedules are not judged.
-    For scripts and monitoring.
+    has not reported yet (unhealthy with --strict); suspended schedules are not judged,
+    unless a run is Blocked (its pod cannot start). For scripts and monitoring.
 
     \b
     Examples:

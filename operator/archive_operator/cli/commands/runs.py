@@ -151,7 +151,8 @@ def trigger(
 
     Days are local days in the schedule's time zone. The run is an ArchiveRun that the
     operator starts like any other; with --wait the command follows it and exits with
-    0 (Succeeded), 10 (PartiallySucceeded), 11 (Failed) or 12 (Skipped).
+    0 (Succeeded), 10 (PartiallySucceeded), 11 (Failed) or 12 (Skipped), or stops with 14
+    and the reason as soon as the run is Blocked (its pod cannot start, e.g. a missing Secret).
 
     \b
     Examples:

@@ -1,0 +1,136 @@
+"""The runner contract: what the operator and the runner agree on, in one place.
+
+The operator renders a runner Job's environment, names its Jobs, reads the runner's exit code
+and records which days a scheduled run archives; the runner reads that environment, derives its
+day from the Job's name and exits with those codes. Both import this module, so the two sides
+cannot drift apart (issue 13: they once disagreed on what ``offsetDays`` means).
+
+Standard library only: the operator's image holds this module without the runner's
+dependencies (operator/Dockerfile copies it alone).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from enum import IntEnum
+
+# --- environment variables the operator sets and the runner reads --------------------------
+
+ENV_USER = "ARCHIVE_USER"
+ENV_SOURCE_TYPE = "ARCHIVE_SOURCE_TYPE"
+ENV_SOURCE_URL = "ARCHIVE_SOURCE_URL"
+ENV_DESTINATION_TYPE = "ARCHIVE_DESTINATION_TYPE"
+ENV_DESTINATION_URL = "ARCHIVE_DESTINATION_URL"
+ENV_DESTINATION_PATH = "ARCHIVE_DESTINATION_PATH"
+ENV_START = "ARCHIVE_START"
+ENV_END = "ARCHIVE_END"
+# The relative window (see window_dates): its first day, and how many days it has.
+ENV_WINDOW_OFFSET_DAYS = "ARCHIVE_WINDOW_OFFSET_DAYS"
+ENV_WINDOW_DAYS = "ARCHIVE_WINDOW_DAYS"
+ENV_REFERENCE_TIME = "ARCHIVE_REFERENCE_TIME"
+ENV_TIME_ZONE = "ARCHIVE_TIME_ZONE"
+ENV_RECURRENCE = "ARCHIVE_RECURRENCE"
+ENV_ON_CHANGE = "ARCHIVE_ON_CHANGE"
+ENV_DRY_RUN = "ARCHIVE_DRY_RUN"
+ENV_RUN_ID = "ARCHIVE_RUN_ID"
+ENV_TERMINATION_LOG = "ARCHIVE_TERMINATION_LOG"
+ENV_TIMEOUT_SECONDS = "ARCHIVE_TIMEOUT_SECONDS"
+# The Job's name, from which a scheduled run reads the minute it was scheduled for.
+ENV_JOB_NAME = "ARCHIVE_JOB_NAME"
+# A mounted Secret directory; its files hold the credentials (CREDENTIAL_FILES).
+ENV_CREDENTIALS_DIR = "ARCHIVE_CREDENTIALS_DIR"
+
+# Credential environment variable -> the file of the same credential in ENV_CREDENTIALS_DIR
+# (the credentials Secret's keys).
+CREDENTIAL_FILES = {
+    "ARCHIVE_SOURCE_USERNAME": "username",
+    "ARCHIVE_SOURCE_PASSWORD": "password",
+    "ARCHIVE_SOURCE_TOKEN": "token",
+    "ARCHIVE_DESTINATION_USERNAME": "destination-username",
+    "ARCHIVE_DESTINATION_PASSWORD": "destination-password",
+    "ARCHIVE_DESTINATION_TOKEN": "destination-token",
+}
+
+
+# --- exit codes ------------------------------------------------------------------------------
+
+
+class ExitCode(IntEnum):
+    """The runner's exit codes; the operator's Job failure policy and run reasons act on them
+    (docs/runner.md)."""
+
+    SUCCEEDED = 0
+    CRASHED = 1  # an unexpected exception: a bug
+    USAGE = 2  # click's own usage errors (unknown option, ...)
+    PARTIAL = 3  # some objects failed; the rest was archived
+    BAD_CONFIGURATION = 4  # bad settings or rejected credentials: retrying will not help
+    UNREACHABLE = 5  # a server could not be reached or went away: worth retrying
+
+
+# --- the window ------------------------------------------------------------------------------
+
+
+def window_last_offset(offset_days: int, days: int) -> int:
+    """The last archived day, relative to the run's day: ``offset_days + days - 1``.
+
+    It must be <= 0 (a run archives only days that have begun); the CRD's rule on spec.window
+    and the runner's configuration check it.
+    """
+    return offset_days + days - 1
+
+
+def window_dates(run_day: date, offset_days: int, days: int) -> tuple[date, date]:
+    """The inclusive local dates (first, last) a relative window covers.
+
+    ``offset_days`` is the FIRST day relative to ``run_day`` (0 = that day, -1 = the day
+    before) and ``days`` how many days from there: ``(-6, 7)`` is the week ending on the run's
+    day, ``(0, 1)`` the run's day alone. Pure calendar arithmetic on dates: a day in a DST
+    change is still one whole local day.
+    """
+    if days < 1:
+        raise ValueError(f"days must be >= 1, not {days}")
+    first = run_day + timedelta(days=offset_days)
+    return first, first + timedelta(days=days - 1)
+
+
+# --- Job names -------------------------------------------------------------------------------
+
+# A Kubernetes CronJob names each Job "<cronjob>-<scheduled time in minutes since the epoch>".
+_JOB_NAME_MINUTES = re.compile(r"-([0-9]{7,10})$")
+# Plausible suffixes only (2001-09-09 .. 2128-06-11), so an unrelated number such as the 42 of
+# "run-42" is not read as a time.
+_MIN_SCHEDULED_MINUTE = 16_666_667
+_MAX_SCHEDULED_MINUTE = 5_000_000_000 // 60
+
+
+def scheduled_job_name(cronjob: str, scheduled: datetime) -> str:
+    """The Job a CronJob starts for a time: ``<cronjob>-<minutes since the epoch>``.
+
+    Kubernetes' own naming (getJobName); the operator names the record of a missed time the
+    same way, so a time never gets two records.
+    """
+    return f"{cronjob}-{int(scheduled.timestamp()) // 60}"
+
+
+def scheduled_time_from_job_name(job_name: str | None) -> datetime | None:
+    """The scheduled minute (UTC) a CronJob encoded in its Job's name, or None."""
+    if not job_name:
+        return None
+    match = _JOB_NAME_MINUTES.search(job_name)
+    if match is None:
+        return None
+    minutes = int(match.group(1))
+    if not _MIN_SCHEDULED_MINUTE <= minutes <= _MAX_SCHEDULED_MINUTE:
+        return None
+    return datetime.fromtimestamp(minutes * 60, tz=UTC)
+
+
+def is_job_of_cronjob(job_name: str, cronjob: str) -> bool:
+    """Whether ``job_name`` is one a CronJob named ``cronjob`` starts (``<cronjob>-<minute>``)."""
+    if not job_name.startswith(cronjob):
+        return False
+    suffix = job_name[len(cronjob) :]
+    return _JOB_NAME_MINUTES.fullmatch(suffix) is not None and (
+        scheduled_time_from_job_name(job_name) is not None
+    )
