@@ -272,37 +272,36 @@ class ControlPlane:
             ]
         return args
 
-    def _controller_manager_args(self, port: int) -> list[str]:
-        config = self.client_kubeconfig("system:kube-controller-manager")
-        sa = self.pki.directory / "sa.key"
+    def _component_args(self, binary: str, identity: str, port: int) -> list[str]:
+        """What kube-controller-manager and kube-scheduler share: their identity (also for
+        delegated authn/authz of their own endpoints), a loopback port, no leader election."""
+        config = self.client_kubeconfig(identity)
         return [
-            str(self.bin_dir / "kube-controller-manager"),
+            str(self.bin_dir / binary),
             f"--kubeconfig={config}",
             f"--authentication-kubeconfig={config}",
             f"--authorization-kubeconfig={config}",
             "--bind-address=127.0.0.1",
             f"--secure-port={port}",
             "--leader-elect=false",
+            "--v=1",
+        ]
+
+    def _controller_manager_args(self, port: int) -> list[str]:
+        sa = self.pki.directory / "sa.key"
+        return [
+            *self._component_args(
+                "kube-controller-manager", "system:kube-controller-manager", port
+            ),
             "--controllers=*",
             "--use-service-account-credentials",
             f"--service-account-private-key-file={sa}",
             f"--root-ca-file={self.pki.ca.cert}",
             f"--service-cluster-ip-range={SERVICE_RANGE}",
-            "--v=1",
         ]
 
     def _scheduler_args(self, port: int) -> list[str]:
-        config = self.client_kubeconfig("system:kube-scheduler")
-        return [
-            str(self.bin_dir / "kube-scheduler"),
-            f"--kubeconfig={config}",
-            f"--authentication-kubeconfig={config}",
-            f"--authorization-kubeconfig={config}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={port}",
-            "--leader-elect=false",
-            "--v=1",
-        ]
+        return self._component_args("kube-scheduler", "system:kube-scheduler", port)
 
     def _launch(self, component: Component) -> None:
         component.log_path = self.logs / f"{component.name}.log"

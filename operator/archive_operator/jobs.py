@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from archive_runner.contract import ExitCode, scheduled_time_from_job_name
 
 from . import constants as c
 from .api.run import RunError
-from .pod_start import PodWaiting, newest_waiting
+from .pod_start import PodWaiting, newest_waiting, parse_time
 
 Manifest = dict[str, Any]
 
@@ -32,15 +32,6 @@ EXIT_REASONS = {
     int(ExitCode.BAD_CONFIGURATION): "BadConfiguration",
     int(ExitCode.UNREACHABLE): "ServerUnreachable",
 }
-
-
-def parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)

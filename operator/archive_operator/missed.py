@@ -41,8 +41,9 @@ from archive_runner.contract import is_job_of_cronjob, scheduled_job_name
 from . import constants as c
 from .api.run import TERMINAL_PHASES, ArchiveRun
 from .api.schedule import ArchiveScheduleStatus
-from .jobs import JobView, parse_time
+from .jobs import JobView
 from .lifecycle import is_missed_record, scheduled_time
+from .pod_start import parse_time
 from .schedule import CronError, CronSchedule, load_time_zone, next_run, parse_cron
 
 MAX_RECORDS_PER_ENTRY = 100  # like the CronJob controller's "too many missed start times"

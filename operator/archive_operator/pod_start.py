@@ -73,7 +73,8 @@ class Blocked:
     message: str
 
 
-def _time(value: object) -> datetime | None:
+def parse_time(value: object) -> datetime | None:
+    """An RFC 3339 time from the API (a pod's or Job's status), or None."""
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -104,13 +105,17 @@ def pod_waiting(pod: Manifest) -> PodWaiting | None:
     if meta.get("deletionTimestamp") or status.get("phase", "Pending") != "Pending":
         return None
     name = str(meta.get("name", ""))
-    created = _time(meta.get("creationTimestamp"))
+    created = parse_time(meta.get("creationTimestamp"))
     scheduled = _condition(pod, "PodScheduled")
     if scheduled.get("status") == "False" and scheduled.get("reason") == UNSCHEDULABLE:
         message = str(scheduled.get("message") or "")
-        since = _time(scheduled.get("lastTransitionTime")) or created
+        since = parse_time(scheduled.get("lastTransitionTime")) or created
         return PodWaiting(name, UNSCHEDULABLE, message, since)
-    since = _time(scheduled.get("lastTransitionTime")) or _time(status.get("startTime")) or created
+    since = (
+        parse_time(scheduled.get("lastTransitionTime"))
+        or parse_time(status.get("startTime"))
+        or created
+    )
     creating: PodWaiting | None = None
     for container in [
         *(status.get("initContainerStatuses") or []),

@@ -15,30 +15,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
+from tests.e2e.harness import wait_for
 from tests.fixtures.controlplane import RealCluster
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
-T = TypeVar("T")
-
-
-def wait_for(check: Callable[[], T | None], what: str, timeout: float = 60) -> T:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
 @pytest.fixture
@@ -118,7 +106,9 @@ def test_a_pod_runs_with_kubelet_status_and_logs(real_cluster: RealCluster, name
         "echo first line; echo second line; echo 'why it failed' > /dev/termination-log; exit 3"
     )
     real_cluster.kubectl("apply", "-f", "-", input=pod_yaml("p", command), namespace=namespace)
-    body = wait_for(lambda: phase_is(real_cluster, namespace, "p", "Failed"), "the pod to fail")
+    body = wait_for(
+        lambda: phase_is(real_cluster, namespace, "p", "Failed"), "the pod to fail", timeout=60
+    )
     assert body["spec"]["nodeName"] == "node-1"  # bound by the real kube-scheduler
     (status,) = body["status"]["containerStatuses"]
     terminated = status["state"]["terminated"]
@@ -140,7 +130,11 @@ def test_deleting_a_running_pod_stops_it_and_completes_the_deletion(
     marker = f"archive-node-test-{uuid.uuid4().hex[:8]}"
     spec = pod_yaml("sleeper", f"exec sleep 600 # {marker}", terminationGracePeriodSeconds=5)
     real_cluster.kubectl("apply", "-f", "-", input=spec, namespace=namespace)
-    wait_for(lambda: phase_is(real_cluster, namespace, "sleeper", "Running"), "Running")
+    wait_for(
+        lambda: phase_is(real_cluster, namespace, "sleeper", "Running"),
+        "Running",
+        timeout=60,
+    )
     real_cluster.kubectl(
         "delete", "pod", "sleeper", "--wait=true", "--timeout=30s", namespace=namespace
     )
@@ -152,7 +146,9 @@ def test_deleting_a_running_pod_stops_it_and_completes_the_deletion(
 def test_active_deadline_seconds_fails_the_pod(real_cluster: RealCluster, namespace: str) -> None:
     spec = pod_yaml("late", "exec sleep 600", activeDeadlineSeconds=2)
     real_cluster.kubectl("apply", "-f", "-", input=spec, namespace=namespace)
-    body = wait_for(lambda: phase_is(real_cluster, namespace, "late", "Failed"), "the deadline")
+    body = wait_for(
+        lambda: phase_is(real_cluster, namespace, "late", "Failed"), "the deadline", timeout=60
+    )
     assert body["status"]["reason"] == "DeadlineExceeded"
 
 
@@ -170,11 +166,11 @@ def test_a_pod_waits_for_a_missing_secret_then_runs(
             return str(s["state"].get("waiting", {}).get("reason") or "") or None
         return None
 
-    assert wait_for(waiting_reason, "the config error") == "CreateContainerConfigError"
+    assert wait_for(waiting_reason, "the config error", timeout=60) == "CreateContainerConfigError"
     real_cluster.kubectl(
         "create", "secret", "generic", "later", "--from-literal=token=s3cret", namespace=namespace
     )
-    wait_for(lambda: phase_is(real_cluster, namespace, "waits", "Succeeded"), "success")
+    wait_for(lambda: phase_is(real_cluster, namespace, "waits", "Succeeded"), "success", timeout=60)
 
 
 def test_the_node_identity_is_held_to_the_node_authorizer(

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -33,7 +32,7 @@ import pytest
 import yaml
 
 from tests.chart.helm import CHART, Helm, Manifest, install_helm, named
-from tests.fixtures.controlplane import RealCluster
+from tests.fixtures.controlplane import RealCluster, wait_until
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 
@@ -47,7 +46,6 @@ POLICY_NAMES = ("archive-operator-schedule-owner", "archive-operator-run-owner")
 NAMESPACES = ("team-a", "team-b", "team-c")
 SETS = ("default", "oidc", "warn")
 KINDS = {"archiveschedules": "archiveschedule", "archiveruns": "archiverun"}
-WAIT_SECONDS = 30.0
 ROLES = "ownership-real"  # prefix of the test's cluster roles and role bindings
 AGGREGATE_ROLES = ("archive-operator-edit", "archive-operator-view")  # the chart's, by default
 
@@ -214,17 +212,6 @@ class Requests:
                 user, groups, "create", "--dry-run=server", "-f", "-", input=_json(PROBE_RUN)
             ),
         )
-
-
-def wait_until(what: str, check: Callable[[], tuple[bool, object]]) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        ok, seen = check()
-        if ok:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}; last seen: {seen}")
-        time.sleep(0.3)
 
 
 def policy_objects(manifests: list[Manifest]) -> list[Manifest]:

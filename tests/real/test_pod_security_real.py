@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import pytest
 
 from tests.chart.helm import CI_VALUES, Helm, Manifest, container_env, install_helm, of_kind
 from tests.chart.pod_security import restricted_violations, runner_pod_violations
-from tests.fixtures.controlplane import RealCluster
+from tests.fixtures.controlplane import RealCluster, wait_until
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 
@@ -385,17 +384,6 @@ class Restricted:
             }
             self.answers[case.id] = self.create(pod)
         return self.answers[case.id]
-
-
-def wait_until(what: str, check: Callable[[], tuple[bool, object]], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        ok, seen = check()
-        if ok:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}; last seen: {seen}")
-        time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
