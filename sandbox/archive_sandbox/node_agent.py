@@ -36,6 +36,7 @@ from typing import Any
 import aiohttp
 import yaml
 from aiohttp import web
+from archive_controlplane.pki import PKI
 
 from .clock import Clock, Timers
 from .kubelet import POD_IP, Kubelet
@@ -382,8 +383,10 @@ class NodeAgent:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        cert, key = _self_signed(self.scratch)
-        serving.load_cert_chain(cert, key)
+        # A throwaway CA's serving certificate: the API server does not verify the node's log
+        # server (no --kubelet-certificate-authority), as with a kubelet's self-signed one.
+        pair = PKI(self.scratch / "pki").serving("node-agent")
+        serving.load_cert_chain(pair.cert, pair.key)
         site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=serving)
         await site.start()
         self.log_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
@@ -508,42 +511,3 @@ class NodeAgent:
                     since_status = 0.0
             except Exception as e:  # keep beating: a missed renewal is retried in 10 s
                 log.warning("node heartbeat: %s", e)
-
-
-def _self_signed(directory: Path) -> tuple[str, str]:
-    """The log server's certificate: self-signed, as a kubelet's is without a serving CSR."""
-    import ipaddress
-    from datetime import timedelta
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "archive-node-agent")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(POD_IP))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "serving.crt", directory / "serving.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path)
