@@ -21,6 +21,7 @@ import kubernetes
 import urllib3
 
 from . import constants as c
+from .cluster_clock import ClusterClock
 from .errors import Conflict, KubeError, NotFound, Rejected, Transient
 
 log = logging.getLogger(__name__)
@@ -87,10 +88,17 @@ def _schedules(namespace: str | None) -> str:
 
 
 class Kube:
-    """Typed operations on the objects the operator reads and writes."""
+    """Typed operations on the objects the operator reads and writes.
 
-    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+    With ``clock``, every answer's ``Date`` header (errors' too) is reported to it as the answer
+    arrives: the operator's "now" is the API server's (cluster_clock.py).
+    """
+
+    def __init__(
+        self, api_client: kubernetes.client.ApiClient, clock: ClusterClock | None = None
+    ) -> None:
         self._api = api_client
+        self.clock = clock
 
     def request(
         self,
@@ -114,6 +122,8 @@ class Kube:
             response = self._api.call_api(
                 method, url, header_params=headers, body=body, _request_timeout=TIMEOUT_SECONDS
             )
+            if self.clock is not None:  # the headers have arrived (the body is read below)
+                self.clock.observe(response.headers.get("Date"))
             data: bytes = response.read()  # type: ignore[no-untyped-call]
         except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise Transient(f"{method} {path}: {exc}") from exc

@@ -10,6 +10,9 @@ moves the whole sandbox at once:
 
 `Timers` turns "wake me at sandbox time T" into asyncio callbacks that follow the clock: they fire
 when the clock reaches T, whether it got there by running or by being set.
+
+The API server's answers carry this clock's time in their `Date` header (`http_date`), as
+kube-apiserver's carry its own: clients learn the cluster's time from it.
 """
 
 from __future__ import annotations
@@ -103,6 +106,20 @@ class Clock:
     def unsubscribe(self, listener: Callable[[], None]) -> None:
         with contextlib.suppress(ValueError):
             self._listeners.remove(listener)
+
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(moment: datetime) -> str:
+    """RFC 7231 IMF-fixdate, as Go's net/http writes the ``Date`` header (English names whatever
+    the locale; the second truncated): ``Sun, 06 Nov 1994 08:49:37 GMT``."""
+    utc = _aware(moment).astimezone(UTC)
+    return (
+        f"{_WEEKDAYS[utc.weekday()]}, {utc.day:02d} {_MONTHS[utc.month - 1]} {utc.year:04d} "
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d} GMT"
+    )
 
 
 def _bad_speed(speed: float) -> str:

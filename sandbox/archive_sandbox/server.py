@@ -8,6 +8,9 @@
 `register_subresource(group, plural, name, handler)` plugs in subresources served outside the
 store (e.g. `pods/log` by the local kubelet); a handler is
 `async (request, rt, namespace, name) -> aiohttp.web.StreamResponse`.
+
+Every answer's `Date` header is the sandbox clock's time (`store.now`), not aiohttp's real
+time: kube-apiserver's Date is its own clock, and clients learn the cluster's time from it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from aiohttp import web
 from . import errors as err
 from . import nonresource, protobuf, tables
 from .auth import Users
+from .clock import http_date
 from .faults import Fault, FaultInjector, fault_extra
 from .meta import rfc3339
 from .requestlog import RequestLog, RequestRecord
@@ -63,6 +67,7 @@ class SandboxServer:
         self.url = ""
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
+        self.app.on_response_prepare.append(self._date_header)
 
     def register_subresource(
         self, group: str, plural: str, name: str, handler: SubresourceHandler
@@ -86,6 +91,11 @@ class SandboxServer:
         await self.store.stop()
         if self._runner:
             await self._runner.cleanup()
+
+    async def _date_header(self, _request: web.Request, response: web.StreamResponse) -> None:
+        """The sandbox clock's time (read now: `Workloads` installs its clock as `store.now`)
+        in place of the real time aiohttp would add; watch streams get it when they start."""
+        response.headers["Date"] = http_date(self.store.now())
 
     # --- dispatch ---------------------------------------------------------------------------
 

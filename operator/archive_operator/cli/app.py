@@ -1,7 +1,9 @@
 """Per-invocation state shared by the commands: kube options, the client, clock and terminal.
 
 Tests build an :class:`App` with a fake client factory and a fixed clock and pass it as the
-click ``obj``; the real entry point builds the default one.
+click ``obj``; the real entry point builds the default one, whose clock is the cluster's: the
+API server's time learned from the ``Date`` header of the client's answers (cluster_clock.py),
+so ages and "in 5h" agree with the objects' timestamps even when the local clock does not.
 """
 
 from __future__ import annotations
@@ -10,24 +12,31 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..cluster_clock import ClusterClock
+
 if TYPE_CHECKING:
     from .client import Client
+
+# The cluster's time as this process has learned it: the real client reports every answer's
+# Date header here. Before any answer it is the local clock; commands read the clock after
+# they have read the objects they show.
+CLUSTER_CLOCK = ClusterClock()
 
 
 def _real_client(app: App) -> Client:
     from .client import Client
     from .kubeconfig import load_target
 
-    return Client(load_target(app.kubeconfig, app.context, app.namespace))
+    return Client(load_target(app.kubeconfig, app.context, app.namespace), clock=CLUSTER_CLOCK)
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return CLUSTER_CLOCK.now()
 
 
 def _colour_default() -> bool:

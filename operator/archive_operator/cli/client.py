@@ -15,11 +15,14 @@ import ssl
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from .errors import ApiError, Unreachable
 from .kubeconfig import Target
+
+if TYPE_CHECKING:
+    from ..cluster_clock import ClusterClock
 
 USER_AGENT = "kubectl-archive/0.1.0"
 REQUEST_TIMEOUT = 30.0
@@ -76,10 +79,17 @@ def _ssl_context(target: Target) -> ssl.SSLContext:
 
 
 class Client:
-    """Typed-enough REST calls: get, list, create, merge-patch, delete, watch, pod logs."""
+    """Typed-enough REST calls: get, list, create, merge-patch, delete, watch, pod logs.
 
-    def __init__(self, target: Target, timeout: float = REQUEST_TIMEOUT) -> None:
+    With ``clock``, every answer's ``Date`` header is reported to it as the answer arrives, so
+    the plugin's "now" is the API server's (cluster_clock.py): ages agree with the cluster.
+    """
+
+    def __init__(
+        self, target: Target, timeout: float = REQUEST_TIMEOUT, clock: ClusterClock | None = None
+    ) -> None:
         self.target = target
+        self.clock = clock
         self.namespace = target.namespace
         self.user_name = target.user_name
         self._url = urlsplit(target.server)
@@ -125,6 +135,8 @@ class Client:
                     method, self._url.path + path, body=data, headers=self._headers(content_type)
                 )
                 response = conn.getresponse()
+                if self.clock is not None:  # the headers have just arrived
+                    self.clock.observe(response.getheader("Date"))
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 conn.close()
                 self._conn = None

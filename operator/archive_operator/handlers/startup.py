@@ -25,13 +25,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import kopf
 
 from .. import constants as c
 from .. import metrics
+from ..cluster_clock import ClusterClock
 from ..errors import KubeError
 from ..kube import PAGE_SIZE, Kube, load_api_client
 from ..notify import Notifier, RunOutcome
@@ -100,7 +101,9 @@ class Observer:
         self.notifier.submit(url, kind, outcome)
 
 
-def notify_failed(kube: Kube, loop: asyncio.AbstractEventLoop) -> Any:
+def notify_failed(
+    kube: Kube, loop: asyncio.AbstractEventLoop, clock: Callable[[], datetime]
+) -> Any:
     """The notifier's failure callback: a Warning Event on the schedule (posted off the loop)."""
 
     def post(outcome: RunOutcome, reason: str) -> None:
@@ -114,7 +117,7 @@ def notify_failed(kube: Kube, loop: asyncio.AbstractEventLoop) -> Any:
                 type_="Warning",
                 reason="NotificationFailed",
                 message=message,
-                now=datetime.now(UTC),
+                now=clock(),
             ),
         )
 
@@ -185,9 +188,13 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     configure_kopf(settings)
     operator_settings: Settings = memo["settings"]
     metrics.start_metrics_server(operator_settings.metrics_port)
-    kube = Kube(load_api_client())
+    # One clock, the cluster's: every answer of the API server tells its time (Date header),
+    # and the reconciler compares the objects' timestamps with that, not with this node's clock.
+    clock = ClusterClock()
+    memo["clock"] = clock
+    kube = Kube(load_api_client(), clock=clock)
     loop = asyncio.get_running_loop()
-    notifier = Notifier(on_failure=notify_failed(kube, loop))
+    notifier = Notifier(on_failure=notify_failed(kube, loop, clock.now))
     await notifier.start()
     memo["notifier"] = notifier
     memo["executor"] = settings.execution.executor
@@ -197,7 +204,12 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     rechecks = Rechecks(loop, memo["executor"])
     memo["rechecks"] = rechecks
     memo["reconciler"] = Reconciler(
-        kube, operator_settings, observer=Observer(notifier), seen=memo["seen"], recheck=rechecks
+        kube,
+        operator_settings,
+        clock=clock.now,  # learned from load_seen's listings above, before the first reading
+        observer=Observer(notifier),
+        seen=memo["seen"],
+        recheck=rechecks,
     )
     rechecks.reconcile = memo["reconciler"].reconcile_named
     memo["resync_task"] = loop.create_task(resync_loop(memo))
@@ -221,7 +233,7 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
 
 async def resync_loop(memo: kopf.Memo) -> None:
     """Every resync interval, reconcile every schedule in scope: the drift check, and the
-    Healthy condition kept current (it changes with time alone, e.g. Overdue)."""
+    Healthy condition and coverage kept current (they change with time alone)."""
     settings: Settings = memo["settings"]
     reconciler: Reconciler = memo["reconciler"]
     patterns: list[str] = list(memo["namespaces"])
