@@ -16,97 +16,30 @@ In order of precedence, Healthy is
    scheduled times in a row were not started by the CronJobs (missed.py). Skipped runs are not
    failures, so they never count in ``consecutiveFailures``, but runs that keep being skipped
    are an alarm even when the runs that do start succeed;
-6. False, ``Overdue``: the last success (or, before the first one, the creation of the schedule)
-   is older than the longest interval between the schedule's runs plus a grace;
+6. False, ``DaysNotArchived``: a local day the schedule owes is still not archived
+   ``grace`` after its due time — when the schedule's own runs had their last chance at it and
+   a catch-up run should have closed it (coverage.py). A day in progress (a run archiving it)
+   does not count, and a DST day is never a false alarm: its gap is due at the time the clock
+   would have shown, and the catch-up closes it;
 7. True, ``RunsSucceeding`` (a success is on record), ``NoSuccessYet`` (only failures so far,
    fewer than the threshold) or ``NoRunsYet``.
 
-The interval is the longest gap between consecutive runs of all entries together, measured as
-a UTC duration: a daily entry is 24 h, a weekly one the longest gap between its days, a cron
-entry the longest gap between its runs (sampled with archive_operator.schedule, in UTC). DST
-therefore never changes the interval; the grace absorbs the hour a DST change adds to one day,
-the run's own duration and its start-up time. A schedule without entries (manual runs only) is
-never Overdue: its health depends on failures and on Ready only.
+Health used to compare the age of the last success with the schedule's longest interval
+("Overdue"); a day is the unit users are promised, so health now reads coverage instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from itertools import pairwise
-from zoneinfo import ZoneInfo
 
 from .api.base import Condition
-from .api.schedule import ArchiveSchedule
-from .errors import SpecError
-from .render import resolve_entry
-from .schedule import CronError, next_run, parse_cron
+from .api.schedule import ArchiveSchedule, CoverageGap
+from .coverage import RUN_IN_PROGRESS
 from .status import READY, ReadyState, set_condition
 
 HEALTHY = "Healthy"
 FAILURE_THRESHOLD = 3
-
-# Cron entries are sampled from a fixed instant, so the result is cacheable and the same on
-# every call. Schedules that repeat every week (any day of month, any month) need two weeks of
-# samples; others (day-of-month or month restrictions) a little over a year, capped in runs so
-# that a cron firing every minute stays cheap.
-_SAMPLE_FROM = datetime(2001, 1, 1, tzinfo=UTC)  # a Monday
-_WEEKLY_SPAN = timedelta(days=15)
-_YEARLY_SPAN = timedelta(days=400)
-_MAX_SAMPLES = 1500
-_UTC_ZONE = ZoneInfo("UTC")
-
-
-@lru_cache(maxsize=2048)
-def cron_runs(expression: str) -> tuple[datetime, ...]:
-    """Runs of ``expression`` in UTC from a fixed instant, enough to see its longest gap.
-
-    Empty for an expression Kubernetes rejects or one that never fires.
-    """
-    try:
-        schedule = parse_cron(expression)
-    except CronError:
-        return ()
-    repeats_weekly = len(schedule.months) == 12 and len(schedule.days_of_month) == 31
-    horizon = _SAMPLE_FROM + (_WEEKLY_SPAN if repeats_weekly else _YEARLY_SPAN)
-    runs: list[datetime] = []
-    current = _SAMPLE_FROM
-    while len(runs) < _MAX_SAMPLES:
-        found = next_run(schedule, current, _UTC_ZONE)
-        if found is None or (found > horizon and len(runs) >= 2):
-            break
-        runs.append(found)
-        current = found
-    return tuple(runs)
-
-
-def longest_interval(crons: Iterable[str]) -> timedelta | None:
-    """The longest gap between consecutive runs of all the crons together (None: no repeats).
-
-    Gaps are taken only up to where every cron's samples still reach, so a cron sampled over a
-    short span (a frequent one) is not mistaken for having stopped.
-    """
-    samples = [runs for runs in (cron_runs(c) for c in crons) if len(runs) >= 2]
-    if not samples:
-        return None
-    end = min(runs[-1] for runs in samples)
-    merged = sorted({t for runs in samples for t in runs if t <= end})
-    return max(later - earlier for earlier, later in pairwise(merged))
-
-
-def schedule_interval(schedule: ArchiveSchedule) -> timedelta | None:
-    """The longest interval between the schedule's runs (jitter included), or None.
-
-    Entries the operator cannot render (an invalid cron) are left out: Ready reports them.
-    """
-    crons = []
-    for index, entry in enumerate(schedule.spec.schedules):
-        try:
-            crons.append(resolve_entry(schedule, index, entry).cron)
-        except (SpecError, ValueError):
-            continue
-    return longest_interval(crons)
 
 
 def healthy_condition(
@@ -114,26 +47,24 @@ def healthy_condition(
     now: datetime,
     *,
     grace: timedelta,
-    created: datetime | None = None,
     failure_threshold: int = FAILURE_THRESHOLD,
     blocked: Sequence[tuple[str, str]] = (),
+    gaps: Sequence[CoverageGap] = (),
 ) -> Condition:
     """The Healthy condition as of ``now`` (see the module doc for the rules).
 
-    ``created`` is the schedule's creationTimestamp: a schedule that has never succeeded is
-    Overdue once it has existed longer than one interval plus ``grace``. Without it (and
-    without a success), a schedule is not judged Overdue. ``blocked``: (run name, its status
-    message) of each Blocked run. lastTransitionTime is kept when the status (True/False) does
-    not change.
+    ``grace``: how long a gap may stay open after its due time. ``blocked``: (run name, its
+    status message) of each Blocked run. ``gaps``: the schedule's coverage gaps, oldest first.
+    lastTransitionTime is kept when the status (True/False) does not change.
     """
     now = _as_utc(now)
     state = health_state(
         schedule,
         now,
         grace=grace,
-        created=_aware(created or _creation_timestamp(schedule)),
         failure_threshold=failure_threshold,
         blocked=blocked,
+        gaps=gaps,
     )
     conditions = set_condition(
         schedule.status.conditions, HEALTHY, state, schedule.metadata.generation, now
@@ -146,9 +77,9 @@ def health_state(
     now: datetime,
     *,
     grace: timedelta,
-    created: datetime | None,
     failure_threshold: int,
     blocked: Sequence[tuple[str, str]] = (),
+    gaps: Sequence[CoverageGap] = (),
 ) -> ReadyState:
     status = schedule.status
     ready = status.condition(READY)
@@ -187,10 +118,24 @@ def health_state(
             f"{failure_threshold}); their Skipped ArchiveRuns give the reasons; {since_success}",
         )
 
-    interval = schedule_interval(schedule)
-    overdue = _overdue_message(interval, grace, last_success, created, now)
-    if overdue is not None:
-        return ReadyState("False", "Overdue", overdue)
+    late = [
+        g
+        for g in gaps
+        if g.reason != RUN_IN_PROGRESS and g.due_time is not None and g.due_time + grace < now
+    ]
+    if late:
+        missing = sum((g.end - g.start).days + 1 for g in late)
+        oldest = late[0]
+        days = oldest.start.isoformat() + (
+            f"..{oldest.end.isoformat()}" if oldest.end != oldest.start else ""
+        )
+        return ReadyState(
+            "False",
+            "DaysNotArchived",
+            f"{missing} local day{'s' if missing != 1 else ''} not archived more than "
+            f"{_span(grace)} after their last scheduled chance, the oldest {days} "
+            f"({oldest.reason}: {oldest.message}); catch-up runs retry with backoff",
+        )
 
     failed = f"; {failures} recent run{'s' if failures != 1 else ''} failed" if failures else ""
     if missed:
@@ -201,35 +146,6 @@ def health_state(
     if failures:
         return ReadyState("True", "NoSuccessYet", f"{since_success}{failed}")
     return ReadyState("True", "NoRunsYet", "No run has finished yet")
-
-
-def _overdue_message(
-    interval: timedelta | None,
-    grace: timedelta,
-    last_success: datetime | None,
-    created: datetime | None,
-    now: datetime,
-) -> str | None:
-    if interval is None:
-        return None
-    expected = f"expected at most {_span(interval)} + {_span(grace)}"
-    if last_success is not None:
-        age = now - last_success
-        if age > interval + grace:
-            return f"last success {_stamp(last_success)} is {_span(age)} old; {expected}"
-        return None
-    if created is not None and now - created > interval + grace:
-        return (
-            f"no successful run since the schedule was created {_stamp(created)}, "
-            f"{_span(now - created)} ago; {expected}"
-        )
-    return None
-
-
-def _creation_timestamp(schedule: ArchiveSchedule) -> datetime | None:
-    # ObjectMeta may gain creation_timestamp; until then callers pass ``created``.
-    value = getattr(schedule.metadata, "creation_timestamp", None)
-    return value if isinstance(value, datetime) else None
 
 
 def _as_utc(moment: datetime) -> datetime:

@@ -39,6 +39,7 @@ from .render import owner_reference
 from .schedule import load_time_zone
 
 MAX_RUN_DAYS = 366  # the CRD's bound on end - start, checked again here
+CATCH_UP = "catchup"  # the trigger of runs the operator makes to close coverage gaps
 
 EventType = Literal["Normal", "Warning"]
 
@@ -98,11 +99,13 @@ def validate_run(
 ) -> tuple[str, str] | None:
     """(reason, message) if a manual/backfill run cannot run against this schedule."""
     spec = run.spec
-    if spec.trigger == "scheduled" and run.metadata.labels.get(c.LABEL_TRIGGER) != "scheduled":
+    if spec.trigger in ("scheduled", CATCH_UP) and (
+        run.metadata.labels.get(c.LABEL_TRIGGER) != spec.trigger
+    ):
         return (
             "InvalidTrigger",
-            "spec.trigger: 'scheduled' is set by the operator for CronJob runs; "
-            "create the run with trigger manual or backfill",
+            f"spec.trigger: {spec.trigger!r} is set by the operator for the runs it makes "
+            "(CronJob runs, catch-up runs); create the run with trigger manual or backfill",
         )
     if schedule.metadata.deletion_timestamp is not None:
         return (
@@ -638,6 +641,34 @@ def scheduled_record(
             "end": end.isoformat(),
             "trigger": "scheduled",
             "dryRun": False,
+        },
+    }
+
+
+def catch_up_run(schedule: ArchiveSchedule, name: str, start: date, end: date) -> dict[str, Any]:
+    """The ArchiveRun the operator makes to archive owed days no run archived (coverage.py)."""
+    return {
+        "apiVersion": c.API_VERSION,
+        "kind": c.RUN_KIND,
+        "metadata": {
+            "name": name,
+            "namespace": schedule.metadata.namespace,
+            "labels": {
+                **c.common_labels(),
+                c.LABEL_SCHEDULE: c.label_value(schedule.metadata.name),
+                c.LABEL_USER: c.label_value(schedule.spec.user),
+                c.LABEL_TRIGGER: CATCH_UP,
+            },
+            "annotations": {c.ANNOTATION_USER: schedule.spec.user},
+            "ownerReferences": [owner_reference(schedule)],
+        },
+        "spec": {
+            "scheduleRef": {"name": schedule.metadata.name},
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "trigger": CATCH_UP,
+            "dryRun": False,
+            "requestedBy": c.OPERATOR_NAME,
         },
     }
 

@@ -87,8 +87,8 @@ class MissedRecorder:
             for time in check.to_record:
                 start, end = scheduled_window(schedule, time.time, item.day_shift)
                 message = (
-                    f"{time.message}; to archive {start.isoformat()}..{end.isoformat()}, "
-                    "create a manual run for those days"
+                    f"{time.message}; days of {start.isoformat()}..{end.isoformat()} no other "
+                    "run archives get a catch-up run (status.coverage)"
                 )
                 annotations = {
                     c.ANNOTATION_MISSED_REASON: time.reason,

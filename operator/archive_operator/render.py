@@ -16,7 +16,16 @@ from . import constants as c
 from .api.run import ArchiveRun
 from .api.schedule import ArchiveSchedule, ArchiveScheduleSpec, ScheduleEntry
 from .errors import SpecError
-from .schedule import CronError, daily_cron, jitter_minutes, load_time_zone, parse_cron, weekly_cron
+from .schedule import (
+    CronError,
+    daily_cron,
+    fires,
+    jitter_minutes,
+    load_time_zone,
+    never_fires_explanation,
+    parse_cron,
+    weekly_cron,
+)
 from .settings import Settings
 
 Manifest = dict[str, Any]
@@ -73,7 +82,7 @@ def resolve_entry(schedule: ArchiveSchedule, index: int, entry: ScheduleEntry) -
     else:
         assert entry.cron is not None
         try:
-            parse_cron(entry.cron)
+            parsed = parse_cron(entry.cron)
         except CronError as exc:
             raise SpecError(
                 "InvalidSchedule",
@@ -83,6 +92,11 @@ def resolve_entry(schedule: ArchiveSchedule, index: int, entry: ScheduleEntry) -
                 "write five fields within minute 0-59, hour 0-23, day 1-31, month 1-12, "
                 'weekday 0-6 (e.g. "30 2 * * 1-5") or a macro such as @daily',
             ) from None
+        if not fires(parsed):
+            problem, fix = never_fires_explanation(parsed)
+            raise SpecError(
+                "CronNeverFires", f"spec.schedules[{index}].cron", entry.cron, problem, fix
+            )
         return ResolvedEntry(entry, index, entry.cron, 0, c.cronjob_name(meta.name, entry.name))
     return ResolvedEntry(
         entry, index, derived.cron, derived.day_shift, c.cronjob_name(meta.name, entry.name)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import pydantic
 
 from . import constants as c
-from . import health, missed
+from . import coverage, health, missed
 from .api.run import ArchiveRun, ArchiveRunStatus
 from .api.schedule import ArchiveSchedule, ArchiveScheduleStatus
 from .blocked_runs import BLOCKED
@@ -28,6 +28,7 @@ from .lifecycle import (
     Finished,
     Hold,
     LifecyclePlan,
+    catch_up_run,
     plan_lifecycle,
     record_for_job,
     unrecorded_jobs,
@@ -41,6 +42,7 @@ from .render import (
     render_run_job,
     resolve_entries,
 )
+from .schedule import load_time_zone, parse_cron
 from .seen import Hint
 from .settings import Settings
 
@@ -91,6 +93,20 @@ def run_status_patch(current: ArchiveRunStatus, new: ArchiveRunStatus) -> dict[s
     old_wire, new_wire = current.to_kube(), new.to_kube()
     keys = sorted(set(old_wire) | set(new_wire))
     return {k: new_wire.get(k) for k in keys if old_wire.get(k) != new_wire.get(k)}
+
+
+def _span(run: ArchiveRun, status: ArchiveRunStatus) -> coverage.RunSpan:
+    return coverage.RunSpan(
+        name=run.metadata.name,
+        trigger=run.spec.trigger,
+        start=run.spec.start,
+        end=run.spec.end,
+        phase=status.phase,
+        completion_time=status.completion_time,
+        reason=status.reason,
+        message=status.message,
+        dry_run=run.spec.dry_run,
+    )
 
 
 def outcome_of(schedule: ArchiveSchedule, run: ArchiveRun, now: datetime) -> RunOutcome:
@@ -193,6 +209,9 @@ class RunLifecycle:
         self._act(schedule, runs, plan, now)
         assert plan.schedule_status is not None
         new = missed.with_missed(plan.schedule_status, checks)
+        covered = self._coverage(schedule, runs, plan, resolved, hold, now)
+        if covered is not None:
+            new = new.model_copy(update={"coverage": covered.coverage})
         blocked = [
             (name, status.message or status.reason or "")
             for name, status in plan.statuses.items()
@@ -203,6 +222,7 @@ class RunLifecycle:
             now,
             grace=timedelta(seconds=self.settings.health_grace_seconds),
             blocked=blocked,
+            gaps=covered.gaps if covered is not None else (),
         )
         conditions = [condition if x.type == health.HEALTHY else x for x in new.conditions]
         if condition not in conditions:
@@ -210,11 +230,69 @@ class RunLifecycle:
         new = new.model_copy(update={"conditions": conditions})
         self._observe(schedule, plan, new, now)
         self.missed_times.observe(schedule, checks)
-        if plan.recheck_at is not None and self.recheck is not None:
+        recheck_at = plan.recheck_at
+        if covered is not None and covered.recheck_at is not None:
+            recheck_at = min(filter(None, (recheck_at, covered.recheck_at)))
+        if recheck_at is not None and self.recheck is not None:
             meta = schedule.metadata
-            delay = (plan.recheck_at - now).total_seconds()
+            delay = (recheck_at - now).total_seconds()
             self.recheck(meta.namespace, meta.name, max(delay, 0.0) + 1.0)
         return new
+
+    def _coverage(
+        self,
+        schedule: ArchiveSchedule,
+        runs: list[ArchiveRun],
+        plan: LifecyclePlan,
+        resolved: list[ResolvedEntry] | None,
+        hold: Hold | None,
+        now: datetime,
+    ) -> coverage.CoverageDecision | None:
+        """Decide the schedule's coverage (coverage.py) and start its catch-up run, if any.
+
+        None while the entries cannot be resolved (not Ready): the coverage status stays.
+        """
+        if resolved is None:
+            return None
+        window = schedule.spec.window
+        entries = [
+            coverage.EntryDays(
+                item.entry.name,
+                parse_cron(item.cron),
+                window.offset_days - item.day_shift,
+                window.days,
+            )
+            for item in resolved
+        ]
+        spans = [_span(run, plan.statuses.get(run.metadata.name, run.status)) for run in runs]
+        decision = coverage.decide(
+            schedule.metadata.name,
+            entries,
+            load_time_zone(schedule.spec.time_zone),
+            schedule.metadata.creation_timestamp or now,
+            schedule.status.coverage,
+            spans,
+            [_span(item.run, item.run.status) for item in plan.finished],
+            now,
+            hold=hold.reason if hold is not None else None,
+        )
+        catch_up = decision.catch_up
+        if catch_up is not None:
+            try:
+                self.kube.create_run(
+                    catch_up_run(schedule, catch_up.name, catch_up.start, catch_up.end)
+                )
+            except Conflict:
+                return decision  # made by an earlier attempt: it is followed like any run
+            days = f"{catch_up.start.isoformat()}..{catch_up.end.isoformat()}"
+            self.post_event(
+                involved_schedule(schedule),
+                "Normal",
+                "CatchUpStarted",
+                f"archiving {days}, not archived yet ({catch_up.reason}: {catch_up.message}): "
+                f"catch-up run {catch_up.name}",
+            )
+        return decision
 
     def _record_scheduled(
         self, schedule: ArchiveSchedule, runs: list[ArchiveRun], jobs: list[JobView], now: datetime

@@ -16,8 +16,11 @@ from __future__ import annotations
 import calendar
 import hashlib
 import re
+import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MACROS: dict[str, str] = {
@@ -186,9 +189,81 @@ def parse_cron(expression: str) -> CronSchedule:
     )
 
 
+# The longest each month gets, leap years included (February 29).
+_LONGEST_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def fires(schedule: CronSchedule) -> bool:
+    """Whether the schedule fires at all: some day matches it at least once in every four
+    years (February 29 comes in leap years). Kubernetes accepts "0 0 30 2 *" and
+    "0 0 31 4,6 *", which never fire (its CronJob then never makes a Job).
+
+    Minutes, hours and months are never empty, so only the day can be missing. When both day
+    fields are restricted a day matches if either does, and every month has every weekday, so
+    such a schedule fires; likewise when only the weekdays are restricted (the day of the month
+    is then "*"). Left: a restricted day of the month with any weekday ("*" or "?"), which
+    fires only if one of its days exists in one of its months.
+    """
+    if not schedule.dow_star or schedule.dom_star:
+        return True
+    return any(
+        day <= _LONGEST_MONTH[month - 1]
+        for month in schedule.months
+        for day in schedule.days_of_month
+    )
+
+
+def _listing(items: list[str], word: str) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
+
+
+def never_fires_explanation(schedule: CronSchedule) -> tuple[str, str]:
+    """(what is wrong, the fix) for a schedule that does not fire(), in words for a user."""
+    months = sorted(schedule.months)
+    month_names = _listing([calendar.month_name[m] for m in months], "and")
+    days = _listing([str(d) for d in sorted(schedule.days_of_month)], "or")
+    # The last day every month named has in every year: February 28, else the 30th.
+    fields = schedule.expression.split()
+    same_day = " ".join([*fields[:2], "28" if 2 in months else "30", *fields[3:]])
+    mondays = " ".join([*fields[:2], "*", fields[3], "1"])
+    problem = (
+        f"never fires: {month_names} {'has' if len(months) == 1 else 'have'} no day {days} "
+        "(February has at most 29 days; April, June, September and November 30)"
+    )
+    fix = (
+        f'use a day of the month every month named has, e.g. "{same_day}", or days of the '
+        f'week instead, e.g. "{mondays}" for Mondays'
+    )
+    return problem, fix
+
+
+# Names a time-zone database ships that are not time zones: "Factory" (the tz database's
+# placeholder for "not configured", abbreviated -00) and the files some systems add beside the
+# zones ("localtime", "posixrules"). "Local" is Go's name for the host's zone, which Kubernetes
+# refuses in a CronJob.
+NOT_TIME_ZONES = frozenset({"Factory", "localtime", "posixrules", "Local"})
+
+
+@cache
+def iana_time_zones() -> frozenset[str]:
+    """The zone names of the IANA tz database: what spec.timeZone may be.
+
+    Read from the ``tzdata`` package when it is installed (the list the ArchiveSchedule CRD's
+    rule is generated from, by scripts/crd_time_zones.py), else from the system's database,
+    as ``zoneinfo.available_timezones()`` finds them; minus NOT_TIME_ZONES.
+    """
+    try:
+        listing = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8")
+        names = {line.strip() for line in listing.splitlines() if line.strip()}
+    except (ImportError, FileNotFoundError):
+        names = zoneinfo.available_timezones()
+    return frozenset(names - NOT_TIME_ZONES)
+
+
 def load_time_zone(name: str) -> ZoneInfo:
-    """The zone Kubernetes would load for spec.timeZone; ValueError when it knows none."""
-    if name == "Local" or not name:
+    """The zone spec.timeZone names; ValueError unless it is a zone of the IANA tz database
+    (iana_time_zones(), the CRD's list) that this process can load."""
+    if name not in iana_time_zones():
         raise ValueError(f"unknown time zone {name!r}")
     try:
         return ZoneInfo(name)

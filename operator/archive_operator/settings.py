@@ -15,7 +15,7 @@ runner defaults here.
 | ARCHIVE_OPERATOR_RUNNER_TTL_SECONDS_AFTER_FINISHED | 86400                                 |
 | ARCHIVE_OPERATOR_NAMESPACES                        | "" (all namespaces), comma-separated  |
 | ARCHIVE_OPERATOR_RESYNC_SECONDS                    | 300 (drift check and Healthy refresh) |
-| ARCHIVE_OPERATOR_HEALTH_GRACE_SECONDS              | 3600 (late success before Overdue)    |
+| ARCHIVE_OPERATOR_HEALTH_GRACE_SECONDS              | 3600 (open gap before DaysNotArchived)|
 | ARCHIVE_OPERATOR_LOG_LEVEL                         | info (debug, info, warning, error)    |
 | ARCHIVE_OPERATOR_LOG_FORMAT                        | json (json or text)                   |
 | ARCHIVE_OPERATOR_METRICS_PORT                      | 0 (off)                               |

@@ -35,6 +35,8 @@ OWNED_FIELDS = (
     "missedRuns",
     "lastMissedTime",
     "consecutiveMissed",
+    # Written by the coverage decision (coverage.py, through runs.py).
+    "coverage",
 )
 
 
@@ -153,10 +155,22 @@ def status_patch(current: ArchiveScheduleStatus, new: ArchiveScheduleStatus) -> 
     """A JSON merge patch of the owned fields that changed ({} when none did)."""
     old_wire, new_wire = _owned(current), _owned(new)
     return {
-        key: new_wire.get(key)  # None deletes the field in a merge patch
+        key: _merge_value(old_wire.get(key), new_wire.get(key))
         for key in OWNED_FIELDS
         if old_wire.get(key) != new_wire.get(key)
     }
+
+
+def _merge_value(old: Any, new: Any) -> Any:
+    """``new`` as a merge-patch value over ``old``: None deletes; an object patches the old
+    one key by key, so a key it no longer has must be sent as None to be deleted."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return {
+            key: _merge_value(old.get(key), new.get(key))
+            for key in sorted(set(old) | set(new))
+            if old.get(key) != new.get(key)
+        }
+    return new
 
 
 def _owned(status: ArchiveScheduleStatus) -> dict[str, Any]:

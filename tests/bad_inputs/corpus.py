@@ -2,11 +2,11 @@
 the layer that must reject it and what it must say.
 
 - ``api``: rejected by the API server (OpenAPI schema, CEL rules, strict field validation,
-  object names) through the real kubectl: tests/crds/bad/ (reused, 28 cases) and api/ here.
+  object names) through the real kubectl: tests/crds/bad/ (reused, 31 cases) and api/ here.
 - ``plugin``: rejected by ``kubectl archive`` itself before any request (PLUGIN_CASES).
 - ``operator``: accepted by the API, refused by the operator with a condition or run phase and
-  a Warning Event, because only it can know (time-zone database, cron ranges, today, whether the
-  referenced schedule exists): operator/ here.
+  a Warning Event, because only it can know (cron ranges, a cron spelled so the CRD's rule cannot
+  see that it never fires, today, whether the referenced schedule exists): operator/ here.
 """
 
 from __future__ import annotations

@@ -56,6 +56,19 @@ def test_create_from_flags_builds_the_schedule(run_cli: Run) -> None:
     }
 
 
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "Factory", "posix/Europe/London"])
+def test_create_refuses_a_time_zone_the_crd_refuses(run_cli: Run, zone: str) -> None:
+    done = run_cli(
+        "create", "dave", "--user", "dave", "--source", "https://cal.example.com/d/",
+        "--destination", "https://cal.example.com/d-archive/", "--time-zone", zone, objects=[],
+    )  # fmt: skip
+    assert done.code == e.EXIT_USAGE
+    assert done.err == (
+        f'error: --time-zone "{zone}": not an IANA time zone; e.g. Europe/London or UTC\n'
+    )
+    assert done.client.calls == []
+
+
 def test_create_from_a_file_with_flags_overriding(run_cli: Run, tmp_path: object) -> None:
     from pathlib import Path
 
@@ -89,6 +102,13 @@ def test_create_from_a_file_with_flags_overriding(run_cli: Run, tmp_path: object
         (["--cron", "0 2 * *"], "needs five fields"),
         (["--cron", "CRON_TZ=UTC 0 2 * * *"], "set --time-zone instead"),
         (["--cron", "@every 1h"], "unknown macro"),
+        (
+            ["--cron", "0 0 30-31 2 *"],
+            '--cron "0 0 30-31 2 *": never fires: February has no day 30 or 31 (February has at '
+            "most 29 days; April, June, September and November 30); use a day of the month "
+            'every month named has, e.g. "0 0 28 2 *"',
+        ),
+        (["--cron", "0 0 31 4,6 ?"], "never fires: April and June have no day 31"),
         (["--daily", "--weekly", "mon", "--at", "10:00"], "choose one of --daily or --weekly"),
         (["--cron", "@daily", "--at", "10:00"], "--at does not go with --cron"),
         (
@@ -252,8 +272,65 @@ def test_trigger_bad_input_changes_nothing(run_cli: Run, args: list[str], messag
     assert done.client.calls == []
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (  # alice is in Europe/London, where it is 2024-12-19 (10:00 UTC)
+            ["--start", "2024-12-18", "--end", "2024-12-20"],
+            'error: --end "2024-12-20": after today (2024-12-19 in Europe/London): a run '
+            "archives only days that have begun; use --end 2024-12-19 (today) or earlier\n",
+        ),
+        (  # --end defaults to --start, so --start is the flag to change
+            ["--start", "2999-12-01"],
+            'error: --start "2999-12-01": after today (2024-12-19 in Europe/London): a run '
+            "archives only days that have begun; use --start 2024-12-19 (today) or earlier\n",
+        ),
+        (
+            ["--end", "2025-01-01", "--dry-run"],
+            'error: --end "2025-01-01": after today (2024-12-19 in Europe/London): a run '
+            "archives only days that have begun; use --end 2024-12-19 (today) or earlier\n",
+        ),
+    ],
+)
+def test_trigger_refuses_a_range_ending_after_today(
+    run_cli: Run, args: list[str], message: str
+) -> None:
+    done = run_cli("trigger", "alice", *args)
+    assert done.code == e.EXIT_USAGE
+    assert done.err == message
+    assert done.client.calls == [("get", "archiveschedules", "default", "alice")]  # no create
+
+
+def test_today_is_judged_in_the_schedule_time_zone(run_cli: Run) -> None:
+    from .objects import schedule
+
+    # 10:00 UTC on 19 Dec: already the 20th at UTC+14, still the 19th at UTC-10.
+    kiritimati = schedule("kenji", "kenji", timeZone="Pacific/Kiritimati")
+    honolulu = schedule("lani", "lani", timeZone="Pacific/Honolulu")
+    objects = [kiritimati, honolulu]
+    done = run_cli("trigger", "kenji", "--start", "2024-12-20", objects=objects)
+    assert done.code == 0, done.err
+    done = run_cli("trigger", "lani", "--start", "2024-12-20", objects=objects)
+    assert done.code == e.EXIT_USAGE
+    assert "after today (2024-12-19 in Pacific/Honolulu)" in done.err
+    assert [c[0] for c in done.client.calls] == ["get"]
+    done = run_cli("trigger", "lani", "--start", "today", objects=objects)
+    assert done.code == 0, done.err  # today has begun: it may be archived
+
+
+def test_backfill_refuses_an_end_after_today(run_cli: Run) -> None:
+    done = run_cli("backfill", "alice", "--start", "2024-01-01", "--end", "2025-06-30")
+    assert done.code == e.EXIT_USAGE
+    assert done.err == (
+        'error: --end "2025-06-30": after today (2024-12-19 in Europe/London): a run archives '
+        "only days that have begun; use --end 2024-12-19 (today) or earlier\n"
+    )
+    assert [c[0] for c in done.client.calls] == ["get"]
+
+
 def test_a_run_may_cover_exactly_366_days(run_cli: Run) -> None:
-    done = run_cli("trigger", "alice", "--start", "2024-01-01", "--end", "2024-12-31")
+    # 2023-12-19 to 2024-12-18 inclusive: 366 days (2024 has a 29 February), ending yesterday.
+    done = run_cli("trigger", "alice", "--start", "2023-12-19", "--end", "2024-12-18")
     assert done.code == 0, done.err
 
 
@@ -408,6 +485,52 @@ def test_logs_follow_the_run_to_its_pod(run_cli: Run) -> None:
         ("list", "pods", "default", None),
         ("log", "pods", "default", "alice-nightly-28904159-x1"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("phase", "reason", "message", "code"),
+    [
+        (
+            "Failed",
+            "InvalidRange",
+            "spec.end: '2999-12-31' is after today (2024-12-19 in Europe/London); archive only "
+            "days that have begun",
+            e.EXIT_RUN_FAILED,
+        ),
+        (
+            "Skipped",
+            "ConcurrencyForbidden",
+            "another run of alice was running",
+            e.EXIT_RUN_SKIPPED,
+        ),
+    ],
+)
+def test_logs_of_a_run_that_ended_without_a_job_say_why(
+    run_cli: Run, phase: str, reason: str, message: str, code: int
+) -> None:
+    from .objects import run
+
+    objects = all_objects()
+    objects.append(
+        run(
+            "alice-manual-29991201-zzzzz",
+            "alice",
+            "2999-12-01",
+            "2999-12-31",
+            phase,
+            reason=reason,
+            message=message,
+        )
+    )
+    done = run_cli("logs", "alice-manual-29991201-zzzzz", objects=objects)
+    assert done.code == code
+    assert done.err == (
+        f'error: run "alice-manual-29991201-zzzzz" is {phase} and never had a Job, so there is '
+        f"no log: {reason}: {message}\n"
+    )
+    assert done.out == ""
+    # One GET, and no waiting: no pods listed, no log requested.
+    assert done.client.calls == [("get", "archiveruns", "default", "alice-manual-29991201-zzzzz")]
 
 
 def test_logs_explain_a_run_without_a_job_or_pods(run_cli: Run) -> None:

@@ -248,27 +248,39 @@ def test_operator_restart_makes_no_writes(
     assert writes == []
 
 
-def test_unknown_time_zone_is_ready_false_with_an_event(
+def test_unknown_time_zone_is_refused_at_admission(
+    apply: Apply, kube: Kube, namespace: str
+) -> None:
+    entry = 'name: nightly\n      daily: {at: "01:00"}'
+    result = apply(schedule_yaml("mars", entry, time_zone="Mars/Olympus_Mons"), check=False)
+    assert result.returncode != 0
+    assert (
+        'spec.timeZone: Invalid value: "Mars/Olympus_Mons": timeZone must be an IANA time zone '
+        "name of the tz database"
+    ) in result.stderr
+    assert "mars" not in {name for _, name in kube.schedule_names(namespace)}
+
+
+def test_cron_that_never_fires_is_ready_false_with_an_event(
     operator: OperatorProcess, kube: Kube, namespace: str, apply: Apply
 ) -> None:
-    apply(
-        schedule_yaml(
-            "mars", 'name: nightly\n      daily: {at: "01:00"}', time_zone="Mars/Olympus_Mons"
-        )
+    # February 30-31: a range, which the CRD's rule does not read; the operator refuses it.
+    apply(schedule_yaml("feb", 'name: nightly\n      cron: "0 0 30-31 2 *"'))
+    condition = wait_ready(kube, namespace, "feb", status="False")
+    assert condition["reason"] == "CronNeverFires"
+    assert condition["message"].startswith(
+        "spec.schedules[0].cron: '0 0 30-31 2 *' never fires: February has no day 30 or 31"
     )
-    condition = wait_ready(kube, namespace, "mars", status="False")
-    assert condition["reason"] == "InvalidTimeZone"
-    assert "spec.timeZone" in condition["message"] and "Mars/Olympus_Mons" in condition["message"]
     events = wait_for(
         lambda: [
             e
             for e in kube.request("GET", f"/api/v1/namespaces/{namespace}/events")["items"]
-            if e["involvedObject"]["name"] == "mars" and e["reason"] == "InvalidTimeZone"
+            if e["involvedObject"]["name"] == "feb" and e["reason"] == "CronNeverFires"
         ],
-        "an InvalidTimeZone event",
+        "a CronNeverFires event",
     )
     assert events[0]["type"] == "Warning"
-    assert cronjob_names(kube, namespace, "mars") == set()
+    assert cronjob_names(kube, namespace, "feb") == set()
 
 
 @pytest.mark.parametrize(

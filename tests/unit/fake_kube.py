@@ -53,12 +53,7 @@ class FakeKube:
         if resource_version and resource_version != current:
             raise Conflict(f"{name}: resourceVersion {resource_version} is stale ({current})")
         body["metadata"]["resourceVersion"] = str(int(current or 0) + 1)
-        status = body.setdefault("status", {})
-        for key, value in patch.items():
-            if value is None:
-                status.pop(key, None)
-            else:
-                status[key] = copy.deepcopy(value)
+        body["status"] = merge_patch(body.get("status") or {}, patch)
 
     def list_cronjobs(self, namespace: str, selector: str) -> list[Manifest]:
         wanted = dict(part.split("=", 1) for part in selector.split(","))
@@ -243,3 +238,17 @@ class FakeKube:
                 "name": involved["metadata"]["name"],
             }
         )
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch, as the API server applies it: objects merge key by key (None
+    deletes a key), anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from archive_operator.api import ArchiveSchedule, ObjectMeta
-from archive_operator.health import (
-    HEALTHY,
-    cron_runs,
-    healthy_condition,
-    longest_interval,
-    schedule_interval,
-)
+from archive_operator.api import ArchiveSchedule
+from archive_operator.api.schedule import CoverageGap
+from archive_operator.health import HEALTHY, healthy_condition
 
 NOW = datetime(2026, 11, 23, 23, 59, tzinfo=UTC)
 GRACE = timedelta(hours=1)
-CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def schedule(
@@ -77,70 +71,17 @@ CASES: list[tuple[str, list[dict[str, Any]], dict[str, Any], bool, str, str, str
         "last success 2026-11-23T00:59Z (23h ago)",
     ),
     (
-        "daily-within-grace",
-        DAILY,
-        {"lastSuccessfulTime": iso(NOW - timedelta(hours=24, minutes=59))},
-        False,
-        "True",
-        "RunsSucceeding",
-        "(1 day ago)",
-    ),
-    (
-        "daily-overdue",
+        # Health no longer reads the age of the last success: days are what is promised.
+        "old-success-without-gaps-is-healthy",
         DAILY,
         {"lastSuccessfulTime": "2026-11-20T23:59:00Z"},
         False,
-        "False",
-        "Overdue",
-        "last success 2026-11-20T23:59Z is 3 days old; expected at most 1 day + 1h",
-    ),
-    (
-        "daily-just-past-grace",
-        DAILY,
-        {"lastSuccessfulTime": iso(NOW - timedelta(hours=25, minutes=1))},
-        False,
-        "False",
-        "Overdue",
-        "is 1 day 1h old; expected at most 1 day + 1h",
-    ),
-    (
-        "weekly-long-gap-ok",  # Wed 12:00 -> Mon 12:00 is the longest gap: 5 days
-        WEEKLY,
-        {"lastSuccessfulTime": iso(NOW - timedelta(days=4, hours=12))},
-        False,
         "True",
         "RunsSucceeding",
-        "4 days 12h ago",
+        "(3 days ago)",
     ),
     (
-        "weekly-overdue",
-        WEEKLY,
-        {"lastSuccessfulTime": iso(NOW - timedelta(days=5, hours=2))},
-        False,
-        "False",
-        "Overdue",
-        "is 5 days 2h old; expected at most 5 days + 1h",
-    ),
-    (
-        "cron-weekend-gap-ok",  # Fri 18:30 -> Mon 18:30: 3 days
-        CRON_WORKDAYS,
-        {"lastSuccessfulTime": iso(NOW - timedelta(days=2, hours=20))},
-        False,
-        "True",
-        "RunsSucceeding",
-        "",
-    ),
-    (
-        "cron-overdue",
-        CRON_WORKDAYS,
-        {"lastSuccessfulTime": iso(NOW - timedelta(days=3, hours=2))},
-        False,
-        "False",
-        "Overdue",
-        "expected at most 3 days + 1h",
-    ),
-    (
-        "suspended-even-when-overdue",
+        "suspended-even-when-failing",
         DAILY,
         {"lastSuccessfulTime": "2026-10-01T00:00:00Z", "consecutiveFailures": 5},
         True,
@@ -262,29 +203,44 @@ def test_health_table(
     fragment: str,
 ) -> None:
     condition = healthy_condition(
-        schedule(entries, suspend=suspend, status=status), NOW, grace=GRACE, created=CREATED
+        schedule(entries, suspend=suspend, status=status), NOW, grace=GRACE
     )
     assert (condition.type, condition.status, condition.reason) == (HEALTHY, expected, reason)
     assert fragment in condition.message
     assert condition.observed_generation == 4
 
 
-def test_new_schedule_gets_its_first_interval_from_creation() -> None:
-    fresh = schedule(DAILY)
-    young = healthy_condition(fresh, NOW, grace=GRACE, created=NOW - timedelta(hours=25))
-    assert (young.status, young.reason) == ("True", "NoRunsYet")
-
-    old = healthy_condition(fresh, NOW, grace=GRACE, created=NOW - timedelta(hours=26))
-    assert (old.status, old.reason) == ("False", "Overdue")
-    assert old.message == (
-        "no successful run since the schedule was created 2026-11-22T21:59Z, 1 day 2h ago; "
-        "expected at most 1 day + 1h"
+def gap(first: date, last: date, due: datetime, reason: str = "NotRun") -> CoverageGap:
+    return CoverageGap(
+        start=first, end=last, reason=reason, message="no run archived it", due_time=due
     )
 
 
-def test_without_creation_time_a_schedule_without_success_is_not_overdue() -> None:
-    condition = healthy_condition(schedule(DAILY), NOW, grace=GRACE)
-    assert (condition.status, condition.reason) == ("True", "NoRunsYet")
+def test_a_gap_older_than_the_grace_is_unhealthy() -> None:
+    # Due 23:00 with a 1 h grace: at 23:59 it is 59 min old (fine), at 00:01 62 min (not).
+    gaps = [gap(date(2026, 11, 21), date(2026, 11, 22), NOW - timedelta(minutes=59))]
+    young = healthy_condition(schedule(DAILY), NOW, grace=GRACE, gaps=gaps)
+    assert (young.status, young.reason) == ("True", "NoRunsYet")
+    old = healthy_condition(schedule(DAILY), NOW + timedelta(minutes=2), grace=GRACE, gaps=gaps)
+    assert (old.status, old.reason) == ("False", "DaysNotArchived")
+    assert old.message == (
+        "2 local days not archived more than 1h after their last scheduled chance, the oldest "
+        "2026-11-21..2026-11-22 (NotRun: no run archived it); catch-up runs retry with backoff"
+    )
+
+
+def test_a_gap_a_run_is_archiving_is_not_an_alarm() -> None:
+    gaps = [gap(date(2026, 11, 1), date(2026, 11, 1), NOW - timedelta(days=20), "RunInProgress")]
+    condition = healthy_condition(schedule(DAILY), NOW, grace=GRACE, gaps=gaps)
+    assert condition.reason == "NoRunsYet"
+
+
+def test_suspension_and_failures_say_more_than_gaps() -> None:
+    gaps = [gap(date(2026, 11, 1), date(2026, 11, 1), NOW - timedelta(days=20))]
+    suspended = healthy_condition(schedule(DAILY, suspend=True), NOW, grace=GRACE, gaps=gaps)
+    assert suspended.reason == "Suspended"
+    failing = schedule(DAILY, status={"consecutiveFailures": 3})
+    assert healthy_condition(failing, NOW, grace=GRACE, gaps=gaps).reason == "FailingRepeatedly"
 
 
 def test_failure_threshold_is_configurable() -> None:
@@ -309,9 +265,12 @@ def test_last_transition_time_kept_while_status_unchanged() -> None:
     assert same.reason == "RunsSucceeding"
     assert same.last_transition_time == earlier
 
-    status["lastSuccessfulTime"] = iso(NOW - timedelta(days=2))
+    late = [gap(date(2026, 11, 21), date(2026, 11, 21), NOW - timedelta(days=2))]
     changed = healthy_condition(
-        schedule(DAILY, status=status), NOW.replace(second=30, microsecond=5), grace=GRACE
+        schedule(DAILY, status=status),
+        NOW.replace(second=30, microsecond=5),
+        grace=GRACE,
+        gaps=late,
     )
     assert changed.status == "False"
     # Whole seconds, as Kubernetes stores them.
@@ -319,86 +278,10 @@ def test_last_transition_time_kept_while_status_unchanged() -> None:
 
 
 def test_naive_times_are_read_as_utc() -> None:
-    status = {"lastSuccessfulTime": "2026-11-20T23:59:00"}
-    condition = healthy_condition(
-        schedule(DAILY, status=status), NOW.replace(tzinfo=None), grace=GRACE
-    )
-    assert condition.reason == "Overdue"
+    late = [gap(date(2026, 11, 21), date(2026, 11, 21), NOW - timedelta(days=2))]
+    condition = healthy_condition(schedule(DAILY), NOW.replace(tzinfo=None), grace=GRACE, gaps=late)
+    assert condition.reason == "DaysNotArchived"
     assert condition.last_transition_time == NOW
-
-
-@pytest.mark.parametrize(
-    ("crons", "expected"),
-    [
-        (["59 23 * * *"], timedelta(days=1)),
-        (["0 12 * * 1,3"], timedelta(days=5)),
-        (["0 12 * * 3"], timedelta(days=7)),
-        (["*/5 * * * 1-5"], timedelta(days=2, minutes=5)),
-        (["0 0 1 * *"], timedelta(days=31)),
-        (["0 0 29 2 *"], timedelta(days=4 * 365 + 1)),
-        (["* * * * *"], timedelta(minutes=1)),
-        (["@hourly"], timedelta(hours=1)),
-        # Several entries: the gaps of their runs together.
-        (["0 1 * * *", "0 13 * * *"], timedelta(hours=12)),
-        (["0 12 * * 1", "0 12 * * 4"], timedelta(days=4)),
-        # Never fires / invalid: no interval, so never Overdue.
-        (["0 0 30 2 *"], None),
-        (["61 * * * *"], None),
-        ([], None),
-    ],
-)
-def test_longest_interval(crons: list[str], expected: timedelta | None) -> None:
-    assert longest_interval(crons) == expected
-
-
-def test_cron_samples_are_bounded() -> None:
-    assert len(cron_runs("* * * * *")) <= 1500
-    assert cron_runs("not a cron") == ()
-
-
-@pytest.mark.parametrize(
-    "zone", ["UTC", "Europe/London", "America/New_York", "Australia/Lord_Howe"]
-)
-def test_interval_is_a_utc_duration_whatever_the_time_zone(zone: str) -> None:
-    # DST does not change the interval: 23 h and 25 h days are absorbed by the grace.
-    assert schedule_interval(schedule(DAILY, time_zone=zone)) == timedelta(days=1)
-    assert schedule_interval(schedule(WEEKLY, time_zone=zone)) == timedelta(days=5)
-
-
-def test_jitter_keeps_the_interval() -> None:
-    jittered = [{"name": "nightly", "daily": {"at": "23:59"}, "jitterMinutes": 120}]
-    assert schedule_interval(schedule(jittered)) == timedelta(days=1)
-    jittered_weekly = [{**WEEKLY[0], "jitterMinutes": 600}]
-    assert schedule_interval(schedule(jittered_weekly)) == timedelta(days=5)
-
-
-def test_invalid_cron_entry_is_left_out() -> None:
-    entries = [*DAILY, {"name": "bad", "cron": "61 * * * *"}]
-    assert schedule_interval(schedule(entries)) == timedelta(days=1)
-
-
-def test_dst_fall_back_day_is_covered_by_the_grace() -> None:
-    # Europe/London, daily 23:59: the run of 2026-10-25 comes 25 h after the one before
-    # (clocks went back). A grace above 1 h plus the run's duration keeps Healthy True.
-    status = {"lastSuccessfulTime": "2026-10-24T23:00:30Z"}  # 23:59 BST + the run's 90 s
-    london = schedule(DAILY, time_zone="Europe/London", status=status)
-    just_before_next_success = datetime(2026, 10, 26, 0, 1, 0, tzinfo=UTC)
-    ok = healthy_condition(london, just_before_next_success, grace=timedelta(hours=2))
-    assert ok.reason == "RunsSucceeding"
-    tight = healthy_condition(london, just_before_next_success, grace=timedelta(hours=1))
-    assert tight.reason == "Overdue"
-
-
-@pytest.mark.skipif(
-    "creation_timestamp" not in ObjectMeta.model_fields,
-    reason="ObjectMeta has no creation_timestamp yet (pass created= instead)",
-)
-def test_creation_time_is_read_from_the_metadata_when_the_model_has_it() -> None:
-    body = schedule(DAILY).model_dump(by_alias=True)
-    body["metadata"]["creationTimestamp"] = iso(NOW - timedelta(days=2))
-    condition = healthy_condition(ArchiveSchedule.model_validate(body), NOW, grace=GRACE)
-    assert condition.reason == "Overdue"
-    assert "since the schedule was created" in condition.message
 
 
 BLOCKED_MESSAGE = (

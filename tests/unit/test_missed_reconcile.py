@@ -143,7 +143,7 @@ def test_a_time_past_its_starting_deadline_becomes_one_skipped_run(
     assert run["status"]["phase"] == "Skipped"
     assert run["status"]["reason"] == "MissedStartingDeadline"
     assert "startingDeadlineSeconds (300s)" in run["status"]["message"]
-    assert "create a manual run for those days" in run["status"]["message"]
+    assert "no other run archives get a catch-up run (status.coverage)" in run["status"]["message"]
     skipped = [e for e in kube.events if e["reason"] == "RunSkipped"]
     assert [(e["type"], e["kind"]) for e in skipped] == [
         ("Warning", "ArchiveRun"),

@@ -207,6 +207,17 @@ def test_rendering_is_deterministic() -> None:
             "InvalidSchedule",
             "spec.schedules[1].cron",
         ),
+        (
+            {
+                "schedules": [
+                    {"name": "ok", "cron": "@daily"},
+                    {"name": "feb", "cron": "0 0 30 2 *"},
+                ]
+            },
+            "CronNeverFires",
+            "spec.schedules[1].cron",
+        ),
+        ({"timeZone": "Factory"}, "InvalidTimeZone", "spec.timeZone"),
     ],
 )
 def test_unusable_specs(spec: dict[str, Any], reason: str, field: str) -> None:
@@ -215,3 +226,29 @@ def test_unusable_specs(spec: dict[str, Any], reason: str, field: str) -> None:
     assert caught.value.reason == reason
     assert str(caught.value).startswith(f"{field}: ")
     assert ";" in str(caught.value)  # and says how to fix it
+
+
+@pytest.mark.parametrize(
+    ("cron", "message"),
+    [
+        (
+            "0 0 31 4,6,9,11 *",
+            "spec.schedules[0].cron: '0 0 31 4,6,9,11 *' never fires: April, June, September "
+            "and November have no day 31 (February has at most 29 days; April, June, September "
+            "and November 30); use a day of the month every month named has, e.g. "
+            '"0 0 30 4,6,9,11 *", or days of the week instead, e.g. "0 0 * 4,6,9,11 1" for '
+            "Mondays",
+        ),
+    ],
+)
+def test_a_cron_that_never_fires_makes_no_cronjob(cron: str, message: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        resolve_entries(schedule_of("alice", schedules=[{"name": "end", "cron": cron}]))
+    assert caught.value.reason == "CronNeverFires"
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("cron", ["0 0 29 2 *", "0 0 30 2 1", "0 0 31 * *", "@yearly"])
+def test_a_cron_that_fires_rarely_is_rendered(cron: str) -> None:
+    [resolved] = resolve_entries(schedule_of("alice", schedules=[{"name": "rare", "cron": cron}]))
+    assert resolved.cron == cron

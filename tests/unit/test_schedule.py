@@ -7,10 +7,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from archive_operator.schedule import (
+    NOT_TIME_ZONES,
     CronError,
     daily_cron,
+    fires,
+    iana_time_zones,
     jitter_minutes,
     load_time_zone,
+    never_fires_explanation,
     next_run,
     next_runs,
     parse_cron,
@@ -113,6 +117,56 @@ def test_impossible_schedule_has_no_next_run() -> None:
     assert next_run(parse_cron("0 0 30 2 *"), utc(2026, 1, 1), ZoneInfo("UTC")) is None
 
 
+# --- schedules that never fire (Kubernetes accepts them) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "first"),
+    [
+        ("0 0 30 2 *", None),  # February never has a 30th
+        ("0 0 31 2,4 *", None),  # February at most 29 days, April 30
+        ("0 0 31 4,6,9,11 *", None),
+        ("0 0 30,31 feb ?", None),  # "?" is "*" for the day of the week
+        ("0 0 30-31 2 *", None),  # a range the CRD's rule does not read
+        ("0 0 31 */2 *", utc(2026, 1, 31)),  # January, March, May...: all have a 31st
+        ("0 0 29 2 *", utc(2028, 2, 29)),  # leap years only: 2028 is the next one
+        ("0 0 31 * *", utc(2026, 1, 31)),
+        ("0 0 30 2,3 *", utc(2026, 3, 30)),
+        ("0 0 30 2 1", utc(2026, 2, 2)),  # or any Monday in February: 2026-02-02 is one
+        ("0 0 * 2 1", utc(2026, 2, 2)),
+        ("0 0 31 4 */2", utc(2026, 4, 2)),  # a step > 1 restricts: Sun, Tue, Thu, Sat in April
+        ("@yearly", utc(2026, 1, 1)),
+    ],
+)
+def test_fires_at_least_once_in_four_years(expression: str, first: datetime | None) -> None:
+    schedule = parse_cron(expression)
+    assert fires(schedule) is (first is not None)
+    # The same answer as the CronJob controller's search (five years from 2025-12-31).
+    assert next_run(schedule, utc(2025, 12, 31, 12), ZoneInfo("UTC")) == first
+
+
+@pytest.mark.parametrize(
+    ("expression", "problem", "example"),
+    [
+        ("0 0 30 2 *", "February has no day 30", '"0 0 28 2 *"'),
+        ("15 3 31 2,4 *", "February and April have no day 31", '"15 3 28 2,4 *"'),
+        (
+            "0 0 31 4,6,9,11 *",
+            "April, June, September and November have no day 31",
+            '"0 0 30 4,6,9,11 *"',
+        ),
+        ("0 0 30-31 2 ?", "February has no day 30 or 31", '"0 0 28 2 ?"'),
+    ],
+)
+def test_never_fires_explanation_names_the_problem_and_a_fix(
+    expression: str, problem: str, example: str
+) -> None:
+    said, fix = never_fires_explanation(parse_cron(expression))
+    assert said.startswith(f"never fires: {problem} (February has at most 29 days;")
+    assert f"e.g. {example}, or days of the week" in fix
+    assert fires(parse_cron(example.strip('"')))  # and the example given does fire
+
+
 def test_naive_time_refused() -> None:
     with pytest.raises(ValueError):
         next_run(parse_cron("@daily"), datetime(2026, 1, 1), LONDON)
@@ -173,10 +227,38 @@ def test_results_are_in_the_schedule_zone() -> None:
 # --- time zones --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["Mars/Olympus_Mons", "Local", "", "Europe/Londn"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Mars/Olympus_Mons",
+        "Local",
+        "",
+        "Europe/Londn",
+        "europe/london",  # the names are case-sensitive, as in the CRD's list
+        "Factory",  # in the tz database, but not a zone
+        "localtime",
+        "posixrules",
+        "posix/Europe/London",  # loadable from some systems' zoneinfo, not an IANA name
+        "right/UTC",
+    ],
+)
 def test_unknown_time_zones(name: str) -> None:
     with pytest.raises(ValueError, match="unknown time zone"):
         load_time_zone(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["UTC", "Europe/London", "America/Argentina/ComodRivadavia", "US/Eastern", "Etc/GMT+5"]
+)
+def test_iana_zones_and_links_load(name: str) -> None:
+    assert name in iana_time_zones()
+    assert load_time_zone(name).key == name
+
+
+def test_the_zone_list_holds_zones_only() -> None:
+    zones = iana_time_zones()
+    assert not zones & NOT_TIME_ZONES
+    assert len(zones) > 500  # tzdata 2026.6: 597 (598 names, Factory among them)
 
 
 # --- daily / weekly → cron, jitter -------------------------------------------------------------

@@ -23,7 +23,7 @@ class ArchiveRunSpec(KubeModel):
     schedule_ref: ScheduleRef
     start: date
     end: date
-    trigger: Literal["manual", "backfill", "scheduled"] = "manual"
+    trigger: Literal["manual", "backfill", "scheduled", "catchup"] = "manual"
     dry_run: bool = False
     requested_by: str | None = None
 

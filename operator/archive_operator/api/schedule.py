@@ -5,7 +5,7 @@ Defaults here equal the CRD's; tests/unit/test_api_defaults.py fails when they d
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -183,6 +183,36 @@ class LastRun(KubeModel):
     counts: dict[str, int] | None = None
 
 
+class DateRange(KubeModel):
+    start: date
+    end: date
+
+
+class CoverageGap(KubeModel):
+    """Consecutive owed local days not archived yet, for one reason (coverage.py)."""
+
+    start: date
+    end: date
+    reason: str
+    message: str
+    # When the schedule's own runs had their last chance at the first day: from then on only a
+    # catch-up run archives it, and Healthy turns False once it is older than the grace.
+    due_time: datetime | None = None
+
+
+class Coverage(KubeModel):
+    """Which local days (in spec.timeZone) the schedule owes and has archived (coverage.py)."""
+
+    since: date
+    covered_through: date | None = None
+    # Days archived after coveredThrough (a memory: the runs that archived them may be pruned).
+    covered: list[DateRange] = Field(default_factory=list)
+    gaps: list[CoverageGap] = Field(default_factory=list)  # the oldest few
+    missing_days: int = 0
+    catch_up_failures: int | None = None
+    next_catch_up_time: datetime | None = None
+
+
 class ArchiveScheduleStatus(KubeModel):
     observed_generation: int | None = None
     conditions: list[Condition] = Field(default_factory=list)
@@ -200,6 +230,7 @@ class ArchiveScheduleStatus(KubeModel):
     missed_runs: int | None = None
     last_missed_time: datetime | None = None
     consecutive_missed: int | None = None
+    coverage: Coverage | None = None
 
     def condition(self, type_: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)

@@ -93,7 +93,7 @@ def name_for_user(value: str) -> str:
 
 
 def cron(value: str, flag: str = "--cron") -> str:
-    from archive_operator.schedule import CronError, parse_cron
+    from archive_operator.schedule import CronError, fires, never_fires_explanation, parse_cron
 
     if "TZ" in value:
         raise _bad(flag, value, "TZ= and CRON_TZ= are not allowed", "set --time-zone instead")
@@ -105,9 +105,11 @@ def cron(value: str, flag: str = "--cron") -> str:
             'e.g. "30 2 * * 1-5"',
         )  # fmt: skip
     try:
-        parse_cron(value)
+        schedule = parse_cron(value)
     except CronError as exc:
         raise _bad(flag, value, str(exc), 'e.g. "30 2 * * 1-5"') from exc
+    if not fires(schedule):
+        raise _bad(flag, value, *never_fires_explanation(schedule))
     return value
 
 
@@ -155,6 +157,19 @@ def day(value: str, flag: str, today: date) -> date:
         raise _bad(
             flag, value, "not a date YYYY-MM-DD", "e.g. 2024-12-18, today or yesterday"
         ) from exc
+
+
+def not_after_today(day: date, flag: str, value: str, today: date, time_zone: str) -> date:
+    """A run archives days that have begun (the operator fails one that ends after today)."""
+    if day > today:
+        raise _bad(
+            flag,
+            value,
+            f"after today ({today.isoformat()} in {time_zone}): a run archives only days that "
+            "have begun",
+            f"use {flag} {today.isoformat()} (today) or earlier",
+        )
+    return day
 
 
 def date_range(start: date, end: date, max_days: int | None = MAX_RUN_DAYS) -> tuple[date, date]:

@@ -328,4 +328,39 @@ def schedule_detail(schedule: Obj, now: datetime, *, colour: bool = False) -> st
         f"{relative(status.get('lastSuccessfulTime'), now)}, last failure "
         f"{relative(status.get('lastFailureTime'), now)}"
     )
+    lines += coverage_lines(status.get("coverage"), now, colour)
     return "\n".join(lines) + "\n"
+
+
+def coverage_lines(coverage: Obj | None, now: datetime, colour: bool) -> list[str]:
+    """Which owed local days are archived, and the gaps with their reasons (none for
+    schedules without entries, which owe no day)."""
+    if not coverage:
+        return []
+    through = coverage.get("coveredThrough")
+    missing = int(coverage.get("missingDays") or 0)
+    summary = f"through {through}" if through else "nothing yet"
+    summary += f" (owed since {coverage.get('since', NONE)})"
+    if missing:
+        summary += f"; {paint(f'{missing} day(s) missing', 'red', colour)}"
+    lines = [f"{'Archived:':<14}{summary}"]
+    gaps = coverage.get("gaps") or []
+    if gaps:
+        rows = [
+            [
+                str(g.get("start")),
+                str(g.get("end")),
+                str(g.get("reason", "")),
+                relative(g.get("dueTime"), now) if g.get("dueTime") else "",
+                str(g.get("message", "")),
+            ]
+            for g in gaps
+        ]
+        text = table(["FROM", "TO", "REASON", "DUE", "MESSAGE"], rows, colour=colour)
+        lines.append("Gaps:")
+        lines += ["  " + line for line in text.splitlines()]
+    retry = coverage.get("nextCatchUpTime")
+    if retry:
+        failures = coverage.get("catchUpFailures", 0)
+        lines.append(f"{'Catch-up:':<14}{failures} failed in a row; next {relative(retry, now)}")
+    return lines

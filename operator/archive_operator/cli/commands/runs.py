@@ -20,10 +20,12 @@ from ..app import (
     selector_option,
     user_option,
 )
-from ..errors import BadInput, CliError, NotFound
+from ..errors import EXIT_RUN_FAILED, EXIT_RUN_SKIPPED, BadInput, CliError, NotFound
 
 Obj = dict[str, Any]
 RUNS_NAME = "archiveruns.archive.auriora.io"
+# Phases a run may end in before the operator made its Job; the exit code `logs` gives.
+ENDED_WITHOUT_JOB = {"Failed": EXIT_RUN_FAILED, "Skipped": EXIT_RUN_SKIPPED}
 
 
 def wait_options(f: Any) -> Any:
@@ -149,7 +151,8 @@ def trigger(
 ) -> None:  # fmt: skip
     """Run an archive now for a range of days (default: yesterday).
 
-    Days are local days in the schedule's time zone. The run is an ArchiveRun that the
+    Days are local days in the schedule's time zone, up to today: a range ending after
+    today is refused before anything is created. The run is an ArchiveRun that the
     operator starts like any other; with --wait the command follows it and exits with
     0 (Succeeded), 10 (PartiallySucceeded), 11 (Failed) or 12 (Skipped), or stops with 14
     and the reason as soon as the run is Blocked (its pod cannot start, e.g. a missing Secret).
@@ -170,12 +173,17 @@ def trigger(
         validate.date_range(explicit_start, explicit_end)
     parse_timeout(timeout)
     schedule = select.schedule(app, name, user)
-    today = manifests.local_today(app.clock(), schedule["spec"].get("timeZone", "UTC"))
+    time_zone = schedule["spec"].get("timeZone", "UTC")
+    today = manifests.local_today(app.clock(), time_zone)
     first = validate.day(start, "--start", today) if start else None
     last = validate.day(end, "--end", today) if end else None
     first = first or last or today - timedelta(days=1)
     last = last or first
     validate.date_range(first, last)
+    if end:
+        validate.not_after_today(last, "--end", end, today, time_zone)
+    elif start:  # --end defaults to --start
+        validate.not_after_today(last, "--start", start, today, time_zone)
     runs = _create_runs(app, schedule, [(first, last)], "manual", dry_run, output)
     if wait:
         _follow(app, schedule, runs, timeout)
@@ -201,7 +209,7 @@ def backfill(
     app: App, name: str | None, user: str | None, start: str, end: str | None,
     days_per_run: int, dry_run: bool, wait: bool, timeout: str, output: str | None,
 ) -> None:  # fmt: skip
-    """Archive a long range of days, as runs of at most 366 days.
+    """Archive a long range of days, as runs of at most 366 days, ending today at the latest.
 
     \b
     Examples:
@@ -220,10 +228,13 @@ def backfill(
     if not 1 <= days_per_run <= validate.MAX_RUN_DAYS:
         raise BadInput(f'--days-per-run "{days_per_run}": must be 1 to 366; e.g. 31')
     schedule = select.schedule(app, name, user)
-    today = manifests.local_today(app.clock(), schedule["spec"].get("timeZone", "UTC"))
+    time_zone = schedule["spec"].get("timeZone", "UTC")
+    today = manifests.local_today(app.clock(), time_zone)
     first = validate.day(start, "--start", today)
     last = validate.day(end, "--end", today) if end else today - timedelta(days=1)
     ranges = validate.split_range(first, last, days_per_run)
+    if end:
+        validate.not_after_today(last, "--end", end, today, time_zone)
     runs = _create_runs(app, schedule, ranges, "backfill", dry_run, output)
     if wait:
         _follow(app, schedule, runs, timeout)
@@ -309,6 +320,10 @@ def logs(
 ) -> None:
     """Print a run's runner log (its Job's pod).
 
+    A run that Failed or was Skipped before it had a Job (e.g. its range was after today)
+    has no log: its reason and message are printed instead, and the exit code is that of
+    trigger --wait (11 Failed, 12 Skipped).
+
     \b
     Examples:
       kubectl archive logs alice-manual-20241218-x7k2p
@@ -347,6 +362,16 @@ def logs(
     job = status.get("jobName")
     if not job:
         phase = status.get("phase") or "Pending"
+        if phase in ENDED_WITHOUT_JOB:
+            # It ended before any Job was made (e.g. a range after today): no Job will come,
+            # so say why it ended instead of pointing at a log that cannot exist.
+            why = status.get("reason") or "no reason given"
+            message = status.get("message") or "the run has no message"
+            raise CliError(
+                f'run "{run_name}" is {phase} and never had a Job, so there is no log: '
+                f"{why}: {message}",
+                ENDED_WITHOUT_JOB[phase],
+            )
         raise NotFound(f'run "{run_name}" has no Job yet (phase {phase}); no log to show')
     pods = app.client.list(PODS, app.ns, f"{c.LABEL_JOB_NAME}={job}").get("items") or []
     if not pods:

@@ -1,0 +1,108 @@
+"""Coverage across DST: the day whose run time a spring-forward skipped is archived anyway.
+
+Sandbox only: the sandbox's clock is set into Pacific/Auckland's spring-forward night (clocks go
+from 02:00 NZST, UTC+12, to 03:00 NZDT, UTC+13, on 2026-09-27). A daily 02:30 schedule
+archiving the day before has no 02:30 that night: the CronJob does not fire, and without
+coverage 2026-09-26 was never archived. The operator, reading the sandbox's time (the API
+server's Date header), sees the day owed by the run day 09-27 — nominal time 02:30 NZST =
+14:30Z on the 26th, due five minutes later — and starts a catch-up run for it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from .conftest import sandbox_only
+from .harness import CalDAV, Cluster, vevent, wait_for
+from .test_runs import schedule_status, wait_finished
+
+pytestmark = pytest.mark.slow
+
+AUCKLAND = ZoneInfo("Pacific/Auckland")
+
+
+def schedule_yaml(source: str, archive: str) -> str:
+    return f"""
+apiVersion: archive.auriora.io/v1alpha1
+kind: ArchiveSchedule
+metadata:
+  name: kiri
+spec:
+  user: kiri
+  timeZone: Pacific/Auckland
+  schedules: [{{name: nightly, daily: {{at: "02:30"}}}}]
+  window: {{offsetDays: -1, days: 1}}
+  source:
+    caldav:
+      url: {source}
+  destination:
+    caldav:
+      url: {archive}
+  credentialsSecretRef:
+    name: calendar
+"""
+
+
+def archived_local_days(caldav: CalDAV, archive: str) -> list[str]:
+    days = []
+    for text in caldav.items(archive):
+        line = next(x for x in text.splitlines() if x.startswith("DTSTART"))
+        moment = datetime.strptime(line.split(":", 1)[1].strip(), "%Y%m%dT%H%M%SZ")
+        days.append(moment.replace(tzinfo=UTC).astimezone(AUCKLAND).date().isoformat())
+    return sorted(days)
+
+
+def catch_ups(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
+    runs = cluster.items("archiveruns", namespace)
+    return [r for r in runs if r["spec"].get("trigger") == "catchup"]
+
+
+def test_the_spring_forward_day_is_caught_up(
+    cluster: Cluster, caldav: CalDAV, namespace: str
+) -> None:
+    sandbox_only(cluster)
+    source, archive = caldav.new_calendar("work"), caldav.new_calendar("archive")
+    for day in (date(2026, 9, 25), date(2026, 9, 26), date(2026, 9, 27)):
+        noon = datetime(day.year, day.month, day.day, 12, tzinfo=AUCKLAND)
+        caldav.put(source, f"noon-{day:%m%d}", vevent(f"noon-{day:%m%d}", noon, "Lunch"))
+
+    # 2026-09-26 12:00 NZST: today's 02:30 run came before the schedule, so 09-25 is not owed.
+    cluster.clock(now="2026-09-26T00:00:00+00:00", speed=0)
+    try:
+        cluster.apply(schedule_yaml(source, archive), namespace)
+        wait_for(lambda: cluster.items("cronjobs", namespace), "the CronJob")
+        # 03:40 NZDT on 09-27: 02:30 never came. Due at 14:35Z; the resync (2 s) sees it.
+        cluster.clock(now="2026-09-26T14:40:00+00:00", speed=0)
+        (run,) = wait_for(lambda: catch_ups(cluster, namespace), "the catch-up run", timeout=90)
+        name = run["metadata"]["name"]
+        done = wait_finished(cluster, namespace, name, timeout=120)
+        status = wait_for(
+            lambda: (
+                (s := schedule_status(cluster, namespace, "kiri"))
+                .get("coverage", {})
+                .get("coveredThrough")
+                == "2026-09-26"
+                and s
+            ),
+            "coverage through 2026-09-26",
+        )
+        jobs = cluster.items("jobs", namespace)
+    finally:
+        cluster.clock(now=datetime.now(UTC).isoformat(), speed=1)
+
+    assert name == "kiri-catchup-20260926"
+    assert (done["spec"]["start"], done["spec"]["end"]) == ("2026-09-26", "2026-09-26")
+    assert done["status"]["phase"] == "Succeeded", json.dumps(done["status"])
+    # The CronJob started nothing that night: the only Job is the catch-up's.
+    assert [j["metadata"]["labels"].get("archive.auriora.io/trigger") for j in jobs] == ["catchup"]
+    assert archived_local_days(caldav, archive) == ["2026-09-26"]
+    coverage = status["coverage"]
+    assert coverage["since"] == "2026-09-25"
+    assert coverage.get("missingDays", 0) == 0 and not coverage.get("gaps")
+    healthy = next(c for c in status["conditions"] if c["type"] == "Healthy")
+    assert healthy["status"] == "True", healthy
