@@ -34,6 +34,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 BENCH_USER_AGENT = "archive-bench/1"
+# In a scenario's operator environment: "off" runs the operator through nocoverage.py (coverage
+# decided for no schedule) instead of the `archive-operator` console script.
+COVERAGE_ENV = "ARCHIVE_BENCH_COVERAGE"
 _LISTENING = re.compile(r"listening on (http://\S+)")
 _LINE_NUMBER = re.compile(r":\d+\)$")
 
@@ -148,7 +151,8 @@ class SandboxProcess:
 
 
 class OperatorProcess:
-    """`archive-operator run --standalone -A` against a sandbox's kubeconfig."""
+    """`archive-operator run --standalone -A` against a sandbox's kubeconfig (with
+    ``ARCHIVE_BENCH_COVERAGE=off`` in ``env``: the same through nocoverage.py)."""
 
     def __init__(self, kubeconfig: Path, log_path: Path, env: dict[str, str]) -> None:
         self.kubeconfig = kubeconfig
@@ -163,9 +167,12 @@ class OperatorProcess:
             "ARCHIVE_OPERATOR_RUNNER_IMAGE": "archive-runner:bench",
             **self.env,
         }
+        program = [str(BIN / "archive-operator")]
+        if self.env.get(COVERAGE_ENV) == "off":
+            program = [sys.executable, "-m", "bench.operator.nocoverage"]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(BIN / "archive-operator"), "run", "--standalone", "-A", "--quiet"],
+                [*program, "run", "--standalone", "-A", "--quiet"],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

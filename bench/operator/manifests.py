@@ -66,6 +66,26 @@ def schedule(index: int, namespace: str, start: datetime) -> Manifest:
     }
 
 
+def secret(index: int, namespace: str) -> Manifest:
+    """The credentials Secret schedule ``index`` names, annotated as its user's (the operator
+    checks whose it is before it makes the CronJob: ownership.py)."""
+    name = schedule_name(index)
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": f"{name}-calendar",
+            "namespace": namespace,
+            "annotations": {"archive.auriora.io/user": f"{name}@example.com"},
+        },
+        "stringData": {"username": name, "password": "bench"},
+    }
+
+
+def secrets(count: int, namespace: str) -> list[Manifest]:
+    return [secret(i, namespace) for i in range(count)]
+
+
 def schedules(count: int, namespace: str, start: datetime | None = None) -> list[Manifest]:
     """``count`` schedules whose runs all fall due from `QUIET_HOURS` after ``start`` (now)."""
     start = start or datetime.now(UTC)

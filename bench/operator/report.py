@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from .harness import top_functions
@@ -89,6 +90,10 @@ def report_operator(
     _by_client(last.requests_by_agent, count, "schedule, every client,")
     print("    by verb: " + ", ".join(f"{v} {n / count:.2f}" for v, n in last.verbs.most_common()))
     print("    writes: " + ", ".join(f"{v} {n / count:.2f}" for v, n in last.writes.most_common()))
+    print(
+        f"  status.coverage written on {last.with_coverage} of {count} schedules (last run): "
+        f"{last.coverage_bytes:.0f} bytes of a {last.status_bytes:.0f}-byte status on average"
+    )
     if last.resync:
         r = last.resync
         print(
@@ -103,6 +108,59 @@ def report_operator(
         print(
             f"  restart → end of the first resync round: {r['seconds_to_round_end']:.1f} s; "
             f"peak RSS of the restarted operator {r['peak_rss_kib'] / 1024:.0f} MiB"
+        )
+        if r["resume_cpu"] is not None and r["resync_cpu"] is not None:
+            print(
+                f"  operator CPU: restart (start-up included) {r['resume_cpu']:.2f} s, "
+                f"resync round {r['resync_cpu']:.2f} s "
+                f"({r['resync_cpu'] / count * 1000:.2f} ms per schedule)"
+            )
+
+
+def report_pair(label: str, count: int, on: list[OperatorRun], off: list[OperatorRun]) -> None:
+    """What coverage costs: the operator scenario against the same with coverage off, paired
+    by repeat (each ratio: run i with coverage / run i without)."""
+
+    def paired(name: str, values: Callable[[OperatorRun], float]) -> None:
+        pairs = ratios([values(a) for a in on], [values(b) for b in off])
+        print(
+            f"  {name}: median {median(pairs):.2f}x (range {min(pairs):.2f}-{max(pairs):.2f}, "
+            f"n={len(pairs)})"
+        )
+
+    print(f"\n-- {label}: with coverage / without, pairwise --")
+    paired("time to all CronJobs + Ready", lambda r: r.seconds)
+    paired("operator CPU until done", lambda r: r.operator_cpu)
+    paired("server CPU until done", lambda r: r.server_cpu)
+
+    def ours(run: OperatorRun) -> int:
+        return run.requests_by_agent["kopf"] + run.requests_by_agent["operator"]
+
+    a, b = on[-1], off[-1]
+    print(
+        f"  requests per schedule, creating (last run): {ours(a) / count:.2f} vs "
+        f"{ours(b) / count:.2f}; writes {sum(a.writes.values()) / count:.2f} vs "
+        f"{sum(b.writes.values()) / count:.2f}"
+    )
+    if a.resync and b.resync:
+        for what in ("resume", "resync"):
+            print(
+                f"  {what}: {a.resync[what + '_requests']} requests, "
+                f"{a.resync[what + '_writes']} writes vs {b.resync[what + '_requests']} "
+                f"requests, {b.resync[what + '_writes']} writes"
+            )
+    rounds = [(x.resync, y.resync) for x, y in zip(on, off, strict=True) if x.resync and y.resync]
+    for what in ("resume", "resync"):
+        key = f"{what}_cpu"
+        both = [(x[key], y[key]) for x, y in rounds if x[key] and y[key]]
+        if not both:
+            continue
+        pairs = [x / y for x, y in both]
+        print(
+            f"  operator CPU of the {'restart' if what == 'resume' else 'resync round'}: "
+            f"{summary([x for x, _ in both], 's')} vs {summary([y for _, y in both], 's')}; "
+            f"pairwise {median(pairs):.2f}x (range {min(pairs):.2f}-{max(pairs):.2f}, "
+            f"n={len(pairs)})"
         )
 
 

@@ -3,6 +3,7 @@ with ``cluster="real"`` a real control plane (realcluster.py; see scale.py)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -60,6 +61,11 @@ class OperatorRun:
     other_cpu: dict[str, float] = field(default_factory=dict)
     background_cpu: float = 0.0
     resync: dict[str, Any] = field(default_factory=dict)
+    # Schedules whose status has a `coverage` once the operator went quiet, and the mean size of
+    # that field and of the whole status (compact JSON bytes).
+    with_coverage: int = 0
+    coverage_bytes: float = 0.0
+    status_bytes: float = 0.0
 
 
 def _agent(record: dict[str, Any]) -> str:
@@ -205,6 +211,8 @@ def run_operator(
     operator = OperatorProcess(sandbox.kubeconfig, workdir / "operator.log", operator_env)
     try:
         background = sandbox.settle(SETTLE_SECONDS)  # real: controllers start; sandbox: 0
+        for credentials in manifests.secrets(count, NAMESPACE):  # before, and not measured
+            post(client, f"/api/v1/namespaces/{NAMESPACE}/secrets", credentials)
         mark = sandbox.mark()
         operator.start()
         wait_for_watches(sandbox, mark, {"archiveschedules", "cronjobs"}, KOPF_AGENT, 120)
@@ -234,6 +242,8 @@ def run_operator(
             raise RuntimeError(f"the operator exited; see {operator.log_path}")
         settled = wait_quiet(sandbox, mark) - started
         records = sandbox.requests_since(mark)
+        schedules.stop()
+        cronjobs.stop()
         operator_records = [r for r in records if _is_operator(r)]
         run = OperatorRun(
             seconds=done - started,
@@ -252,6 +262,11 @@ def run_operator(
             background_cpu=background,
         )
         _check_same_cronjobs(cronjobs.objects, bodies)
+        statuses = [o.get("status") or {} for o in list(schedules.objects.values())]
+        covered = [x["coverage"] for x in statuses if x.get("coverage")]
+        run.with_coverage = len(covered)
+        run.coverage_bytes = sum(map(_json_size, covered)) / max(len(covered), 1)
+        run.status_bytes = sum(map(_json_size, statuses)) / max(len(statuses), 1)
         if resync_seconds is not None:
             operator.stop()
             run.resync = measure_noop_resync(sandbox, count, workdir, resync_seconds, operator_env)
@@ -259,6 +274,10 @@ def run_operator(
     finally:
         operator.stop()
         sandbox.stop()
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":")))
 
 
 def _profilers(
@@ -309,6 +328,16 @@ def _check_same_cronjobs(actual: dict[str, dict[str, Any]], bodies: list[dict[st
             raise AssertionError(f"{manifest['metadata']['name']}: operator {got} != {want}")
 
 
+def _is_resync_list(record: dict[str, Any]) -> bool:
+    """The resync round's first request: the operator's cluster-wide LIST of schedules."""
+    return (
+        _agent(record) == "operator"
+        and record["verb"] == "list"
+        and record["resource"] == "archiveschedules"
+        and not record["namespace"]
+    )
+
+
 def measure_noop_resync(
     sandbox: ClusterLike,
     count: int,
@@ -322,18 +351,22 @@ def measure_noop_resync(
     operator = OperatorProcess(sandbox.kubeconfig, workdir / "operator-restart.log", env)
     mark = sandbox.mark()
     operator.start()
+    started = time.monotonic()
     try:
+        stats = ProcStats(operator.pid)
+        # The restart's reconciles are over when kopf watches and the operator has then been
+        # quiet for QUIET_SECONDS (the first resync comes `resync_seconds` after the start): its
+        # CPU so far is the restart's (start-up included); what it spends from there to the end
+        # of the round, the round's. None if the round began before the restart went quiet.
+        wait_for_watches(sandbox, mark, {"archiveschedules", "cronjobs"}, KOPF_AGENT, 120)
+        wait_quiet(sandbox, mark)
+        resume_cpu: float | None = stats.cpu_seconds()
+        if any(_is_resync_list(r) for r in sandbox.requests_since(mark)):
+            resume_cpu = None
 
         def resync_round() -> tuple[int, list[dict[str, Any]]] | None:
             records = sandbox.requests_since(mark)
-            starts = [
-                i
-                for i, r in enumerate(records)
-                if _agent(r) == "operator"
-                and r["verb"] == "list"
-                and r["resource"] == "archiveschedules"
-                and not r["namespace"]
-            ]
+            starts = [i for i, r in enumerate(records) if _is_resync_list(r)]
             if not starts:
                 return None
             after = records[starts[0] :]
@@ -346,8 +379,11 @@ def measure_noop_resync(
             ]
             return (starts[0], records) if len(gets) >= count else None
 
-        started = time.monotonic()
-        start_index, records = wait_until(resync_round, "one full resync round", TIMEOUT, 0.5)
+        start_index, _ = wait_until(resync_round, "one full resync round", TIMEOUT, 0.5)
+        round_end = time.monotonic()
+        wait_quiet(sandbox, mark)  # the round's last reconcile is done
+        round_cpu = stats.cpu_seconds() - resume_cpu if resume_cpu is not None else None
+        records = sandbox.requests_since(mark)
         resync_records = [r for r in records[start_index:] if _is_operator(r)]
         resume_records = [r for r in records[:start_index] if _is_operator(r)]
         return {
@@ -356,7 +392,9 @@ def measure_noop_resync(
             "resync_requests": len(resync_records),
             "resync_writes": sum(1 for r in resync_records if r["is_write"]),
             "resync_verbs": Counter(f"{r['verb']} {r['resource']}" for r in resync_records),
-            "seconds_to_round_end": time.monotonic() - started,
+            "seconds_to_round_end": round_end - started,
+            "resume_cpu": resume_cpu,
+            "resync_cpu": round_cpu,
             "peak_rss_kib": ProcStats(operator.pid).memory_kib("VmHWM"),
         }
     finally:

@@ -1,7 +1,8 @@
 """Benchmark 1 — operator scale: N ArchiveSchedules to N CronJobs, against creating them directly.
 
     python -m bench.operator.scale [--cluster sandbox|real] [--schedules 1000] [--repeats 3]
-        [--resync-seconds 20] [--compare-operator DIR] [--compare-sandbox DIR] [--profile DIR]
+        [--resync-seconds 20] [--resync-every-repeat] [--compare-coverage-off]
+        [--compare-operator DIR] [--compare-sandbox DIR] [--profile DIR]
 
 Each repeat runs every scenario once, in an order rotated from repeat to repeat, each on a
 fresh `archive-sandbox serve` process, or with `--cluster real` on a fresh real control plane
@@ -14,16 +15,20 @@ fresh `archive-sandbox serve` process, or with `--cluster real` on a fresh real 
 * operator: `archive-operator run --standalone -A` (real kopf) already watching; the N
   ArchiveSchedules POSTed the same way; time until watches have seen all N CronJobs and all N
   schedules Ready=True;
-* what-if scenarios, when asked for: the operator from a patched copy of `archive_operator`
-  (--compare-operator), or on another version of the sandbox (--compare-sandbox).
+* what-if scenarios, when asked for: the same operator with coverage turned off
+  (--compare-coverage-off: nocoverage.py), the operator from a patched copy of
+  `archive_operator` (--compare-operator), or on another version of the sandbox
+  (--compare-sandbox).
 
 Reported per operator scenario: the time and its pairwise ratio to the baseline of the same
 repeat (median and range), the time to POST the schedules alone, the time until the operator
 went quiet, CPU seconds of sandbox (real: kube-apiserver + etcd, and the controller manager
 beside them) and operator, the operator's peak RSS (VmHWM), API requests per schedule by client
-(the sandbox's request log, or the API server's audit log: by user agent, else user name) and
-— on the last repeat —
-the write requests of an operator restart and of one full no-op resync of all N schedules.
+(the sandbox's request log, or the API server's audit log: by user agent, else user name), the
+status.coverage the schedules were given, and — on the last repeat, or every repeat with
+--resync-every-repeat — the requests, writes and operator CPU of an operator restart and of one
+full no-op resync of all N schedules. With --compare-coverage-off, the operator scenario against
+the same without coverage, pairwise per repeat (the cost of coverage).
 
 No schedule falls due within hours of the start (manifests.QUIET_HOURS), so no CronJob fires
 and the operator has no run to record while the benchmark runs.
@@ -36,8 +41,14 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .harness import temp_workdir
-from .report import print_profiles, report_baseline, report_floor, report_operator
+from .harness import COVERAGE_ENV, temp_workdir
+from .report import (
+    print_profiles,
+    report_baseline,
+    report_floor,
+    report_operator,
+    report_pair,
+)
 from .runs import BaselineRun, OperatorRun, run_baseline, run_floor, run_operator
 
 
@@ -62,6 +73,8 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
         Scenario("operator", {}),
         Scenario("schedules only", None, floor=True),
     ]
+    if args.compare_coverage_off:
+        out.append(Scenario("operator, coverage off", {COVERAGE_ENV: "off"}))
     for directory in args.compare_operator:
         out.append(Scenario(f"operator from {directory}", pythonpath(directory)))
     if args.compare_sandbox:
@@ -103,7 +116,20 @@ def main() -> None:
     parser.add_argument("--schedules", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--resync-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--resync-every-repeat",
+        action="store_true",
+        help="measure the restart and the no-op resync round after every repeat of each "
+        "operator scenario, not only the last (pairs them; about 40 s more per run)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep logs in the work directory")
+    parser.add_argument(
+        "--compare-coverage-off",
+        action="store_true",
+        help="add a scenario: the same operator with coverage turned off (nocoverage.py: "
+        "coverage.decide answers 'nothing to say' for every schedule), to measure what "
+        "coverage costs",
+    )
     parser.add_argument(
         "--compare-operator",
         type=Path,
@@ -135,7 +161,7 @@ def main() -> None:
         last = repeat == args.repeats - 1
         shift = repeat % len(plan)
         for scenario in plan[shift:] + plan[:shift]:
-            resync = args.resync_seconds if last else None
+            resync = args.resync_seconds if last or args.resync_every_repeat else None
             seconds = run_one(scenario, count, resync, args.keep, args.cluster)
             print(f"[{repeat + 1}] {scenario.label}: {seconds:.2f} s", flush=True)
     baseline = plan[0]
@@ -150,6 +176,9 @@ def main() -> None:
                 report_operator(
                     scenario.label, count, baseline.baselines, scenario.operators, args.cluster
                 )
+    on, off = plan[1], next((s for s in plan if s.operator_env == {COVERAGE_ENV: "off"}), None)
+    if off is not None and on.operators and off.operators:
+        report_pair("cost of coverage", count, on.operators, off.operators)
     if args.profile is not None:
         workdir = temp_workdir("bench-profile-")
         try:

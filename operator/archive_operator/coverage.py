@@ -266,6 +266,8 @@ def decide(
     since = created.astimezone(zone).date() + timedelta(
         days=min(0, *(entry.first_offset for entry in entries))
     )
+    if previous is not None and previous.since > since:
+        since = previous.since  # tracking began later (the caller seeded it: run_wing.py)
     through = previous.covered_through if previous is not None else None
     lo = since if through is None or through < since else through + ONE_DAY
     archived = _remembered(previous, runs, lo, today)
@@ -297,8 +299,8 @@ def decide(
                 recheck = _earliest(recheck, owed.settles_at + start_grace)
             continue
         if not owed.owed:
-            if advancing:
-                through = day
+            # Not owed: passed over, but coveredThrough stays on the last archived day, so a
+            # day that owes nothing never changes the status (no write on idle days).
             continue
         advancing = False
         assert owed.last_chance is not None

@@ -141,8 +141,9 @@ def health_state(
     if missed:
         failed += f"; {missed} scheduled run{'s' if missed != 1 else ''} not started"
     if last_success is not None:
-        age = _span(now - last_success)
-        return ReadyState("True", "RunsSucceeding", f"{since_success} ({age} ago){failed}")
+        # No "(3h ago)": a message that changes with time alone would make every resync write
+        # the status of every schedule (the time is absolute; clients show the age).
+        return ReadyState("True", "RunsSucceeding", f"{since_success}{failed}")
     if failures:
         return ReadyState("True", "NoSuccessYet", f"{since_success}{failed}")
     return ReadyState("True", "NoRunsYet", "No run has finished yet")

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 Manifest = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
+PARTIAL_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 TIMEOUT_SECONDS = 30
 
 
@@ -108,8 +109,9 @@ class Kube:
         body: Any = None,
         query: Sequence[tuple[str, str]] = (),
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> Manifest:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers = {"Accept": accept, "Content-Type": content_type}
         try:
             _, url, headers, body, _ = self._api.param_serialize(
                 method=method,
@@ -306,6 +308,22 @@ class Kube:
                 return
 
     # --- Secrets ------------------------------------------------------------------------------
+
+    def secret_metadata(self, namespace: str, name: str) -> Manifest | None:
+        """A Secret's metadata (None if it does not exist), for the ownership check.
+
+        Asked for as PartialObjectMetadata, so the API server sends no data; a server that
+        does not offer that form sends the whole Secret, whose data is dropped here at once.
+        """
+        try:
+            body = self.request(
+                "GET",
+                f"/api/v1/namespaces/{quote(namespace)}/secrets/{quote(name)}",
+                accept=PARTIAL_METADATA,
+            )
+        except NotFound:
+            return None
+        return dict(body.get("metadata") or {})
 
     def read_secret_value(self, namespace: str, name: str, key: str) -> str:
         """One key of a Secret (GET only, never a list). The value is never logged.

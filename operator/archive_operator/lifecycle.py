@@ -107,6 +107,21 @@ def validate_run(
             f"spec.trigger: {spec.trigger!r} is set by the operator for the runs it makes "
             "(CronJob runs, catch-up runs); create the run with trigger manual or backfill",
         )
+    created, schedule_created = (
+        run.metadata.creation_timestamp,
+        schedule.metadata.creation_timestamp,
+    )
+    if created is not None and schedule_created is not None and created < schedule_created:
+        # Admission checked the run against the schedules that existed when it was created
+        # (the ownership policy); this one came later, so the run was never checked against
+        # its user (e.g. a run naming a schedule another user was about to create).
+        return (
+            "RunPredatesSchedule",
+            f"spec.scheduleRef.name: the run was created {_stamp(created)}, before "
+            f"ArchiveSchedule {schedule.metadata.name!r} existed ({_stamp(schedule_created)}), "
+            "so it was never checked against that schedule's user; create the run again now "
+            "that the schedule exists",
+        )
     if schedule.metadata.deletion_timestamp is not None:
         return (
             "ScheduleDeleting",
@@ -134,6 +149,10 @@ def validate_run(
             f"{schedule.spec.time_zone}); archive only days that have begun",
         )
     return None
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _order(run: ArchiveRun) -> tuple[datetime, str]:

@@ -13,12 +13,13 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pydantic
 
 from . import constants as c
+from . import ownership
 from .api.run import ArchiveRun
 from .api.schedule import ArchiveSchedule, ArchiveScheduleStatus
 from .errors import Conflict, NotFound, Rejected, SpecError
@@ -26,12 +27,13 @@ from .kube import Kube
 from .lifecycle import Hold
 from .plan import drifted, is_controlled_by, plan_cronjobs, replacement
 from .render import (
+    Resolved,
     ResolvedEntry,
     involved_object,
     involved_run,
     involved_schedule,
     render_cronjob,
-    resolve_entries,
+    resolve,
 )
 from .runs import Observer, Recheck, RunLifecycle
 from .schedule import utc_now
@@ -41,6 +43,10 @@ from .settings import Settings
 from .status import READY, failed_status, ready_changed, reconciled_status, status_patch
 
 log = logging.getLogger(__name__)
+
+# How long a run may name a schedule that does not exist before it fails (a schedule and its
+# run applied together may arrive in either order).
+SCHEDULE_NOT_FOUND_GRACE = timedelta(minutes=2)
 
 
 class _Unusable(Exception):
@@ -74,6 +80,7 @@ class Reconciler:
         self.settings = settings
         self.clock = clock
         self.seen = seen
+        self.recheck = recheck
         self.runs = (
             RunLifecycle(kube, settings, self._post_event, observer, since=clock(), recheck=recheck)
             if manage_runs
@@ -97,6 +104,7 @@ class Reconciler:
             try:
                 body = self.kube.get_schedule(namespace, name)
             except NotFound:
+                self._orphans(namespace, name)
                 return None
             return self._reconcile(body, self.seen if hinted else None)
 
@@ -122,36 +130,57 @@ class Reconciler:
         return self.reconcile_named(namespace, name)
 
     def reconcile_run(self, body: Mapping[str, Any]) -> None:
-        """An ArchiveRun changed: reconcile its schedule, or say the schedule is missing."""
+        """An ArchiveRun changed: reconcile its schedule (or its orphans, if it has none)."""
         meta = body.get("metadata") or {}
-        namespace = str(meta.get("namespace", ""))
         schedule = str(((body.get("spec") or {}).get("scheduleRef") or {}).get("name", ""))
-        if self.reconcile_named(namespace, schedule) is not None:
-            return
-        try:
-            run = ArchiveRun.from_body(body)
-        except pydantic.ValidationError:
-            return
-        if run.terminal or run.metadata.deletion_timestamp is not None:
-            return
-        message = (
-            f"spec.scheduleRef.name: {schedule!r} is not an ArchiveSchedule in namespace "
-            f"{namespace}; the run starts when that schedule exists (or delete the run)"
-        )
-        if (run.status.phase, run.status.reason) == ("Pending", "ScheduleNotFound"):
-            return
-        patch = {"phase": "Pending", "reason": "ScheduleNotFound", "message": message}
-        try:
-            self.kube.patch_run_status(namespace, run.metadata.name, patch)
-        except NotFound:
-            return
-        self.kube.create_event(
-            involved_run(run),
-            type_="Warning",
-            reason="ScheduleNotFound",
-            message=message,
-            now=self.clock(),
-        )
+        self.reconcile_named(str(meta.get("namespace", "")), schedule)
+
+    def _orphans(self, namespace: str, schedule: str) -> None:
+        """Runs naming a schedule that does not exist: Pending for SCHEDULE_NOT_FOUND_GRACE (a
+        schedule and its run applied together may arrive in either order), then Failed."""
+        now = self.clock()
+        for body in self.kube.list_runs(namespace):
+            if (body.get("spec") or {}).get("scheduleRef", {}).get("name") != schedule:
+                continue
+            try:
+                run = ArchiveRun.from_body(body)
+            except pydantic.ValidationError:
+                continue
+            if run.terminal or run.metadata.deletion_timestamp is not None:
+                continue
+            expires = (run.metadata.creation_timestamp or now) + SCHEDULE_NOT_FOUND_GRACE
+            where = f"spec.scheduleRef.name: {schedule!r} is not an ArchiveSchedule in namespace"
+            if now < expires:
+                if (run.status.phase, run.status.reason) == ("Pending", "ScheduleNotFound"):
+                    continue
+                message = (
+                    f"{where} {namespace}; the run fails unless that schedule exists by "
+                    f"{expires.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+                )
+                patch: dict[str, Any] = {
+                    "phase": "Pending", "reason": "ScheduleNotFound", "message": message
+                }  # fmt: skip
+                if self.recheck is not None:
+                    delay = (expires - now).total_seconds() + 1.0
+                    self.recheck(namespace, schedule, delay)
+            else:
+                message = (
+                    f"{where} {namespace} ({SCHEDULE_NOT_FOUND_GRACE.seconds}s after the run was "
+                    "created); create the schedule first, then the run"
+                )
+                stamp = now.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+                patch = {
+                    "phase": "Failed", "reason": "ScheduleNotFound", "message": message,
+                    "completionTime": stamp,
+                }  # fmt: skip
+            try:
+                self.kube.patch_run_status(namespace, run.metadata.name, patch)
+            except NotFound:
+                continue
+            self.kube.create_event(
+                involved_run(run), type_="Warning", reason="ScheduleNotFound", message=message,
+                now=now,
+            )  # fmt: skip
 
     def resync(self, patterns: Sequence[str]) -> None:
         """The periodic drift check over every schedule in scope (kopf's namespace patterns;
@@ -182,8 +211,9 @@ class Reconciler:
             problem = _Unusable("InvalidSpec", message)
             return self._record(body, None, problem, now, hint, expected_version)
         try:
-            resolved = resolve_entries(schedule)
-            writes, cronjobs = self._apply(schedule, resolved, hint)
+            resolved = resolve(schedule)
+            self._check_credentials(schedule)
+            writes, cronjobs = self._apply(schedule, list(resolved.entries), hint)
         except SpecError as exc:
             problem = _Unusable(exc.reason, str(exc))
             return self._record(body, schedule, problem, now, hint, expected_version)
@@ -192,6 +222,24 @@ class Reconciler:
         return self._record(
             body, schedule, None, now, hint, expected_version, writes, resolved, cronjobs
         )
+
+    def _check_credentials(self, schedule: ArchiveSchedule) -> None:
+        """The ownership rule (ownership.py), before any CronJob or Job is made or changed."""
+        ref = schedule.spec.credentials_secret_ref
+        if ref is None:
+            return
+        try:
+            secret = self.kube.secret_metadata(schedule.metadata.namespace, ref.name)
+        except Rejected as exc:  # e.g. 403: the installation gives no Secret access
+            raise _Unusable(
+                ownership.UNVERIFIABLE,
+                f"spec.credentialsSecretRef.name: Secret {ref.name!r} cannot be read "
+                f"({exc.status} {exc.reason}), so whose it is cannot be checked; the operator "
+                "needs get on Secrets (chart value notifications.webhookSecretAccess: get)",
+            ) from None
+        problem = ownership.credentials_problem(schedule, secret)
+        if problem is not None:
+            raise _Unusable(*problem)
 
     def _apply(
         self, schedule: ArchiveSchedule, resolved: list[ResolvedEntry], hint: Hint | None
@@ -277,7 +325,7 @@ class Reconciler:
         hint: Hint | None,
         expected_version: str | None,
         writes: int = 0,
-        resolved: list[ResolvedEntry] | None = None,
+        resolved: Resolved | None = None,
         cronjobs: dict[str, dict[str, Any]] | None = None,
     ) -> Outcome | None:
         meta = body.get("metadata") or {}
@@ -294,7 +342,8 @@ class Reconciler:
             new = failed_status(current, generation, problem.reason, problem.message, now)
         else:
             assert schedule is not None
-            new = reconciled_status(schedule, resolved or [], now)
+            assert resolved is not None
+            new = reconciled_status(schedule, resolved, now)
         if schedule is not None and self.runs is not None:
             new = self.runs.reconcile(
                 schedule,
@@ -355,7 +404,8 @@ def _hold(schedule: ArchiveSchedule, problem: _Unusable | None) -> Hold | None:
     if problem is not None:
         return Hold(
             "ScheduleNotReady",
-            f"the schedule is not Ready ({problem.reason}); the run starts once it is fixed",
+            f"the schedule is not Ready ({problem.reason}: {problem.message}); the run starts "
+            "once it is fixed",
         )
     if schedule.spec.suspend:
         return Hold(

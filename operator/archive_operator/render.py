@@ -2,13 +2,15 @@
 
 One CronJob per schedule entry. Everything the runner needs is passed as environment variables
 (the runner contract, see docs/operator.md); credentials stay in the Secret, which is mounted
-into the pod and never read by the operator.
+into the pod and never read by the operator. So does a feed URL that is itself a secret
+(spec.source.ics.urlSecretKey): the runner is told only which file of the mount holds it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from archive_runner import contract
 
@@ -18,6 +20,7 @@ from .api.schedule import ArchiveSchedule, ArchiveScheduleSpec, ScheduleEntry
 from .errors import SpecError
 from .schedule import (
     CronError,
+    CronSchedule,
     daily_cron,
     fires,
     jitter_minutes,
@@ -40,11 +43,21 @@ class ResolvedEntry:
     cron: str
     day_shift: int
     cronjob_name: str
+    parsed: CronSchedule  # ``cron``, parsed once
 
 
-def check_time_zone(schedule: ArchiveSchedule) -> None:
+@dataclass(frozen=True)
+class Resolved:
+    """A schedule with everything derived from its spec, once per reconcile and passed down:
+    its time zone and its entries (cron, jitter's day shift, CronJob name, parsed cron)."""
+
+    time_zone: ZoneInfo
+    entries: tuple[ResolvedEntry, ...]
+
+
+def check_time_zone(schedule: ArchiveSchedule) -> ZoneInfo:
     try:
-        load_time_zone(schedule.spec.time_zone)
+        return load_time_zone(schedule.spec.time_zone)
     except ValueError:
         raise SpecError(
             "InvalidTimeZone",
@@ -69,6 +82,21 @@ def check_window(schedule: ArchiveSchedule) -> None:
             "offsetDays + days - 1; it cannot be in the future)",
             f"use offsetDays {1 - window.days} or less with days {window.days}; "
             "for the past week use offsetDays: -6, days: 7",
+        )
+
+
+def check_source(schedule: ArchiveSchedule) -> None:
+    """The CRD's rule on spec.source.ics.urlSecretKey, again: the URL is a key of the
+    credentials Secret, so without one there is nothing to read it from."""
+    spec = schedule.spec
+    key = spec.source.url_secret_key
+    if key is not None and spec.credentials_secret_ref is None:
+        raise SpecError(
+            "InvalidSource",
+            "spec.source.ics.urlSecretKey",
+            key,
+            "names a key of the credentials Secret, but spec.credentialsSecretRef is not set",
+            "set spec.credentialsSecretRef to the Secret that holds the feed URL under that key",
         )
 
 
@@ -97,20 +125,34 @@ def resolve_entry(schedule: ArchiveSchedule, index: int, entry: ScheduleEntry) -
             raise SpecError(
                 "CronNeverFires", f"spec.schedules[{index}].cron", entry.cron, problem, fix
             )
-        return ResolvedEntry(entry, index, entry.cron, 0, c.cronjob_name(meta.name, entry.name))
+        name = c.cronjob_name(meta.name, entry.name)
+        return ResolvedEntry(entry, index, entry.cron, 0, name, parsed)
     return ResolvedEntry(
-        entry, index, derived.cron, derived.day_shift, c.cronjob_name(meta.name, entry.name)
+        entry,
+        index,
+        derived.cron,
+        derived.day_shift,
+        c.cronjob_name(meta.name, entry.name),
+        parse_cron(derived.cron),
     )
 
 
-def resolve_entries(schedule: ArchiveSchedule) -> list[ResolvedEntry]:
-    """Validate what the API could not (time zone, cron values) and derive each entry's cron.
+def resolve(schedule: ArchiveSchedule) -> Resolved:
+    """Validate what the API could not (time zone, window, cron values) and derive everything
+    the reconcile needs from the spec, once.
 
     Raises SpecError for the first problem found.
     """
-    check_time_zone(schedule)
+    zone = check_time_zone(schedule)
     check_window(schedule)
-    return [resolve_entry(schedule, i, e) for i, e in enumerate(schedule.spec.schedules)]
+    check_source(schedule)
+    entries = tuple(resolve_entry(schedule, i, e) for i, e in enumerate(schedule.spec.schedules))
+    return Resolved(zone, entries)
+
+
+def resolve_entries(schedule: ArchiveSchedule) -> list[ResolvedEntry]:
+    """The entries of :func:`resolve` (SpecError for the first problem found)."""
+    return list(resolve(schedule).entries)
 
 
 def labels_for(schedule: ArchiveSchedule, entry_name: str) -> dict[str, str]:
@@ -159,11 +201,30 @@ def _job_name_ref() -> Manifest:
     return {"fieldRef": {"fieldPath": f"metadata.labels['{c.LABEL_JOB_NAME}']"}}
 
 
+def _source_url_env(spec: ArchiveScheduleSpec) -> Manifest:
+    """The source URL, or, when it is a secret, the file of the mounted credentials Secret that
+    holds it: the URL itself is then in no pod spec and no environment, and the operator never
+    reads it (only the kubelet does, mounting the Secret)."""
+    key = spec.source.url_secret_key
+    if key is None:
+        assert spec.source.url is not None
+        return _env(contract.ENV_SOURCE_URL, spec.source.url)
+    if spec.credentials_secret_ref is None:  # the CRD and check_source refuse it first
+        raise SpecError(
+            "InvalidSource",
+            "spec.source.ics.urlSecretKey",
+            key,
+            "needs spec.credentialsSecretRef",
+            "set it to the Secret that holds the feed URL",
+        )
+    return _env(contract.ENV_SOURCE_URL_FILE, f"{c.CREDENTIALS_DIR}/{key}")
+
+
 def _calendar_env(spec: ArchiveScheduleSpec) -> list[Manifest]:
     env = [
         _env(contract.ENV_USER, spec.user),
         _env(contract.ENV_SOURCE_TYPE, spec.source.type),
-        _env(contract.ENV_SOURCE_URL, spec.source.url),
+        _source_url_env(spec),
         _env(contract.ENV_DESTINATION_TYPE, spec.destination.type),
     ]
     if spec.destination.caldav is not None:
@@ -182,7 +243,12 @@ def _credentials_env(spec: ArchiveScheduleSpec) -> list[Manifest]:
     env = [_env(contract.ENV_TERMINATION_LOG, c.TERMINATION_LOG)]
     if spec.credentials_secret_ref is None:
         return env
-    return [*env, _env(contract.ENV_CREDENTIALS_DIR, c.CREDENTIALS_DIR)]
+    env.append(_env(contract.ENV_CREDENTIALS_DIR, c.CREDENTIALS_DIR))
+    # Only when opted in: the runner's default is to refuse, and schedules that do not opt in
+    # keep the very Job template they had (no CronJob rewrite on upgrade).
+    if spec.allow_insecure_credentials:
+        env.append(_env(contract.ENV_ALLOW_INSECURE_CREDENTIALS, "true"))
+    return env
 
 
 def runner_env(schedule: ArchiveSchedule, resolved: ResolvedEntry) -> list[Manifest]:

@@ -1,4 +1,5 @@
-"""Act on a schedule's runs: read runs, Jobs and pods, decide (lifecycle.py), write what changed.
+"""Act on a schedule's runs: read runs, Jobs and pods once, decide (run_wing.py), write what
+changed.
 
 Called by the Reconciler under the schedule's lock, after its CronJobs were reconciled, so one
 trigger of any kind (a run, Job or pod event, a schedule change, the periodic resync) brings
@@ -17,32 +18,15 @@ from typing import Any, Protocol
 import pydantic
 
 from . import constants as c
-from . import coverage, health, missed
 from .api.run import ArchiveRun, ArchiveRunStatus
 from .api.schedule import ArchiveSchedule, ArchiveScheduleStatus
-from .blocked_runs import BLOCKED
 from .errors import Conflict, KubeError, NotFound
 from .jobs import JobView, job_view, pods_by_job
 from .kube import Kube
-from .lifecycle import (
-    Finished,
-    Hold,
-    LifecyclePlan,
-    catch_up_run,
-    plan_lifecycle,
-    record_for_job,
-    unrecorded_jobs,
-)
-from .missed_records import MissedRecorder
+from .lifecycle import Finished, Hold
 from .notify import RunOutcome, notification_kind, wanted_events
-from .render import (
-    ResolvedEntry,
-    involved_run,
-    involved_schedule,
-    render_run_job,
-    resolve_entries,
-)
-from .schedule import load_time_zone, parse_cron
+from .render import Resolved, involved_run, involved_schedule, render_run_job
+from .run_wing import CATCH_UP_STARTED, Plan, World, decide
 from .seen import Hint
 from .settings import Settings
 
@@ -95,20 +79,6 @@ def run_status_patch(current: ArchiveRunStatus, new: ArchiveRunStatus) -> dict[s
     return {k: new_wire.get(k) for k in keys if old_wire.get(k) != new_wire.get(k)}
 
 
-def _span(run: ArchiveRun, status: ArchiveRunStatus) -> coverage.RunSpan:
-    return coverage.RunSpan(
-        name=run.metadata.name,
-        trigger=run.spec.trigger,
-        start=run.spec.start,
-        end=run.spec.end,
-        phase=status.phase,
-        completion_time=status.completion_time,
-        reason=status.reason,
-        message=status.message,
-        dry_run=run.spec.dry_run,
-    )
-
-
 def outcome_of(schedule: ArchiveSchedule, run: ArchiveRun, now: datetime) -> RunOutcome:
     status = run.status
     return RunOutcome(
@@ -127,6 +97,8 @@ def outcome_of(schedule: ArchiveSchedule, run: ArchiveRun, now: datetime) -> Run
 
 
 class RunLifecycle:
+    """Observe → decide (run_wing.py, pure) → act, for the runs of one schedule."""
+
     def __init__(
         self,
         kube: Kube,
@@ -141,12 +113,10 @@ class RunLifecycle:
         self.post_event = post_event
         self.observer: Observer = observer or NoObserver()
         self.recheck = recheck
-        # ``since``: when this operator process started (missed.OPERATOR_DOWN).
-        self.missed_times = MissedRecorder(
-            kube, post_event, self.observer, since or datetime.min.replace(tzinfo=UTC)
-        )
+        # When this operator process started (missed.OPERATOR_DOWN).
+        self.since = since or datetime.min.replace(tzinfo=UTC)
 
-    # --- reading ------------------------------------------------------------------------------
+    # --- 1. observe ---------------------------------------------------------------------------
 
     def _read(
         self, schedule: ArchiveSchedule, hint: Hint | None = None
@@ -182,146 +152,46 @@ class RunLifecycle:
         now: datetime,
         hold: Hold | None,
         cronjobs: dict[str, Manifest] | None = None,
-        resolved: list[ResolvedEntry] | None = None,
+        resolved: Resolved | None = None,
         hint: Hint | None = None,
     ) -> ArchiveScheduleStatus:
-        """Bring the runs in line; returns ``status`` with the run fields and Healthy updated.
+        """Bring the runs in line; returns ``status`` with the run fields, coverage and Healthy.
 
         ``cronjobs`` (by name) and ``resolved``: the schedule's CronJobs as they are after this
-        reconcile and its entries; without them (schedule not Ready) missed times wait.
-        ``hint``: what the watches have shown, for the first read only (after a write of our
-        own the watches lag behind).
+        reconcile and the schedule resolved once; without them (not Ready) missed times and
+        coverage wait. ``hint``: what the watches have shown (seen.py).
         """
-        previous = schedule.status
         runs, jobs = self._read(schedule, hint)
-        recorded = self._record_scheduled(schedule, runs, jobs, now)
-        if recorded:
-            runs, jobs = self._read(schedule)
-        checks: dict[str, missed.EntryCheck] = {}
-        if cronjobs is not None and resolved is not None:
-            checks = self.missed_times.check(
-                schedule, previous, status, resolved, cronjobs, runs, jobs, now
-            )
-            if self.missed_times.record(schedule, resolved, checks):
-                runs, jobs = self._read(schedule)
-        schedule = schedule.model_copy(update={"status": status})
-        plan = plan_lifecycle(schedule, runs, jobs, now, hold)
-        self._act(schedule, runs, plan, now)
-        assert plan.schedule_status is not None
-        new = missed.with_missed(plan.schedule_status, checks)
-        covered = self._coverage(schedule, runs, plan, resolved, hold, now)
-        if covered is not None:
-            new = new.model_copy(update={"coverage": covered.coverage})
-        blocked = [
-            (name, status.message or status.reason or "")
-            for name, status in plan.statuses.items()
-            if status.phase == BLOCKED
-        ]
-        condition = health.healthy_condition(
-            schedule.model_copy(update={"status": new}),
-            now,
-            grace=timedelta(seconds=self.settings.health_grace_seconds),
-            blocked=blocked,
-            gaps=covered.gaps if covered is not None else (),
+        world = World(
+            schedule=schedule.model_copy(update={"status": status}),
+            previous=schedule.status,
+            resolved=resolved if cronjobs is not None else None,
+            cronjobs=cronjobs or {},
+            runs=runs,
+            jobs=jobs,
+            now=now,
+            hold=hold,
+            operator_since=self.since,
+            health_grace=timedelta(seconds=self.settings.health_grace_seconds),
         )
-        conditions = [condition if x.type == health.HEALTHY else x for x in new.conditions]
-        if condition not in conditions:
-            conditions.append(condition)
-        new = new.model_copy(update={"conditions": conditions})
-        self._observe(schedule, plan, new, now)
-        self.missed_times.observe(schedule, checks)
-        recheck_at = plan.recheck_at
-        if covered is not None and covered.recheck_at is not None:
-            recheck_at = min(filter(None, (recheck_at, covered.recheck_at)))
-        if recheck_at is not None and self.recheck is not None:
+        plan = decide(world)
+        self._act(world, plan)
+        self._observe(world.schedule, plan, now)
+        if plan.recheck_at is not None and self.recheck is not None:
             meta = schedule.metadata
-            delay = (recheck_at - now).total_seconds()
+            delay = (plan.recheck_at - now).total_seconds()
             self.recheck(meta.namespace, meta.name, max(delay, 0.0) + 1.0)
-        return new
+        return plan.status
 
-    def _coverage(
-        self,
-        schedule: ArchiveSchedule,
-        runs: list[ArchiveRun],
-        plan: LifecyclePlan,
-        resolved: list[ResolvedEntry] | None,
-        hold: Hold | None,
-        now: datetime,
-    ) -> coverage.CoverageDecision | None:
-        """Decide the schedule's coverage (coverage.py) and start its catch-up run, if any.
+    # --- 3. act -------------------------------------------------------------------------------
 
-        None while the entries cannot be resolved (not Ready): the coverage status stays.
-        """
-        if resolved is None:
-            return None
-        window = schedule.spec.window
-        entries = [
-            coverage.EntryDays(
-                item.entry.name,
-                parse_cron(item.cron),
-                window.offset_days - item.day_shift,
-                window.days,
-            )
-            for item in resolved
-        ]
-        spans = [_span(run, plan.statuses.get(run.metadata.name, run.status)) for run in runs]
-        decision = coverage.decide(
-            schedule.metadata.name,
-            entries,
-            load_time_zone(schedule.spec.time_zone),
-            schedule.metadata.creation_timestamp or now,
-            schedule.status.coverage,
-            spans,
-            [_span(item.run, item.run.status) for item in plan.finished],
-            now,
-            hold=hold.reason if hold is not None else None,
-        )
-        catch_up = decision.catch_up
-        if catch_up is not None:
-            try:
-                self.kube.create_run(
-                    catch_up_run(schedule, catch_up.name, catch_up.start, catch_up.end)
-                )
-            except Conflict:
-                return decision  # made by an earlier attempt: it is followed like any run
-            days = f"{catch_up.start.isoformat()}..{catch_up.end.isoformat()}"
-            self.post_event(
-                involved_schedule(schedule),
-                "Normal",
-                "CatchUpStarted",
-                f"archiving {days}, not archived yet ({catch_up.reason}: {catch_up.message}): "
-                f"catch-up run {catch_up.name}",
-            )
-        return decision
-
-    def _record_scheduled(
-        self, schedule: ArchiveSchedule, runs: list[ArchiveRun], jobs: list[JobView], now: datetime
-    ) -> bool:
-        """Create the ArchiveRun of each Job a CronJob started; True if any was created."""
-        missing = unrecorded_jobs(schedule, runs, jobs)
-        if not missing:
-            return False
-        try:
-            shifts = {r.entry.name: r.day_shift for r in resolve_entries(schedule)}
-        except Exception:
-            shifts = {}
-        for job in missing:
-            shift = shifts.get(job.labels.get(c.LABEL_ENTRY, ""), 0)
-            try:
-                self.kube.create_run(record_for_job(schedule, job, shift, now))
-            except Conflict:
-                continue  # recorded meanwhile (or a run of that name exists)
-            self.observer.run_started(
-                schedule.metadata.namespace, schedule.metadata.name, "scheduled"
-            )
-        return True
-
-    def _act(
-        self, schedule: ArchiveSchedule, runs: list[ArchiveRun], plan: LifecyclePlan, now: datetime
-    ) -> None:
+    def _act(self, world: World, plan: Plan) -> None:
+        schedule = world.schedule
         namespace = schedule.metadata.namespace
-        by_name = {run.metadata.name: run for run in runs}
-        for run in plan.adopt:
+        made = self._create_records(schedule, plan)
+        lifecycle = plan.lifecycle
+        by_name = {run.metadata.name: run for run in world.runs}
+        for run in lifecycle.adopt:
             refs = [
                 *run.metadata.owner_references,
                 {
@@ -341,28 +211,61 @@ class RunLifecycle:
                 run.metadata.name,
                 {"ownerReferences": refs, "labels": labels},
             )
-        for job in plan.delete_jobs:
+        for job in lifecycle.delete_jobs:
             self.kube.delete_job(namespace, job.name, job.uid)
-        for name in plan.suspend:
+        for name in lifecycle.suspend:
             self._ignore_gone(self.kube.set_job_suspended, namespace, name, True)
-        for run in plan.start:
+        for run in lifecycle.start:
             self._create_job(schedule, run)
-        for name in plan.resume:
+        for name in lifecycle.resume:
             self._ignore_gone(self.kube.set_job_suspended, namespace, name, False)
-        for name, status in plan.statuses.items():
-            run = by_name[name]
-            patch = run_status_patch(run.status, status)
+        for name, status in lifecycle.statuses.items():
+            current = by_name.get(name) or made.get(name)
+            if current is None:
+                continue  # a record another reconcile made first: it is followed next time
+            patch = run_status_patch(current.status, status)
             if patch:
                 self._ignore_gone(self.kube.patch_run_status, namespace, name, patch)
-        for event in plan.events:
-            run = by_name[event.run]
-            self.post_event(involved_run(run), event.type, event.reason, event.message)
+        for event in lifecycle.events:
+            about = by_name.get(event.run) or made.get(event.run)
+            if about is None:
+                continue
+            self.post_event(involved_run(about), event.type, event.reason, event.message)
             if event.on_schedule:
                 self.post_event(
                     involved_schedule(schedule), event.type, event.reason, event.message
                 )
-        for run in plan.prune:
-            self.kube.delete_run(namespace, run.metadata.name, run.metadata.uid)
+        for run in lifecycle.prune:
+            if run.metadata.uid:  # a record made by this plan has none: pruned next time
+                self.kube.delete_run(namespace, run.metadata.name, run.metadata.uid)
+        started_catch_up = False
+        if plan.catch_up is not None:
+            with contextlib.suppress(Conflict):  # made by an earlier attempt (same name)
+                self.kube.create_run(plan.catch_up)
+                started_catch_up = True
+        for notice in plan.events:
+            if notice.reason == CATCH_UP_STARTED and not started_catch_up:
+                continue
+            self.post_event(involved_schedule(schedule), notice.type, notice.reason, notice.message)
+
+    def _create_records(self, schedule: ArchiveSchedule, plan: Plan) -> dict[str, ArchiveRun]:
+        """Create the records the plan decided; the runs created (by name), as the server
+        returned them (a name taken meanwhile is left to the next reconcile: never twice)."""
+        made: dict[str, ArchiveRun] = {}
+        records = [(m, True) for m in plan.job_records]
+        records += [(m, False) for m in plan.missed_records]
+        for manifest, started in records:
+            try:
+                body = self.kube.create_run(manifest)
+            except Conflict:
+                continue
+            run = ArchiveRun.from_body(body) if body else ArchiveRun.from_body(manifest)
+            made[run.metadata.name] = run
+            if started:
+                self.observer.run_started(
+                    schedule.metadata.namespace, schedule.metadata.name, "scheduled"
+                )
+        return made
 
     def _create_job(self, schedule: ArchiveSchedule, run: ArchiveRun) -> None:
         manifest = render_run_job(schedule, run, self.settings)
@@ -386,22 +289,23 @@ class RunLifecycle:
 
     # --- metrics and notifications ------------------------------------------------------------
 
-    def _observe(
-        self,
-        schedule: ArchiveSchedule,
-        plan: LifecyclePlan,
-        status: ArchiveScheduleStatus,
-        now: datetime,
-    ) -> None:
+    def _observe(self, schedule: ArchiveSchedule, plan: Plan, now: datetime) -> None:
         meta = schedule.metadata
         try:
-            self.observer.queued(meta.namespace, meta.name, plan.queued)
-            if status.last_successful_time is not None:
+            self.observer.queued(meta.namespace, meta.name, plan.lifecycle.queued)
+            if plan.status.last_successful_time is not None:
                 self.observer.last_success(
-                    meta.namespace, meta.name, status.last_successful_time.timestamp()
+                    meta.namespace, meta.name, plan.status.last_successful_time.timestamp()
                 )
-            for item in plan.finished:
+            for item in plan.lifecycle.finished:
                 self._finished(schedule, item, now)
+            missed_by_reason: dict[str, int] = {}
+            for check in plan.missed.values():
+                for time in check.missed:
+                    if not time.recorded:
+                        missed_by_reason[time.reason] = missed_by_reason.get(time.reason, 0) + 1
+            for reason, count in sorted(missed_by_reason.items()):
+                self.observer.missed(meta.namespace, meta.name, reason, count)
         except Exception:  # metrics and notifications never fail a reconcile
             log.exception("recording the outcome of %s/%s failed", meta.namespace, meta.name)
 

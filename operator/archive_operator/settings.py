@@ -20,13 +20,23 @@ runner defaults here.
 | ARCHIVE_OPERATOR_LOG_FORMAT                        | json (json or text)                   |
 | ARCHIVE_OPERATOR_METRICS_PORT                      | 0 (off)                               |
 | ARCHIVE_OPERATOR_NOTIFY_ENABLED                    | true                                  |
+| ARCHIVE_OPERATOR_WEBHOOK_ALLOWED_TARGETS           | "" (public addresses only), see below |
 | ARCHIVE_OPERATOR_POD_NAMESPACE                     | "" (the operator's own namespace)     |
+
+ARCHIVE_OPERATOR_WEBHOOK_ALLOWED_TARGETS: comma-separated exceptions to the webhook target check
+(notify.py), which refuses hosts resolving to loopback, link-local (cloud metadata), private,
+unspecified, multicast or other non-public addresses. Each entry is an IP address or network
+(``127.0.0.1``, ``10.0.0.0/8``, ``fd00::/8``: such addresses are allowed), a host name
+(``alertmanager.monitoring.svc``: that host is allowed whatever it resolves to) or ``*.domain``
+(its subdomains). The chart sets it from ``notifications.webhookAllowedTargets``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import re
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
@@ -45,6 +55,43 @@ def _package_version() -> str:
 
 class SettingsError(ValueError):
     """A configuration value is wrong; the message names the variable, the value and the fix."""
+
+
+# A host name as a webhook URL may carry it (letters, digits, '-', '_'; dot-separated labels).
+_HOST_NAME = re.compile(
+    r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$"
+)
+
+WebhookTarget = ipaddress.IPv4Network | ipaddress.IPv6Network | str
+
+
+def parse_webhook_target(entry: str) -> WebhookTarget:
+    """One entry of ARCHIVE_OPERATOR_WEBHOOK_ALLOWED_TARGETS: an IP network (an address is a
+    one-address network), or a host name in lower case without a trailing dot (``*.domain``
+    for its subdomains). ValueError names the entry and the forms it may take."""
+    text = entry.strip()
+    address = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    try:
+        return ipaddress.ip_network(address, strict=True)
+    except ValueError as exc:
+        if "host bits set" in str(exc):
+            network = ipaddress.ip_network(address, strict=False)
+            raise ValueError(
+                f"entry {entry!r} has host bits set; write the network as {network}"
+            ) from None
+    name = text.lower().rstrip(".")
+    bare = name.removeprefix("*.")
+    if len(name) <= 253 and _HOST_NAME.match(bare) and not _looks_numeric(bare):
+        return name
+    raise ValueError(
+        f"entry {entry!r} is not an IP address, a network (10.0.0.0/8), a host name "
+        "(hooks.example.com) or *.domain (*.svc.cluster.local)"
+    )
+
+
+def _looks_numeric(name: str) -> bool:
+    """A malformed address (``10.0.0.300``, ``10.0.0.0/33`` never gets here) is no host name."""
+    return all(label.isdigit() for label in name.split("."))
 
 
 def _split_names(value: object) -> object:
@@ -73,10 +120,18 @@ class Settings(BaseModel):
     log_format: Literal["json", "text"] = "json"
     metrics_port: int = Field(default=0, ge=0, le=65535)
     notify_enabled: bool = True
+    webhook_allowed_targets: tuple[str, ...] = ()
     pod_namespace: str = ""
 
     _split_namespaces = field_validator("namespaces", mode="before")(_split_names)
     _split_secrets = field_validator("runner_image_pull_secrets", mode="before")(_split_names)
+    _split_targets = field_validator("webhook_allowed_targets", mode="before")(_split_names)
+
+    @field_validator("webhook_allowed_targets")
+    @classmethod
+    def _targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Each entry checked (parse_webhook_target) and written canonically."""
+        return tuple(str(parse_webhook_target(entry)) for entry in value)
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod

@@ -14,8 +14,8 @@ from typing import Any
 
 from .api.base import Condition, ConditionStatus
 from .api.schedule import ArchiveSchedule, ArchiveScheduleStatus, ScheduleEntryStatus
-from .render import ResolvedEntry
-from .schedule import load_time_zone, next_run, parse_cron
+from .render import Resolved
+from .schedule import next_run
 
 READY = "Ready"
 OWNED_FIELDS = (
@@ -31,11 +31,11 @@ OWNED_FIELDS = (
     "consecutiveFailures",
     "activeRuns",
     "lastRun",
-    # Written by the missed-run check (missed.py, through runs.py).
+    # Written by the missed-run check (missed.py, through run_wing.py).
     "missedRuns",
     "lastMissedTime",
     "consecutiveMissed",
-    # Written by the coverage decision (coverage.py, through runs.py).
+    # Written by the coverage decision (coverage.py, through run_wing.py).
     "coverage",
 )
 
@@ -72,16 +72,15 @@ def set_condition(
 
 
 def entry_statuses(
-    schedule: ArchiveSchedule, resolved: list[ResolvedEntry], now: datetime
+    schedule: ArchiveSchedule, resolved: Resolved, now: datetime
 ) -> list[ScheduleEntryStatus]:
-    zone = load_time_zone(schedule.spec.time_zone)
     # The missed-run watermark is carried over; the run lifecycle moves it (missed.py).
     checked = {e.name: e.last_checked_time for e in schedule.status.schedules}
     statuses = []
-    for item in resolved:
+    for item in resolved.entries:
         upcoming = None
         if not schedule.spec.suspend:
-            found = next_run(parse_cron(item.cron), now, zone)
+            found = next_run(item.parsed, now, resolved.time_zone)
             upcoming = found.astimezone(UTC) if found else None
         statuses.append(
             ScheduleEntryStatus(
@@ -119,7 +118,7 @@ def ready_message(schedule: ArchiveSchedule) -> str:
 
 
 def reconciled_status(
-    schedule: ArchiveSchedule, resolved: list[ResolvedEntry], now: datetime
+    schedule: ArchiveSchedule, resolved: Resolved, now: datetime
 ) -> ArchiveScheduleStatus:
     """The status after the CronJobs were brought in line with the spec."""
     state = ReadyState("True", "Reconciled", ready_message(schedule))

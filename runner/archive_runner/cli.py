@@ -12,9 +12,10 @@ from typing import Any, TypeVar
 import click
 
 from .config import SETTINGS, load_config
-from .contract import ENV_DRY_RUN
+from .contract import ENV_ALLOW_INSECURE_CREDENTIALS, ENV_DRY_RUN
 from .errors import ExitCode, RunnerError
-from .logs import get_logger, setup_logging
+from .logs import get_logger, setup_logging, use_scrubber
+from .redact import Scrubber
 from .result import RunResult
 from .run import archive, tty_progress, write_termination_message
 
@@ -35,6 +36,11 @@ def main() -> None:
 @_option("user", "User whose calendar is archived (required).")
 @_option("source_type", "caldav (default) or ics.")
 @_option("source_url", "CalDAV collection URL; for ics an http(s) URL or a file path.")
+@_option(
+    "source_url_file",
+    "For ics: a file holding the feed URL, when the URL is itself a secret (a token in its "
+    "path or query); it is then shown as scheme://host/… only. Instead of --source-url.",
+)
 @_option("destination_type", "caldav (default) or directory.")
 @_option("destination_url", "Archive CalDAV collection URL.")
 @_option("destination_path", "Archive directory (destination type directory).")
@@ -65,13 +71,24 @@ def main() -> None:
 @_option("run_id", "Run id recorded in the result and in each copy (default: generated).")
 @_option("termination_log", "Termination-message file (default /dev/termination-log).")
 @_option("timeout", "HTTP timeout in seconds (default 30).")
-def run(dry_run: bool, **options: str | None) -> None:
+@click.option(
+    "--allow-insecure-credentials",
+    "allow_insecure_credentials",
+    is_flag=True,
+    envvar=ENV_ALLOW_INSECURE_CREDENTIALS,
+    show_envvar=True,
+    help="Send credentials over plain http:// to a host that is not loopback (refused "
+    "otherwise). Only on a network you trust.",
+)
+def run(dry_run: bool, allow_insecure_credentials: bool, **options: str | None) -> None:
     """Archive one window; print one JSON result; exit 0/3/4/5 (see docs/runner.md)."""
     setup_logging()
     log = get_logger()
     termination_log = Path(options.get("termination_log") or "/dev/termination-log")
     try:
-        config = load_config(options, os.environ, datetime.now(UTC), dry_run)
+        config = load_config(
+            options, os.environ, datetime.now(UTC), dry_run, allow_insecure_credentials
+        )
     except RunnerError as exc:
         log.error("bad configuration", extra={"error": str(exc)})
         result = RunResult(
@@ -87,9 +104,11 @@ def run(dry_run: bool, **options: str | None) -> None:
             exit_code=int(exc.exit_code),
             message=str(exc),
         )
-        _emit(result, termination_log)
+        _emit(result, termination_log, Scrubber())
         click.echo(f"archive-runner: {exc}", err=True)
         sys.exit(result.exit_code)
+    scrubber = Scrubber(config.secret_values())
+    use_scrubber(scrubber)
     try:
         result = archive(config, tty_progress())
     except Exception as exc:  # a bug: still leave a result for the operator
@@ -107,10 +126,11 @@ def run(dry_run: bool, **options: str | None) -> None:
             exit_code=int(ExitCode.CRASHED),
             message=f"unexpected error: {type(exc).__name__}",
         )
-    _emit(result, config.termination_log)
+    _emit(result, config.termination_log, scrubber)
     sys.exit(result.exit_code)
 
 
-def _emit(result: RunResult, termination_log: Path) -> None:
-    click.echo(result.to_json())
-    write_termination_message(termination_log, result.termination_message())
+def _emit(result: RunResult, termination_log: Path, scrubber: Scrubber) -> None:
+    """The result on stdout and its compact copy, with the run's secrets scrubbed out."""
+    click.echo(result.to_json(scrubber))
+    write_termination_message(termination_log, result.termination_message(scrubber))

@@ -3,10 +3,21 @@
 Every error names the setting (flag and environment variable), the offending value and the fix,
 on one line. Credentials come only from the environment or a mounted Secret directory, never
 from flags, and are held as ``SecretStr`` so they cannot leak through ``repr`` or logs.
+
+Credentials go only where they were given for (docs/runner.md, "Credentials"): the destination
+borrows the source's only when its URL has the source URL's origin (scheme, host, port), and
+no credential is sent over plain http:// to a host that is not loopback unless the run opts in
+(``--allow-insecure-credentials``).
+
+The source URL may itself be a secret (a private feed whose token is in its path or query): it
+is then read from a file (``--source-url-file``, the credentials Secret's key that
+spec.source.ics.urlSecretKey names) and shown only as ``scheme://host[:port]/…`` (redact.py).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import re
 import uuid
 from collections.abc import Mapping
@@ -16,11 +27,13 @@ from typing import Literal, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from . import contract
 from .contract import CREDENTIAL_FILES, window_last_offset
 from .errors import ConfigError
+from .redact import HIDDEN, redact_url, secret_url_parts
 from .window import Window, reference_time, relative_window
 
 SourceType = Literal["caldav", "ics"]
@@ -36,6 +49,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "user": ("--user", contract.ENV_USER),
     "source_type": ("--source-type", contract.ENV_SOURCE_TYPE),
     "source_url": ("--source-url", contract.ENV_SOURCE_URL),
+    "source_url_file": ("--source-url-file", contract.ENV_SOURCE_URL_FILE),
     "destination_type": ("--destination-type", contract.ENV_DESTINATION_TYPE),
     "destination_url": ("--destination-url", contract.ENV_DESTINATION_URL),
     "destination_path": ("--destination-path", contract.ENV_DESTINATION_PATH),
@@ -50,7 +64,21 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "run_id": ("--run-id", contract.ENV_RUN_ID),
     "termination_log": ("--termination-log", contract.ENV_TERMINATION_LOG),
     "timeout": ("--timeout", contract.ENV_TIMEOUT_SECONDS),
+    "allow_insecure_credentials": (
+        "--allow-insecure-credentials",
+        contract.ENV_ALLOW_INSECURE_CREDENTIALS,
+    ),
 }
+
+# Where an ArchiveSchedule sets each URL: named in errors so a user of the operator, who never
+# sees the runner's flags, knows which field to change.
+_SCHEDULE_FIELDS = {
+    ("source_url", "caldav"): "spec.source.caldav.url",
+    ("source_url", "ics"): "spec.source.ics.url",
+    ("source_url_file", "ics"): "spec.source.ics.urlSecretKey",
+    ("destination_url", "caldav"): "spec.destination.caldav.url",
+}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class Credentials(BaseModel):
@@ -66,6 +94,16 @@ class Credentials(BaseModel):
     def is_empty(self) -> bool:
         return self.username is None and self.password is None and self.token is None
 
+    @property
+    def kind(self) -> str:
+        """What is sent, for logs: "bearer", "basic" or "none" (never the values)."""
+        if self.token is not None:
+            return "bearer"
+        return "none" if self.is_empty else "basic"
+
+    def secret_values(self) -> list[str]:
+        return [s.get_secret_value() for s in (self.password, self.token) if s is not None]
+
 
 class RunConfig(BaseModel):
     """A fully resolved run."""
@@ -75,6 +113,8 @@ class RunConfig(BaseModel):
     user: str
     source_type: SourceType
     source_url: str
+    # The source URL was given as a secret (--source-url-file): shown as scheme://host/… only.
+    source_url_secret: bool = False
     destination_type: DestinationType
     destination_url: str | None
     destination_path: Path | None
@@ -87,6 +127,21 @@ class RunConfig(BaseModel):
     timeout_seconds: float
     source_credentials: Credentials
     destination_credentials: Credentials
+    # True when the destination has no credentials of its own and the source's were not lent
+    # to it because its origin differs (so a 401 from it can say why).
+    destination_credentials_withheld: bool = False
+    allow_insecure_credentials: bool = False
+
+    def secret_values(self) -> list[str]:
+        """Every value of this run that must never be shown (redact.Scrubber scrubs them)."""
+        values = self.source_credentials.secret_values()
+        values += self.destination_credentials.secret_values()
+        if self.source_url_secret:
+            values += secret_url_parts(self.source_url)
+            # As the HTTP client writes it (percent-encoded), e.g. in its exceptions.
+            with contextlib.suppress(httpx.InvalidURL, ValueError):
+                values += secret_url_parts(str(httpx.URL(self.source_url)))
+        return values
 
 
 def _name(key: str) -> str:
@@ -140,28 +195,121 @@ def _http_url(options: Mapping[str, str | None], key: str, what: str) -> str:
     raw = (options.get(key) or "").strip()
     if not raw:
         raise _missing(key, f"set it to the {what}")
-    parts = urlsplit(raw)
+    return _check_http_url(raw, key, what)
+
+
+def _check_http_url(raw: str, key: str, what: str, secret_of: str | None = None) -> str:
+    """``raw`` if it is an http(s) URL without credentials that the HTTP client can send to.
+
+    ``secret_of``: the URL is a secret of a source of this type; errors then show it as
+    scheme://host/… only and name the schedule's field."""
+    secret = secret_of is not None
+    shown = redact_url(raw, secret=secret)
+    if len(shown) > 80:
+        shown = shown[:80] + "…"
+    where = _name(key)
+    field = _SCHEDULE_FIELDS.get((key, secret_of or ""))
+    if field:
+        where += f" ({field})"
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # e.g. an unclosed [IPv6 address
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _error(key, redact_url(raw), "is not an http(s) URL", f"set it to the {what}")
+        hidden = secret and shown == HIDDEN
+        problem = "is not an http(s) URL" + (" (the file's content is not shown)" if hidden else "")
+        raise ConfigError(f"{where}: {shown!r} {problem}; set it to the {what}")
     if parts.username or parts.password:
-        raise _error(
-            key,
-            redact_url(raw),
-            "contains credentials",
-            "remove them from the URL and use the credentials Secret / ARCHIVE_*_USERNAME/PASSWORD",
+        raise ConfigError(
+            f"{where}: {shown!r} contains credentials; remove them from the URL and use the "
+            "credentials Secret / ARCHIVE_*_USERNAME/PASSWORD"
         )
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number
+        httpx.URL(raw)
+    except (httpx.InvalidURL, ValueError) as exc:
+        # Only the reason's kind: httpx's own message may quote the URL.
+        raise ConfigError(
+            f"{where}: {shown!r} is not a valid URL ({type(exc).__name__}); set it to the {what}"
+        ) from None
     return raw
 
 
-def redact_url(url: str) -> str:
-    """The URL without user info, query or fragment (they may carry secrets)."""
+def _secret_url(options: Mapping[str, str | None], source_type: str, what: str) -> str:
+    """The source URL from the file --source-url-file names (a key of the mounted Secret)."""
+    key = "source_url_file"
+    path = Path((options.get(key) or "").strip())
+    field = _SCHEDULE_FIELDS.get((key, source_type))
+    where = f"{_name(key)}{f' ({field})' if field else ''}"
+    # Under the operator the file is a key of the mounted credentials Secret.
+    put = (
+        f"put the {what} under the key {path.name!r} of the credentials Secret "
+        f"(spec.credentialsSecretRef), or set {field} to the key that holds it"
+        if field
+        else f"write the {what} into that file"
+    )
+    try:
+        raw = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: {str(path)!r} does not exist; {put}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{where}: cannot read {str(path)!r} ({reason}); {put}") from None
+    if not raw:
+        raise ConfigError(f"{where}: {str(path)!r} is empty; {put}")
+    return _check_http_url(raw, key, what, secret_of=source_type)
+
+
+def origin(url: str) -> tuple[str, str, int] | None:
+    """The URL's origin (RFC 6454): scheme, host (lower case) and port (the scheme's default
+    when not written); None for anything but an http(s) URL with a host (e.g. a file path)."""
     parts = urlsplit(url)
-    if not parts.scheme:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}"
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return scheme, parts.hostname.lower(), port if port is not None else _DEFAULT_PORTS[scheme]
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): traffic to it stays on the
+    machine (or in the pod), so cleartext there crosses no network."""
+    if not host:
+        return False
+    host = host.lower().rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse_cleartext(
+    key: str,
+    kind: str,
+    url: str | None,
+    credentials: Credentials,
+    allowed: bool,
+    secret: bool = False,
+) -> None:
+    """Credentials over plain http:// to another machine: refused unless the run opts in."""
+    if url is None or credentials.is_empty or allowed:
+        return
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http" or is_loopback_host(parts.hostname):
+        return
+    field = _SCHEDULE_FIELDS.get((key, kind))
+    where = f"{_name(key)}{f' ({field})' if field else ''}"
+    opt_in = _name("allow_insecure_credentials")
+    raise ConfigError(
+        f"{where}: {redact_url(url, secret=secret)!r} is plain http://, so the credentials would "
+        "cross the network unencrypted; use an https:// URL, or, only on a network you "
+        f"trust, allow it with {opt_in}=true (ArchiveSchedule spec.allowInsecureCredentials: true)"
+    )
 
 
 def _zone(options: Mapping[str, str | None]) -> ZoneInfo:
@@ -266,10 +414,29 @@ def _secret_from(env: Mapping[str, str], credentials_dir: Path | None, env_name:
     return text or None
 
 
+def _check_credential(env_name: str, value: str | None) -> str | None:
+    """A credential the HTTP client can send as it is (never shown: errors name the key)."""
+    if value is None:
+        return None
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        problem = "contains a line break or another control character"
+    elif env_name.endswith("_TOKEN") and not value.isascii():
+        problem = "contains a character that is not ASCII, which an HTTP header cannot carry"
+    else:
+        return value
+    key = CREDENTIAL_FILES[env_name]
+    raise ConfigError(
+        f"{env_name} (the credentials Secret's key {key}) {problem} (the value is not shown); "
+        f"store the credential alone, e.g. kubectl create secret generic NAME "
+        f"--from-literal={key}=VALUE"
+    )
+
+
 def _credentials(env: Mapping[str, str], prefix: str, credentials_dir: Path | None) -> Credentials:
-    username = _secret_from(env, credentials_dir, f"ARCHIVE_{prefix}_USERNAME")
-    password = _secret_from(env, credentials_dir, f"ARCHIVE_{prefix}_PASSWORD")
-    token = _secret_from(env, credentials_dir, f"ARCHIVE_{prefix}_TOKEN")
+    names = [f"ARCHIVE_{prefix}_{what}" for what in ("USERNAME", "PASSWORD", "TOKEN")]
+    username, password, token = (
+        _check_credential(name, _secret_from(env, credentials_dir, name)) for name in names
+    )
     if (username is None) != (password is None):
         have, lack = ("USERNAME", "PASSWORD") if password is None else ("PASSWORD", "USERNAME")
         raise ConfigError(
@@ -284,7 +451,11 @@ def _credentials(env: Mapping[str, str], prefix: str, credentials_dir: Path | No
 
 
 def load_config(
-    options: Mapping[str, str | None], env: Mapping[str, str], now: datetime, dry_run: bool
+    options: Mapping[str, str | None],
+    env: Mapping[str, str],
+    now: datetime,
+    dry_run: bool,
+    allow_insecure_credentials: bool = False,
 ) -> RunConfig:
     """Resolve and validate everything a run needs. Raises ConfigError with a one-line message."""
     user = (options.get("user") or "").strip()
@@ -296,7 +467,21 @@ def load_config(
         )
 
     source_type = _choice(options, "source_type", ("caldav", "ics"), "caldav")
-    if source_type == "caldav":
+    source_url_secret = bool((options.get("source_url_file") or "").strip())
+    if source_url_secret and (options.get("source_url") or "").strip():
+        raise ConfigError(
+            f"{_name('source_url')} and {_name('source_url_file')} are both set; use one "
+            "(the file for a URL that is itself a secret, e.g. a private feed's)"
+        )
+    if source_url_secret and source_type != "ics":
+        raise ConfigError(
+            f"{_name('source_url_file')} is for {_name('source_type')} ics (a feed whose URL is "
+            f"a secret); give the CalDAV collection URL in {_name('source_url')} and its "
+            "credentials in the credentials Secret"
+        )
+    if source_url_secret:
+        source_url = _secret_url(options, source_type, "iCalendar feed URL")
+    elif source_type == "caldav":
         source_url = _http_url(options, "source_url", "source calendar collection URL")
     else:
         source_url = (options.get("source_url") or "").strip()
@@ -337,13 +522,36 @@ def load_config(
     credentials_dir = Path(raw_dir) if raw_dir else None
     source_credentials = _credentials(env, "SOURCE", credentials_dir)
     destination_credentials = _credentials(env, "DESTINATION", credentials_dir)
-    if destination_credentials.is_empty:
-        destination_credentials = source_credentials
+    withheld = False
+    if destination_credentials.is_empty and destination_url is not None:
+        # The source's credentials were given for the source's origin only: lending them to
+        # another host would hand that host the user's password (issue 18).
+        if origin(destination_url) == origin(source_url):
+            destination_credentials = source_credentials
+        else:
+            withheld = not source_credentials.is_empty
+    source_sent_to = source_url if origin(source_url) is not None else None
+    _refuse_cleartext(
+        "source_url_file" if source_url_secret else "source_url",
+        source_type,
+        source_sent_to,
+        source_credentials,
+        allow_insecure_credentials,
+        secret=source_url_secret,
+    )
+    _refuse_cleartext(
+        "destination_url",
+        destination_type,
+        destination_url,
+        destination_credentials,
+        allow_insecure_credentials,
+    )
 
     return RunConfig(
         user=user,
         source_type=cast(SourceType, source_type),
         source_url=source_url,
+        source_url_secret=source_url_secret,
         destination_type=cast(DestinationType, destination_type),
         destination_url=destination_url,
         destination_path=destination_path,
@@ -358,4 +566,6 @@ def load_config(
         timeout_seconds=timeout_seconds,
         source_credentials=source_credentials,
         destination_credentials=destination_credentials,
+        destination_credentials_withheld=withheld,
+        allow_insecure_credentials=allow_insecure_credentials,
     )

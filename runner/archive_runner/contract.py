@@ -20,6 +20,11 @@ from enum import IntEnum
 ENV_USER = "ARCHIVE_USER"
 ENV_SOURCE_TYPE = "ARCHIVE_SOURCE_TYPE"
 ENV_SOURCE_URL = "ARCHIVE_SOURCE_URL"
+# Instead of ENV_SOURCE_URL: a file holding the source URL, for a URL that is itself a secret
+# (a private feed's token in its path or query). The operator points it at a key of the mounted
+# credentials Secret (spec.source.ics.urlSecretKey), so the URL is in no pod spec and no env, and
+# the runner shows it only as scheme://host[:port]/….
+ENV_SOURCE_URL_FILE = "ARCHIVE_SOURCE_URL_FILE"
 ENV_DESTINATION_TYPE = "ARCHIVE_DESTINATION_TYPE"
 ENV_DESTINATION_URL = "ARCHIVE_DESTINATION_URL"
 ENV_DESTINATION_PATH = "ARCHIVE_DESTINATION_PATH"
@@ -40,9 +45,13 @@ ENV_TIMEOUT_SECONDS = "ARCHIVE_TIMEOUT_SECONDS"
 ENV_JOB_NAME = "ARCHIVE_JOB_NAME"
 # A mounted Secret directory; its files hold the credentials (CREDENTIAL_FILES).
 ENV_CREDENTIALS_DIR = "ARCHIVE_CREDENTIALS_DIR"
+# "true": credentials may be sent over plain http:// to a host that is not loopback (the
+# schedule's spec.allowInsecureCredentials). Unset or "false": such a run is refused (exit 4).
+ENV_ALLOW_INSECURE_CREDENTIALS = "ARCHIVE_ALLOW_INSECURE_CREDENTIALS"
 
 # Credential environment variable -> the file of the same credential in ENV_CREDENTIALS_DIR
-# (the credentials Secret's keys).
+# (the credentials Secret's keys). The destination's default to the source's only when the
+# destination URL has the source URL's origin (scheme, host, port: RFC 6454).
 CREDENTIAL_FILES = {
     "ARCHIVE_SOURCE_USERNAME": "username",
     "ARCHIVE_SOURCE_PASSWORD": "password",

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from .redact import Scrubber
 from .window import Window
 
 Status = Literal["succeeded", "partial", "failed"]
@@ -99,13 +100,15 @@ class RunResult:
             "duration_seconds": round(self.duration_seconds, 3),
         }
 
-    def to_json(self) -> str:
-        return json.dumps(self.as_dict(), ensure_ascii=False, separators=(",", ":"))
+    def to_json(self, scrubber: Scrubber | None = None) -> str:
+        """The result; ``scrubber``: the run's secrets replaced in every string."""
+        full = (scrubber or Scrubber()).value(self.as_dict())
+        return json.dumps(full, ensure_ascii=False, separators=(",", ":"))
 
-    def termination_message(self) -> str:
+    def termination_message(self, scrubber: Scrubber | None = None) -> str:
         """At most 4 KiB of JSON: status, counts, window and run id always; errors dropped
-        first, then long strings truncated."""
-        full = self.as_dict()
+        first, then long strings truncated. ``scrubber`` as for :meth:`to_json`."""
+        full = (scrubber or Scrubber()).value(self.as_dict())
         compact: dict[str, Any] = {
             key: full[key]
             for key in (

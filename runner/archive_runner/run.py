@@ -17,34 +17,49 @@ from .backends.caldav import CalDavDestination, CalDavSource
 from .backends.directory import DirectoryDestination
 from .backends.http import RequestCounter, make_client
 from .backends.ics import IcsSource
-from .config import RunConfig, redact_url
+from .config import RunConfig
 from .convert import ArchiveItem, build_items
 from .engine import Plan, decide, plan
 from .errors import ExitCode, RunnerError, UnreachableError
 from .logs import get_logger
+from .redact import redact_url
 from .result import Counts, ObjectError, RunResult
 
 ProgressFn = Callable[[int, int], None]
 
+# A 401/403 from an archive that got no credentials because the source's were kept to the
+# source's origin (config.load_config).
+WITHHELD_HINT = (
+    "it got no credentials: the source's are sent only to the source's origin (scheme, host, "
+    "port); give the archive its own as destination-username/destination-password or "
+    "destination-token in the credentials Secret (ARCHIVE_DESTINATION_USERNAME/_PASSWORD/_TOKEN)"
+)
+
 
 def open_backends(config: RunConfig, counter: RequestCounter) -> tuple[Source, Destination]:
     source: Source
+    timeout = config.timeout_seconds
     if config.source_type == "caldav":
-        client = make_client(config.source_credentials, config.timeout_seconds, counter)
+        client = make_client(config.source_credentials, timeout, counter, config.source_url)
         source = CalDavSource(config.source_url, client)
     else:
         is_url = config.source_url.startswith(("http://", "https://"))
         feed_client = (
-            make_client(config.source_credentials, config.timeout_seconds, counter)
+            make_client(config.source_credentials, timeout, counter, config.source_url)
             if is_url
             else None
         )
-        source = IcsSource(config.source_url, feed_client)
+        source = IcsSource(config.source_url, feed_client, secret=config.source_url_secret)
     destination: Destination
     if config.destination_type == "caldav":
         assert config.destination_url is not None
-        client = make_client(config.destination_credentials, config.timeout_seconds, counter)
-        destination = CalDavDestination(config.destination_url, client)
+        client = make_client(
+            config.destination_credentials, timeout, counter, config.destination_url
+        )
+        if config.destination_credentials_withheld:
+            destination = CalDavDestination(config.destination_url, client, WITHHELD_HINT)
+        else:
+            destination = CalDavDestination(config.destination_url, client)
     else:
         assert config.destination_path is not None
         destination = DirectoryDestination(config.destination_path)
@@ -52,6 +67,7 @@ def open_backends(config: RunConfig, counter: RequestCounter) -> tuple[Source, D
 
 
 def new_result(config: RunConfig) -> RunResult:
+    source = redact_url(config.source_url, secret=config.source_url_secret)
     return RunResult(
         run_id=config.run_id,
         user=config.user,
@@ -59,7 +75,7 @@ def new_result(config: RunConfig) -> RunResult:
         mode=config.recurrence,
         on_change=config.on_change,
         dry_run=config.dry_run,
-        source=f"{config.source_type}:{redact_url(config.source_url)}",
+        source=f"{config.source_type}:{source}",
         destination=(
             f"caldav:{redact_url(config.destination_url or '')}"
             if config.destination_type == "caldav"
@@ -86,8 +102,27 @@ def archive(config: RunConfig, progress: ProgressFn | None = None) -> RunResult:
             "mode": config.recurrence,
             "on_change": config.on_change,
             "dry_run": config.dry_run,
+            # Which kind of credentials each side gets (never their values).
+            "source_auth": config.source_credentials.kind,
+            # A source URL that is a secret (--source-url-file) is shown as scheme://host/….
+            "source_url_from": "file" if config.source_url_secret else "setting",
+            "destination_auth": (
+                "none (the source's are not sent to another origin)"
+                if config.destination_credentials_withheld
+                else config.destination_credentials.kind
+            ),
         },
     )
+    if not config.source_url_secret and "?" in config.source_url:
+        log.warning(
+            "source URL has a query",
+            extra={
+                "hint": "it is not shown, but the URL is in the run's settings (the pod spec): "
+                "if the query holds a token, give the URL as a secret with --source-url-file / "
+                "ARCHIVE_SOURCE_URL_FILE (ArchiveSchedule: the credentials Secret's key named "
+                "by spec.source.ics.urlSecretKey)"
+            },
+        )
     aborted: RunnerError | None = None
     try:
         source_id = ical.digest(source.identity, length=16)

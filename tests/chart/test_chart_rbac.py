@@ -70,7 +70,7 @@ def test_all_namespaces_scope_uses_a_cluster_role(rendered: dict[str, list[Manif
     assert container_env(deployment)["ARCHIVE_OPERATOR_NAMESPACES"] == ""
 
 
-def test_listed_namespaces_get_one_role_each_and_nothing_cluster_wide(
+def test_listed_namespaces_get_one_role_each_and_only_kopf_scanning_cluster_wide(
     rendered: dict[str, list[Manifest]],
 ) -> None:
     manifests = rendered["namespaced"]
@@ -97,9 +97,11 @@ def test_listed_namespaces_get_one_role_each_and_nothing_cluster_wide(
     assert container_env(deployment)["ARCHIVE_OPERATOR_NAMESPACES"] == "team-a,team-b"
 
 
-def test_secrets_are_only_ever_got_by_name_and_only_for_webhooks(
+def test_secrets_are_only_ever_got_by_name_and_only_in_watched_namespaces(
     rendered: dict[str, list[Manifest]],
 ) -> None:
+    """get (the Secrets a schedule names: credentials' owner, webhook URL), never list or
+    watch; in the namespaced rules only (tests/rbac/test_rbac_scope.py: scope, proven)."""
     for name, manifests in rendered.items():
         verbs = _grants(_all_rules(manifests), "", "secrets")
         (deployment,) = of_kind(manifests, "Deployment")
@@ -108,6 +110,8 @@ def test_secrets_are_only_ever_got_by_name_and_only_for_webhooks(
             assert verbs == set() and notify == "false", name
         else:
             assert verbs == {"get"} and notify == "true", name
+        cluster = named(manifests, "ClusterRole", "archive-operator-cluster")["rules"]
+        assert _grants(cluster, "", "secrets") == set(), name
 
 
 def test_aggregated_roles_extend_the_standard_roles(rendered: dict[str, list[Manifest]]) -> None:

@@ -139,14 +139,21 @@ class Cluster:
 
 @contextmanager
 def user_namespace(cluster: Cluster, prefix: str) -> Iterator[str]:
-    """A fresh namespace ``<prefix><random>`` holding the users' calendar Secret ``calendar``."""
+    """A fresh namespace ``<prefix><random>`` holding alice's calendar Secret ``calendar``."""
     name = f"{prefix}{uuid.uuid4().hex[:8]}"
     cluster.kubectl("create", "namespace", name)
+    # The archive's credentials too: a source behind a GatedProxy is another origin (its port)
+    # than the archive, and the runner lends the source's only to the source's origin.
     cluster.kubectl(
         "create", "secret", "generic", "calendar",
         "--from-literal=username=alice", "--from-literal=password=secret",
+        "--from-literal=destination-username=alice", "--from-literal=destination-password=secret",
         namespace=name,
     )  # fmt: skip
+    # Whose credentials they are (the operator's ownership check: ownership.py).
+    cluster.kubectl(
+        "annotate", "secret", "calendar", "archive.auriora.io/user=alice", namespace=name
+    )
     try:
         yield name
     finally:
@@ -173,6 +180,10 @@ class Operator:
             "ARCHIVE_OPERATOR_RUNNER_IMAGE": self.runner_image,
             "ARCHIVE_OPERATOR_RESYNC_SECONDS": "2",
             "ARCHIVE_OPERATOR_LOG_FORMAT": "text",
+            # The WebhookReceiver listens on loopback, which the operator refuses as a webhook
+            # target unless the installation allows it (the chart's
+            # notifications.webhookAllowedTargets).
+            "ARCHIVE_OPERATOR_WEBHOOK_ALLOWED_TARGETS": "127.0.0.1",
         }
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(

@@ -35,7 +35,9 @@ GRANTED = [
     ("list", "pods"),
     ("watch", "pods"),
     ("create", "events"),
-    ("get", "secrets"),  # the webhook URL only (notifications.webhookSecretAccess: get)
+    # The Secrets a schedule names: its credentials' owner (metadata only) and the webhook URL
+    # (notifications.webhookSecretAccess: get).
+    ("get", "secrets"),
 ]
 
 # Never: enumerate or change Secrets, run or enter pods itself, touch users' schedule specs,
@@ -67,6 +69,8 @@ NEVER = [
     ("impersonate", "users"),
 ]
 NEVER_CLUSTER = [
+    ("list", "namespaces"),  # watching all namespaces, kopf lists none
+    ("watch", "namespaces"),
     ("create", "namespaces"),
     ("delete", "namespaces"),
     ("list", "nodes"),
@@ -77,8 +81,15 @@ NEVER_CLUSTER = [
 ]
 
 
+ALL_NAMESPACES = "*"  # can_i: across all namespaces (--all-namespaces)
+
+
 def can_i(cluster: Cluster, verb: str, resource: str, namespace: str | None) -> str:
-    scope = [f"--namespace={namespace}"] if namespace else []
+    """None: a cluster-scoped resource; ALL_NAMESPACES: a namespaced one, across all."""
+    if namespace == ALL_NAMESPACES:
+        scope = ["--all-namespaces"]
+    else:
+        scope = [f"--namespace={namespace}"] if namespace else []
     resource, _, subresource = resource.partition("/")
     if subresource:
         scope.append(f"--subresource={subresource}")
@@ -106,6 +117,20 @@ def test_the_operator_account_has_nothing_it_must_not(cluster: Cluster) -> None:
     # Its own namespace is no exception.
     answers |= {("list", "secrets@" + CHART_NS): can_i(cluster, "list", "secrets", CHART_NS)}
     assert {k: v for k, v in answers.items() if v != "no"} == {}
+
+
+def test_the_default_install_acts_in_every_namespace(cluster: Cluster) -> None:
+    """Pinned, as docs/chart.md ("Scope") says: watching all namespaces (the default), the
+    ServiceAccount may get any Secret by name and create Jobs in every namespace, kube-system
+    and its own included, and list and watch pods across all of them; it may still never list
+    or watch Secrets. tests/real/test_rbac_scope_real.py checks a listed-namespaces install."""
+    real_only(cluster)
+    anywhere = ("kube-system", CHART_NS, "default", NS)
+    yes = [(v, r, ns) for v, r in (("get", "secrets"), ("create", "jobs.batch")) for ns in anywhere]
+    yes += [("list", "pods", ALL_NAMESPACES), ("watch", "jobs.batch", ALL_NAMESPACES)]
+    no = [("list", "secrets", ALL_NAMESPACES), ("watch", "secrets", ALL_NAMESPACES)]
+    answers = {(v, r, ns): can_i(cluster, v, r, ns) for v, r, ns in yes + no}
+    assert {k: a for k, a in answers.items() if a != ("yes" if k in yes else "no")} == {}
 
 
 def test_a_refused_request_is_what_the_sufficiency_check_counts(cluster: Cluster) -> None:

@@ -1,4 +1,5 @@
-"""Coverage across DST: the day whose run time a spring-forward skipped is archived anyway.
+"""Coverage across DST: the day whose run time a spring-forward skipped is archived anyway, and
+the day a fall-back repeats is archived twice and owed once.
 
 Sandbox only: the sandbox's clock is set into Pacific/Auckland's spring-forward night (clocks go
 from 02:00 NZST, UTC+12, to 03:00 NZDT, UTC+13, on 2026-09-27). A daily 02:30 schedule
@@ -26,16 +27,18 @@ pytestmark = pytest.mark.slow
 AUCKLAND = ZoneInfo("Pacific/Auckland")
 
 
-def schedule_yaml(source: str, archive: str) -> str:
+def schedule_yaml(
+    source: str, archive: str, zone: str = "Pacific/Auckland", at: str = "02:30"
+) -> str:
     return f"""
 apiVersion: archive.auriora.io/v1alpha1
 kind: ArchiveSchedule
 metadata:
   name: kiri
 spec:
-  user: kiri
-  timeZone: Pacific/Auckland
-  schedules: [{{name: nightly, daily: {{at: "02:30"}}}}]
+  user: alice
+  timeZone: {zone}
+  schedules: [{{name: nightly, daily: {{at: "{at}"}}}}]
   window: {{offsetDays: -1, days: 1}}
   source:
     caldav:
@@ -48,12 +51,12 @@ spec:
 """
 
 
-def archived_local_days(caldav: CalDAV, archive: str) -> list[str]:
+def archived_local_days(caldav: CalDAV, archive: str, zone: ZoneInfo = AUCKLAND) -> list[str]:
     days = []
     for text in caldav.items(archive):
         line = next(x for x in text.splitlines() if x.startswith("DTSTART"))
         moment = datetime.strptime(line.split(":", 1)[1].strip(), "%Y%m%dT%H%M%SZ")
-        days.append(moment.replace(tzinfo=UTC).astimezone(AUCKLAND).date().isoformat())
+        days.append(moment.replace(tzinfo=UTC).astimezone(zone).date().isoformat())
     return sorted(days)
 
 
@@ -106,3 +109,61 @@ def test_the_spring_forward_day_is_caught_up(
     assert coverage.get("missingDays", 0) == 0 and not coverage.get("gaps")
     healthy = next(c for c in status["conditions"] if c["type"] == "Healthy")
     assert healthy["status"] == "True", healthy
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def test_the_fall_back_night_runs_twice_and_owes_once(
+    cluster: Cluster, caldav: CalDAV, namespace: str
+) -> None:
+    """America/New_York goes from 02:00 EDT (UTC-4) back to 01:00 EST (UTC-5) on 2026-11-01:
+    01:30 happens at 05:30Z and again at 06:30Z. The CronJob fires at both; each run archives
+    10-31 (the day before), idempotently; coverage owes 10-31 once: no gap, no catch-up."""
+    sandbox_only(cluster)
+    source, archive = caldav.new_calendar("work"), caldav.new_calendar("archive")
+    for day in (date(2026, 10, 30), date(2026, 10, 31), date(2026, 11, 1)):
+        noon = datetime(day.year, day.month, day.day, 12, tzinfo=NEW_YORK)
+        caldav.put(source, f"noon-{day:%m%d}", vevent(f"noon-{day:%m%d}", noon, "Lunch"))
+
+    # 2026-10-31 12:00 EDT: that day's 01:30 run came before the schedule; 10-31 is owed by
+    # the run day 11-01.
+    cluster.clock(now="2026-10-31T16:00:00+00:00", speed=0)
+    try:
+        cluster.apply(schedule_yaml(source, archive, "America/New_York", "01:30"), namespace)
+        wait_for(lambda: cluster.items("cronjobs", namespace), "the CronJob")
+        # The CronJob names its Jobs <cronjob>-<minutes since the epoch>: 1:30 EDT = 05:30Z,
+        # 1:30 EST = 06:30Z.
+        # 1,793,511,000 s (05:30Z) / 60 = 29,891,850; an hour later 29,891,910.
+        names = ["kiri-nightly-29891850", "kiri-nightly-29891910"]
+        befores = ("2026-11-01T05:29:00+00:00", "2026-11-01T06:29:00+00:00")
+        for job, before in zip(names, befores, strict=True):
+            cluster.clock(now=before, speed=0)
+            cluster.clock(advance=90)
+            wait_for(lambda j=job: cluster.try_get("archiverun", namespace, j), f"the run {job}")
+            wait_finished(cluster, namespace, job, timeout=120)
+        cluster.clock(now="2026-11-01T06:45:00+00:00", speed=0)  # past both and the grace
+        status = wait_for(
+            lambda: (
+                (s := schedule_status(cluster, namespace, "kiri"))
+                .get("coverage", {})
+                .get("coveredThrough")
+                == "2026-10-31"
+                and s
+            ),
+            "coverage through 2026-10-31",
+        )
+        runs = cluster.items("archiveruns", namespace)
+    finally:
+        cluster.clock(now=datetime.now(UTC).isoformat(), speed=1)
+
+    by_name = {r["metadata"]["name"]: r for r in runs}
+    assert sorted(by_name) == sorted(names)  # the two scheduled runs, no catch-up
+    for name in names:
+        run = by_name[name]
+        assert (run["spec"]["start"], run["spec"]["end"]) == ("2026-10-31", "2026-10-31")
+        assert run["status"]["phase"] == "Succeeded", json.dumps(run["status"])
+    # Once in the archive, whatever the second run did.
+    assert archived_local_days(caldav, archive, NEW_YORK) == ["2026-10-31"]
+    coverage = status["coverage"]
+    assert coverage.get("missingDays", 0) == 0 and not coverage.get("gaps")

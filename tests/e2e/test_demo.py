@@ -125,6 +125,9 @@ def test_a_failing_demo_shows_why_and_stops_everything(
     (401), and the demo says so at once, with the runner's log and Radicale's answers."""
     demo = load_demo()
     monkeypatch.setattr(demo, "USERS", {**demo.USERS, "alice": "not-what-the-secret-says"})
+    # Other tests of this session keep their own Radicale and operator running: only the
+    # demo's must be gone afterwards.
+    before = set(children(os.getpid()))
 
     started = time.monotonic()
     with pytest.raises(SystemExit) as failed:
@@ -138,4 +141,5 @@ def test_a_failing_demo_shows_why_and_stops_everything(
     assert "--- kubectl logs alice-nightly-" in err  # the runner pod's log
     assert '"exit_code":4' in err  # the runner's result, its last line
     assert "401 Unauthorized" in err  # Radicale's answer, from .demo/radicale.log
-    assert not [cmd for cmd in children(os.getpid()).values() if any(c in cmd for c in CHILDREN)]
+    left = {pid: cmd for pid, cmd in children(os.getpid()).items() if pid not in before}
+    assert not [cmd for cmd in left.values() if any(c in cmd for c in CHILDREN)]

@@ -46,8 +46,6 @@ spec:
   destination:
     caldav:
       url: https://cal.example.com/dav/noon/archive/
-  credentialsSecretRef:
-    name: noon-calendar
 """
 
 

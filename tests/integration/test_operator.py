@@ -37,8 +37,6 @@ spec:
   destination:
     caldav:
       url: https://cal.example.com/dav/{name}/archive/
-  credentialsSecretRef:
-    name: {name}-calendar
 """
 
 

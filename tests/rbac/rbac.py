@@ -238,3 +238,32 @@ def permissions_of(grants: Iterable[Grant]) -> set[Permission]:
 
 def permission_of(request: Request) -> Permission:
     return Permission(request.api_group, request.combined_resource, request.verb)
+
+
+CLUSTER_WIDE = ""  # the scope of a ClusterRoleBinding's grants and of a request with no namespace
+
+
+@dataclass(frozen=True, order=True)
+class ScopedPermission:
+    """A Permission and where it holds: a namespace (a RoleBinding's grant, a request in that
+    namespace) or CLUSTER_WIDE (a ClusterRoleBinding's grant: every namespace, cluster-scoped
+    resources, lists and watches across all namespaces; a request with no namespace)."""
+
+    scope: str
+    permission: Permission
+
+    def __str__(self) -> str:
+        return f"{self.permission} {'cluster-wide' if not self.scope else 'in ' + self.scope}"
+
+
+def scoped_permissions_of(grants: Iterable[Grant]) -> set[ScopedPermission]:
+    """Every (scope, group, resource, verb) the resource rules of ``grants`` spell out."""
+    return {
+        ScopedPermission(grant.namespace or CLUSTER_WIDE, permission)
+        for grant in grants
+        for permission in permissions_of([grant])
+    }
+
+
+def scoped_permission_of(request: Request) -> ScopedPermission:
+    return ScopedPermission(request.namespace, permission_of(request))

@@ -93,8 +93,13 @@ class Cluster:
     def create_namespace(self, name: str) -> None:
         self.create("/api/v1/namespaces", {"metadata": {"name": name}})
 
-    def create_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
-        body = {"metadata": {"name": name}, "stringData": data}
+    def create_secret(
+        self, namespace: str, name: str, data: dict[str, str], user: str | None = None
+    ) -> None:
+        metadata: dict[str, Any] = {"name": name}
+        if user is not None:  # whose credentials they are (ownership.py)
+            metadata["annotations"] = {"archive.auriora.io/user": user}
+        body = {"metadata": metadata, "stringData": data}
         self.create(f"/api/v1/namespaces/{namespace}/secrets", body)
 
     def set_clock(self, **body: Any) -> None:
@@ -116,6 +121,8 @@ class Cluster:
             "ARCHIVE_OPERATOR_RUNNER_IMAGE": "archive-runner:rbac",
             "ARCHIVE_OPERATOR_RESYNC_SECONDS": "1",
             "ARCHIVE_OPERATOR_NOTIFY_ENABLED": "true",
+            # The test's webhook receiver listens on loopback, refused unless allowed.
+            "ARCHIVE_OPERATOR_WEBHOOK_ALLOWED_TARGETS": "127.0.0.1",
             "ARCHIVE_OPERATOR_LOG_FORMAT": "text",
         }
         with log.open("wb") as out:
@@ -222,7 +229,15 @@ def _run_everything(
 ) -> None:
     ns_runs = f"{GROUP_PATH}/namespaces/{namespace}/archiveruns"
     ns_schedules = f"{GROUP_PATH}/namespaces/{namespace}/archiveschedules"
-    cluster.create_secret(namespace, "calendar", {"username": "alice", "password": "secret"})
+    # The source goes through the gate (another origin than the archive's): the archive gets
+    # its own credentials (the runner sends credentials only to the origin they are for).
+    credentials = {
+        "username": "alice",
+        "password": "secret",
+        "destination-username": "alice",
+        "destination-password": "secret",
+    }
+    cluster.create_secret(namespace, "calendar", credentials, user="alice")
     cluster.create_secret(namespace, "hook", {"url": webhook.url})
 
     # Created, then changed: one CronJob replaced (new time), one deleted (entry removed).
@@ -289,7 +304,9 @@ def _run_everything(
 def short_lifecycle(cluster: Cluster, namespace: str, calendars: Any) -> None:
     """A schedule with an entry and one manual run to success (for a second watch scope)."""
     source, archive = calendars("work").url, calendars("archive").url
-    cluster.create_secret(namespace, "calendar", {"username": "alice", "password": "secret"})
+    cluster.create_secret(
+        namespace, "calendar", {"username": "alice", "password": "secret"}, user="alice"
+    )
     entries = [{"name": "nightly", "daily": {"at": "23:59"}}]
     ns_schedules = f"{GROUP_PATH}/namespaces/{namespace}/archiveschedules"
     body = schedule(namespace, source, archive, entries)

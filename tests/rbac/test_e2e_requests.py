@@ -17,7 +17,13 @@ import pytest
 
 from tests.chart.helm import Helm
 
-from .checks import assert_all_allowed, listed_namespaces_values
+from .checks import (
+    UNWATCHED,
+    assert_all_allowed,
+    assert_all_denied,
+    listed_namespaces_values,
+    moved,
+)
 from .rbac import Policy, Request
 from .requests import CLUSTER_DEFAULTS, attributes
 
@@ -41,7 +47,11 @@ def test_every_request_of_the_e2e_suite_is_allowed_by_the_chart(helm: Helm) -> N
     namespaces = sorted({r.namespace for r in requests if r.is_resource and r.namespace})
     assert namespaces, f"no namespaced operator requests in {CAPTURED}"
     manifests = helm.render(set_values=listed_namespaces_values(namespaces))
-    assert_all_allowed(Policy([*manifests, *CLUSTER_DEFAULTS]), requests)
+    policy = Policy([*manifests, *CLUSTER_DEFAULTS])
+    assert_all_allowed(policy, requests)
+    # ... and only there: each of them, made in a namespace not listed, is denied.
+    for namespace in UNWATCHED:
+        assert_all_denied(policy, moved(requests, namespace), f"in {namespace}, not listed")
 
 
 def test_no_request_names_a_namespace_pattern() -> None:

@@ -9,24 +9,24 @@ grants must have been used, or be listed in UNUSED_BUT_GRANTED with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from tests.chart.helm import NAMESPACE, RELEASE, Helm, Manifest, of_kind
-from tests.fixtures.radicale import RadicaleServer
+from tests.chart.helm import NAMESPACE, RELEASE, Helm, of_kind
 
-from .checks import assert_all_allowed, assert_none_unused, listed_namespaces_values
+from .checks import (
+    ALL_NAMESPACES_VALUES,
+    LISTED,
+    LISTED_VALUES,
+    assert_all_allowed,
+    assert_granted_only_in_their_namespace,
+    assert_none_unused,
+    render,
+)
 from .rbac import Permission, Policy, Request, permission_of, permissions_of
-from .requests import CLUSTER_DEFAULTS, requests_of
-from .scenario import OPERATOR, Cluster, full_lifecycle, short_lifecycle
+from .requests import CLUSTER_DEFAULTS
+from .scenario import OPERATOR
 
-pytestmark = pytest.mark.slow  # two operator runs, about 15 s together
-
-LISTED = ("team-b", "team-c")
-ALL_NAMESPACES_VALUES: tuple[str, ...] = ()
-LISTED_VALUES = listed_namespaces_values(LISTED)
+pytestmark = pytest.mark.slow  # two operator runs, about 15 s together (conftest.py)
 
 # Granted, yet not requested in the scenario, each for a reason the scenario cannot show.
 UNUSED_BUT_GRANTED: dict[Permission, str] = {
@@ -37,65 +37,6 @@ UNUSED_BUT_GRANTED: dict[Permission, str] = {
     # The same for a run's Job (RunLifecycle._create_job).
     Permission("batch", "jobs", "get"): "read a Job after 409 AlreadyExists",
 }
-
-
-def render(helm: Helm, values: tuple[str, ...]) -> list[Manifest]:
-    return helm.render(set_values=values)
-
-
-def operator_args(manifests: list[Manifest]) -> list[str]:
-    """The operator's command line as the chart's Deployment runs it, minus the liveness port."""
-    (deployment,) = of_kind(manifests, "Deployment")
-    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args[0] == "run", args
-    return [a for a in args[1:] if not a.startswith("--liveness")]
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    cluster = Cluster(tmp_path_factory.mktemp("rbac"))
-    yield cluster
-    cluster.close()
-
-
-def operator_log_tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-3000:]
-
-
-@pytest.fixture(scope="module")
-def all_namespaces_requests(
-    cluster: Cluster, helm: Helm, radicale_server: RadicaleServer
-) -> list[Request]:
-    args = operator_args(render(helm, ALL_NAMESPACES_VALUES))
-    assert "--all-namespaces" in args
-    cluster.create_namespace("team-a")
-    mark = cluster.sandbox.requests.mark()
-    with cluster.operator(*args) as log:
-        try:
-            full_lifecycle(
-                cluster,
-                "team-a",
-                radicale_server.base_url,
-                radicale_server.new_collection,
-            )
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\noperator log:\n{operator_log_tail(log)}") from None
-    return requests_of(cluster.records(mark), OPERATOR.name)
-
-
-@pytest.fixture(scope="module")
-def listed_requests(cluster: Cluster, helm: Helm, radicale_server: RadicaleServer) -> list[Request]:
-    args = operator_args(render(helm, LISTED_VALUES))
-    assert args == ["--standalone", *(f"--namespace={n}" for n in LISTED)]
-    for namespace in LISTED:
-        cluster.create_namespace(namespace)
-    mark = cluster.sandbox.requests.mark()
-    with cluster.operator(*args) as log:
-        try:
-            short_lifecycle(cluster, LISTED[0], radicale_server.new_collection)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\noperator log:\n{operator_log_tail(log)}") from None
-    return requests_of(cluster.records(mark), OPERATOR.name)
 
 
 def test_the_scenario_reaches_every_operator_call(all_namespaces_requests: list[Request]) -> None:
@@ -135,9 +76,11 @@ def test_listed_namespaces_every_request_is_allowed(
 ) -> None:
     policy = Policy([*render(helm, LISTED_VALUES), *CLUSTER_DEFAULTS])
     assert_all_allowed(policy, listed_requests)
-    # The operator's namespaced requests stay inside the namespaces it was given.
+    # The operator's namespaced requests stay inside the namespaces it was given, and each is
+    # allowed there by that namespace's Role (test_rbac_scope.py: and nowhere else).
     outside = {r.namespace for r in listed_requests if r.is_resource and r.namespace}
     assert outside <= set(LISTED)
+    assert_granted_only_in_their_namespace(policy, listed_requests)
 
 
 def test_all_namespaces_grants_nothing_unused(

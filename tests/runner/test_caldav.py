@@ -210,10 +210,16 @@ def test_server_gone_mid_run_gives_a_partial_result_and_a_rerun_completes(
     radicale: RadicaleServer, source: Collection, archive: Collection, env: dict[str, str]
 ) -> None:
     written_before_cut = 5
-    # only the archive goes through the proxy: its REPORT, then the PUTs
+    # only the archive goes through the proxy: its REPORT, then the PUTs. The proxy's port is
+    # another origin, which gets the source's credentials only when given as its own.
+    archive_env = {
+        **env,
+        "ARCHIVE_DESTINATION_USERNAME": radicale.username,
+        "ARCHIVE_DESTINATION_PASSWORD": radicale.password,
+    }
     with cutoff_proxy(radicale.port, allow=1 + written_before_cut) as proxy:
         archive_through_proxy = archive.url.replace(radicale.base_url, proxy)
-        cut = archive_run(source, archive_through_proxy, env, *MARCH)
+        cut = archive_run(source, archive_through_proxy, archive_env, *MARCH)
     assert cut.exit_code == 5, cut.stderr
     assert cut.result["status"] == "partial"
     assert cut.counts["created"] == written_before_cut

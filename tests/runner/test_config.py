@@ -139,3 +139,143 @@ def test_a_token_is_sent_as_bearer_and_wins_over_basic() -> None:
     with make_client(config.source_credentials, 5, RequestCounter()) as client:
         assert client.headers["Authorization"] == "Bearer tok"
         assert client.auth is None
+
+
+# --- credentials go only where they were given for (issue 18 item 2) --------------------------
+
+SOURCE_BASIC = {"ARCHIVE_SOURCE_USERNAME": "alice", "ARCHIVE_SOURCE_PASSWORD": "Pa55-source"}
+
+
+@pytest.mark.parametrize(
+    "archive",
+    [
+        "https://cal.example.org/alice/archive/",
+        "https://CAL.Example.org:443/alice/archive/",  # same origin, written differently
+    ],
+)
+def test_the_destination_borrows_the_source_credentials_on_the_same_origin(archive: str) -> None:
+    config = load(SOURCE_BASIC, destination_url=archive)
+    assert config.destination_credentials == config.source_credentials
+    assert config.destination_credentials.username == "alice"
+    assert config.destination_credentials_withheld is False
+
+
+@pytest.mark.parametrize(
+    "archive",
+    [
+        "https://archive.example.net/alice/archive/",  # another host
+        "https://cal.example.org:8443/alice/archive/",  # another port
+        "https://archive.cal.example.org/alice/archive/",  # a subdomain is another host too
+    ],
+)
+def test_another_origin_gets_no_credentials_of_the_source(archive: str) -> None:
+    for env in (SOURCE_BASIC, {"ARCHIVE_SOURCE_TOKEN": "source-T0KEN"}):
+        config = load(env, destination_url=archive)
+        assert config.destination_credentials.is_empty
+        assert config.destination_credentials.kind == "none"
+        assert config.destination_credentials_withheld is True
+        assert not config.source_credentials.is_empty
+
+
+def test_another_scheme_is_another_origin() -> None:
+    config = load(SOURCE_BASIC, destination_url="http://cal.example.org/alice/archive/")
+    assert config.destination_credentials.is_empty  # and so nothing to refuse over http://
+
+
+def test_a_file_source_lends_its_credentials_to_no_one() -> None:
+    config = load(SOURCE_BASIC, source_type="ics", source_url="/data/alice.ics")
+    assert config.destination_credentials.is_empty
+    assert config.destination_credentials_withheld is True
+
+
+def test_another_origin_gets_its_own_credentials() -> None:
+    env = {**SOURCE_BASIC, "ARCHIVE_DESTINATION_TOKEN": "archive-T0KEN"}
+    config = load(env, destination_url="https://archive.example.net/alice/archive/")
+    assert config.destination_credentials.kind == "bearer"
+    assert config.destination_credentials.token is not None
+    assert config.destination_credentials.token.get_secret_value() == "archive-T0KEN"
+    assert config.destination_credentials_withheld is False
+
+
+def test_a_directory_destination_needs_no_credentials() -> None:
+    config = load(SOURCE_BASIC, destination_type="directory", destination_path="/archive")
+    assert config.destination_credentials.is_empty
+    assert config.destination_credentials_withheld is False
+
+
+OPT_IN = (
+    "allow it with --allow-insecure-credentials / ARCHIVE_ALLOW_INSECURE_CREDENTIALS=true "
+    "(ArchiveSchedule spec.allowInsecureCredentials: true)"
+)
+
+
+def test_credentials_over_plain_http_are_refused_naming_the_field_the_scheme_and_the_fix() -> None:
+    message = error(
+        SOURCE_BASIC,
+        source_url="http://cal.example.org/alice/work/",
+        destination_url="http://cal.example.org/alice/archive/",
+    )
+    assert message == (
+        "--source-url / ARCHIVE_SOURCE_URL (spec.source.caldav.url): "
+        "'http://cal.example.org/alice/work/' is plain http://, so the credentials would cross "
+        "the network unencrypted; use an https:// URL, or, only on a network you trust, " + OPT_IN
+    )
+    assert "Pa55-source" not in message
+
+
+def test_the_destination_own_credentials_over_plain_http_are_refused() -> None:
+    env = {**SOURCE_BASIC, "ARCHIVE_DESTINATION_TOKEN": "archive-T0KEN"}
+    message = error(env, destination_url="http://archive.example.net/alice/archive/")
+    assert message.startswith(
+        "--destination-url / ARCHIVE_DESTINATION_URL (spec.destination.caldav.url): "
+        "'http://archive.example.net/alice/archive/' is plain http://"
+    )
+    assert "archive-T0KEN" not in message
+
+
+def test_a_feed_over_plain_http_with_credentials_is_refused_without_its_query() -> None:
+    message = error(
+        SOURCE_BASIC,
+        source_type="ics",
+        source_url="http://feeds.example.org/alice.ics?key=Qu3ry-S3cret",
+        destination_type="directory",
+        destination_path="/archive",
+    )
+    assert message.startswith(
+        "--source-url / ARCHIVE_SOURCE_URL (spec.source.ics.url): "
+        "'http://feeds.example.org/alice.ics' is plain http://"
+    )
+    assert "Qu3ry-S3cret" not in message and "Pa55-source" not in message
+
+
+def test_plain_http_is_fine_without_credentials_or_when_opted_in() -> None:
+    http = {
+        "source_url": "http://cal.example.org/alice/work/",
+        "destination_url": "http://cal.example.org/alice/archive/",
+    }
+    assert load(**http).source_credentials.is_empty
+    opted_in = load_config(
+        {**BASE, **http}, SOURCE_BASIC, NOW, dry_run=False, allow_insecure_credentials=True
+    )
+    assert opted_in.allow_insecure_credentials is True
+    assert opted_in.destination_credentials.username == "alice"
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1:5232", "127.8.9.10", "[::1]:5232", "localhost:5232", "LOCALHOST."]
+)
+def test_loopback_is_exempt_from_the_cleartext_check(host: str) -> None:
+    config = load(
+        SOURCE_BASIC,
+        source_url=f"http://{host}/alice/work/",
+        destination_url=f"http://{host}/alice/archive/",
+    )
+    assert config.destination_credentials.username == "alice"
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost.example.org", "127.0.0.1.nip.io", "10.0.0.1", "[fe80::1]", "0.0.0.0"]
+)
+def test_only_real_loopback_is_exempt(host: str) -> None:
+    message = error(SOURCE_BASIC, source_url=f"http://{host}/alice/work/")
+    assert "is plain http://" in message

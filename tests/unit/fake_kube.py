@@ -24,6 +24,7 @@ class FakeKube:
         self.pods: dict[tuple[str, str], Manifest] = {}
         self.secrets: dict[tuple[str, str], dict[str, str]] = {}
         self.secret_reads: list[tuple[str, str]] = []
+        self.secret_meta: dict[tuple[str, str], Manifest] = {}
         # When set, created CronJobs get this creationTimestamp (an API server always sets one).
         self.now: datetime | None = None
 
@@ -217,6 +218,15 @@ class FakeKube:
             for (ns, _), p in sorted(self.pods.items())
             if ns == namespace and self._matches(p, selector)
         ]
+
+    def add_credentials(self, namespace: str, name: str, user: str | None) -> None:
+        """A credentials Secret, annotated as ``user``'s (None: not annotated)."""
+        annotations = {} if user is None else {"archive.auriora.io/user": user}
+        self.secret_meta[(namespace, name)] = {"name": name, "annotations": annotations}
+
+    def secret_metadata(self, namespace: str, name: str) -> Manifest | None:
+        self.secret_reads.append((name, "<metadata>"))
+        return copy.deepcopy(self.secret_meta.get((namespace, name)))
 
     def read_secret_value(self, namespace: str, name: str, key: str) -> str:
         self.secret_reads.append((name, key))

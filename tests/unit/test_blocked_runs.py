@@ -61,6 +61,9 @@ def kube(clock: Clock) -> FakeKube:
             },
         }
     )
+    # The operator sees an annotated Secret (its ownership check passes); the kubelet cannot
+    # mount it (deleted since, or a key missing): the pod's view is what blocks the run.
+    kube.add_credentials(NS, "calendar-typo", "alice")
     kube.add_run(
         {
             "metadata": {"name": RUN, "namespace": NS, "creationTimestamp": stamp(START)},

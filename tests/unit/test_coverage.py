@@ -143,8 +143,9 @@ def test_days_no_window_contains_are_not_owed() -> None:
     thursday = ok("f-1106", date(2026, 11, 5), date(2026, 11, 5), utc(2026, 11, 6, 8, 1))
     result = decide("bob", [fridays], LONDON, created, None, [thursday], [], utc(2026, 11, 8, 12))
     assert result.coverage is not None
-    # Mon 2 .. Sun 8 (today): Thursday archived, the rest not owed.
-    assert result.coverage.covered_through == date(2026, 11, 8)
+    # Mon 2 .. Sun 8 (today): Thursday archived, the rest not owed. coveredThrough stays on
+    # the last archived day, so days that owe nothing never change the status.
+    assert result.coverage.covered_through == date(2026, 11, 5)
     assert result.gaps == []
 
 
@@ -260,7 +261,7 @@ def test_dry_runs_archive_nothing() -> None:
     )
     # 11-09 is not owed (the 02:30 run of 11-10 came before the schedule); 11-10 is missing.
     assert result.coverage is not None
-    assert result.coverage.covered_through == date(2026, 11, 9)
+    assert result.coverage.covered_through is None
     assert result.catch_up is not None
 
 
@@ -271,7 +272,7 @@ def test_archived_days_after_a_gap_are_remembered() -> None:
         "bob", [nightly], LONDON, utc(2026, 11, 10, 3), None, runs, [], utc(2026, 11, 14, 4)
     )
     assert result.coverage is not None
-    assert result.coverage.covered_through == date(2026, 11, 9)  # 11-10 is missing
+    assert result.coverage.covered_through is None  # 11-10 is missing
     assert result.coverage.covered == [DateRange(start=date(2026, 11, 12), end=date(2026, 11, 13))]
     assert [(g.start, g.end) for g in result.gaps] == [(date(2026, 11, 10), date(2026, 11, 11))]
 
@@ -330,3 +331,34 @@ def test_the_plugin_shows_the_gaps_and_why() -> None:
         "2026-09-26", "2026-09-26", "NoScheduledTime", "10m", "ago", "02:30", "did", "not", "exist"
     ]  # fmt: skip
     assert coverage_lines(None, utc(2026, 9, 26), colour=False) == []
+
+
+def test_idle_days_leave_the_coverage_unchanged() -> None:
+    # Mondays and Thursdays at 08:00 archiving the day before: from Thursday's run to Sunday
+    # nothing is owed, so the status does not change from one day to the next.
+    entry = EntryDays("twice", parse_cron("0 8 * * 1,4"), first_offset=-1, days=1)
+    created = utc(2026, 11, 2)  # Monday 00:00 London (GMT)
+    runs = [
+        ok("mon", date(2026, 11, 1), date(2026, 11, 1), utc(2026, 11, 2, 8, 1)),
+        ok("thu", date(2026, 11, 4), date(2026, 11, 4), utc(2026, 11, 5, 8, 1)),
+    ]
+    friday = decide("bob", [entry], LONDON, created, None, runs, [], utc(2026, 11, 6, 12))
+    sunday = decide(
+        "bob", [entry], LONDON, created, friday.coverage, runs, [], utc(2026, 11, 8, 12)
+    )
+    assert friday.coverage is not None and friday.coverage.covered_through == date(2026, 11, 4)
+    assert sunday.coverage == friday.coverage
+
+
+def test_a_schedule_tracked_from_today_owes_nothing_before() -> None:
+    # Seeded by run_wing for a schedule reconciled before coverage existed: no catch-up of the
+    # year before, days are owed from today on.
+    nightly = EntryDays("nightly", parse_cron("30 2 * * *"), first_offset=-1, days=1)
+    seed = Coverage(since=date(2026, 11, 20), covered_through=date(2026, 11, 19))
+    result = decide("bob", [nightly], LONDON, utc(2025, 1, 1), seed, [], [], utc(2026, 11, 20, 12))
+    assert result.catch_up is None and result.gaps == []
+    assert result.coverage is not None and result.coverage.since == date(2026, 11, 20)
+    # The next night's run day owes today: a gap once its time has passed with no run.
+    later = decide("bob", [nightly], LONDON, utc(2025, 1, 1), seed, [], [], utc(2026, 11, 21, 3))
+    assert later.catch_up is not None
+    assert (later.catch_up.start, later.catch_up.end) == (date(2026, 11, 20), date(2026, 11, 20))

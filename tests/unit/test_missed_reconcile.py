@@ -293,3 +293,30 @@ def test_a_late_job_takes_over_the_record_of_its_time(
     assert run["status"]["phase"] == "Running"
     assert "completionTime" not in run["status"]
     assert [n for (_, n) in kube.runs] == [name_of(nightly(10))]  # still one record
+
+
+def test_one_reconcile_reads_once_records_a_job_and_follows_it(
+    kube: FakeKube, clock: Clock, reconciler: Reconciler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Observe → decide → act: the record of a Job the CronJob started is created and already
+    Running after the same reconcile, from one read of the runs (nothing re-read)."""
+    add_schedule(kube)
+    reconciler.reconcile_named(NS, "alice")
+    clock.now = nightly(10) + timedelta(seconds=5)
+    add_cronjob_job(kube, nightly(10))
+    reads: list[str] = []
+    real_list_runs = kube.list_runs
+
+    def counted(namespace: str) -> Any:
+        reads.append(namespace)
+        return real_list_runs(namespace)
+
+    monkeypatch.setattr(kube, "list_runs", counted)
+    reconciler.reconcile_named(NS, "alice")
+
+    assert reads == [NS]
+    record = kube.runs[(NS, name_of(nightly(10)))]
+    assert record["spec"]["trigger"] == "scheduled"
+    assert record["status"]["phase"] == "Running"
+    # Local day of 2026-03-10 23:59 UTC in London (GMT) is the 10th; the window is that day.
+    assert (record["spec"]["start"], record["spec"]["end"]) == ("2026-03-10", "2026-03-10")

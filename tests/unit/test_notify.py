@@ -1,7 +1,9 @@
 """Notifications: the pure decisions, and the Notifier against a real local HTTP receiver.
 
 The receiver is an aiohttp server on 127.0.0.1 (a free port) scripted to answer each POST in
-turn; the Notifier's ``sleep`` only records the delays, so no test waits for a backoff.
+turn; the Notifier's ``sleep`` only records the delays, so no test waits for a backoff. Loopback
+is not a webhook target the operator accepts by default, so the tests allow 127.0.0.1 as an
+installation would (ARCHIVE_OPERATOR_WEBHOOK_ALLOWED_TARGETS), except those about that check.
 """
 
 from __future__ import annotations
@@ -158,17 +160,19 @@ def test_is_webhook_url(url: str, valid: bool) -> None:
 
 
 class Receiver:
-    """A webhook receiver on 127.0.0.1 that answers POSTs from a script, then 200."""
+    """A webhook receiver on 127.0.0.1 (or ``host``) that answers POSTs from a script, then 200."""
 
-    def __init__(self, *script: tuple[int, dict[str, str]]) -> None:
+    def __init__(self, *script: tuple[int, dict[str, str]], host: str = "127.0.0.1") -> None:
         self.script = list(script)
         self.requests: list[tuple[str, dict[str, Any], dict[str, str]]] = []
         self.hold: asyncio.Event | None = None  # set: answer only once it is set
         self._runner: web.AppRunner | None = None
+        self.host = host
         self.port = 0
 
     def url(self, path: str = f"/hooks/{TOKEN}?token={TOKEN}") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{path}"
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.requests.append((request.path_qs, await request.json(), dict(request.headers)))
@@ -182,7 +186,7 @@ class Receiver:
         app.router.add_post("/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)  # its log would show the token
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, self.host, 0)
         await site.start()
         self.port = self._runner.addresses[0][1]
         return self
@@ -208,11 +212,14 @@ class Recorder:
         self.failures.append((run.run, reason))
 
 
+LOCAL = ("127.0.0.1",)  # the receivers' address, allowed as an installation would allow it
+
+
 def notifier(recorder: Recorder, **options: Any) -> Notifier:
     options.setdefault("random_fraction", lambda: 1.0)  # jitter at its top: delays exact
-    return Notifier(
-        on_failure=recorder.on_failure, sleep=recorder.sleep, trust_env=False, **options
-    )
+    options.setdefault("allowed_targets", LOCAL)
+    options.setdefault("trust_env", False)
+    return Notifier(on_failure=recorder.on_failure, sleep=recorder.sleep, **options)
 
 
 def run(test: Callable[[], Awaitable[None]]) -> None:
@@ -433,7 +440,11 @@ def test_stop_cancels_what_cannot_finish_and_reports_it() -> None:
     async def scenario() -> None:
         async with Receiver((503, {})) as receiver:
             sender = Notifier(
-                on_failure=recorder.on_failure, sleep=never, drain_timeout=0.05, trust_env=False
+                on_failure=recorder.on_failure,
+                sleep=never,
+                drain_timeout=0.05,
+                trust_env=False,
+                allowed_targets=LOCAL,
             )
             await sender.start()
             sender.submit(receiver.url(), "failure", outcome(run="r1"))
@@ -475,7 +486,7 @@ def test_a_failing_on_failure_callback_does_not_stop_the_notifier() -> None:
 
     async def scenario() -> None:
         async with Receiver((400, {})) as receiver:
-            sender = Notifier(on_failure=explode, trust_env=False)
+            sender = Notifier(on_failure=explode, trust_env=False, allowed_targets=LOCAL)
             await sender.start()
             sender.submit(receiver.url(), "failure", outcome(run="r1"))
             sender.submit(receiver.url(), "recovery", outcome("Succeeded", run="r2"))
@@ -495,3 +506,251 @@ def test_submit_before_start_is_reported_not_raised() -> None:
 def test_max_attempts_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_attempts=0"):
         Notifier(on_failure=lambda *_: None, max_attempts=0)
+
+
+# --- webhook targets: no request forgery from the operator's pod (issue 18 item 5) -------------
+
+ALLOW_HOW = (
+    "the operator's administrator can allow it with the chart value "
+    "notifications.webhookAllowedTargets (ARCHIVE_OPERATOR_WEBHOOK_ALLOWED_TARGETS)"
+)
+PATH = f"/latest/meta-data/{TOKEN}?token={TOKEN}"
+
+
+def deliver_once(url: str, **options: Any) -> Recorder:
+    """Submit one notification to ``url`` and wait until the notifier has finished with it."""
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        sender = notifier(recorder, **options)
+        await sender.start()
+        sender.submit(url, "failure", outcome())
+        await sender.stop()
+
+    run(scenario)
+    return recorder
+
+
+@pytest.mark.parametrize(
+    ("host", "refusal"),
+    [
+        ("127.0.0.1", "webhook host 127.0.0.1 refused: it is a loopback address"),
+        ("localhost", "webhook host localhost refused: it resolves to a loopback address"),
+        ("2130706433", "webhook host 2130706433 refused: it resolves to a loopback address"),
+        ("[::ffff:127.0.0.1]", "webhook host ::ffff:127.0.0.1 refused: it is a loopback address"),
+        ("0.0.0.0", "webhook host 0.0.0.0 refused: it is a unspecified address"),
+    ],
+)
+def test_loopback_targets_are_refused_and_receive_nothing(
+    host: str, refusal: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    async def scenario() -> tuple[Receiver, Recorder]:
+        async with Receiver() as receiver:
+            recorder = Recorder()
+            sender = notifier(recorder, allowed_targets=())  # the default: nothing allowed
+            await sender.start()
+            sender.submit(f"http://{host}:{receiver.port}{PATH}", "failure", outcome())
+            await sender.stop()
+        return receiver, recorder
+
+    receiver, recorder = asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+    assert receiver.requests == []
+    assert recorder.delays == []  # final: not retried
+    assert recorder.failures == [("alice-nightly-29123456", f"{refusal}; {ALLOW_HOW}")]
+    assert TOKEN not in caplog.text and "meta-data" not in caplog.text
+
+
+def test_ipv6_loopback_is_refused_and_receives_nothing() -> None:
+    async def scenario() -> tuple[Receiver, Recorder]:
+        async with Receiver(host="::1") as receiver:
+            recorder = Recorder()
+            sender = notifier(recorder, allowed_targets=())
+            await sender.start()
+            sender.submit(receiver.url(PATH), "failure", outcome())
+            await sender.stop()
+        return receiver, recorder
+
+    try:
+        receiver, recorder = asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+    except OSError as exc:  # no IPv6 on this machine
+        pytest.skip(f"cannot listen on [::1]: {exc}")
+    assert receiver.requests == []
+    assert recorder.failures == [
+        (
+            "alice-nightly-29123456",
+            f"webhook host ::1 refused: it is a loopback address; {ALLOW_HOW}",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "refusal"),
+    [
+        # The cloud metadata service (AWS, GCP, Azure, OpenStack ...): link-local.
+        (f"http://169.254.169.254{PATH}", "it is a link-local address"),
+        (f"http://[fe80::1]{PATH}", "it is a link-local address"),
+        (f"http://[fd00:ec2::254]{PATH}", "it is a private address"),  # AWS's over IPv6
+        (f"http://100.100.100.200{PATH}", "it is a private address"),  # Alibaba's, shared space
+        (f"https://10.96.0.1{PATH}", "it is a private address"),  # a cluster's Service network
+        (f"http://192.168.1.1:8080{PATH}", "it is a private address"),
+        (f"http://224.0.0.1{PATH}", "it is a multicast address"),
+        (f"http://240.0.0.1{PATH}", "it is a reserved address"),
+        (f"http://[64:ff9b::a9fe:a9fe]{PATH}", "it is a link-local address"),  # NAT64 of metadata
+    ],
+)
+def test_internal_addresses_are_refused_at_once_naming_the_host_only(
+    url: str, refusal: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    recorder = deliver_once(url, allowed_targets=())
+    [(_, reason)] = recorder.failures
+    host = url.split("/")[2].split("]")[0].lstrip("[").removesuffix(":8080")
+    assert reason == f"webhook host {host} refused: {refusal}; {ALLOW_HOW}"
+    assert recorder.delays == []
+    for text in (reason, caplog.text):
+        assert TOKEN not in text and "meta-data" not in text
+
+
+def lookup_of(*answers: list[str]) -> tuple[Any, list[str]]:
+    """A stand-in for DNS: each call answers the next list of addresses (the last one again)."""
+    asked: list[str] = []
+
+    async def lookup(host: str, port: int) -> list[tuple[int, str]]:
+        asked.append(host)
+        answer = answers[min(len(asked), len(answers)) - 1]
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, a) for a in answer]
+
+    return lookup, asked
+
+
+def test_a_name_is_refused_when_any_of_its_addresses_is_internal() -> None:
+    lookup, asked = lookup_of(["93.184.215.14", "169.254.169.254"])
+    recorder = deliver_once(f"https://hooks.example.com{PATH}", allowed_targets=(), lookup=lookup)
+    assert asked == ["hooks.example.com"]
+    assert recorder.failures == [
+        (
+            "alice-nightly-29123456",
+            f"webhook host hooks.example.com refused: it resolves to a link-local address; "
+            f"{ALLOW_HOW}",
+        )
+    ]
+
+
+def test_allowed_loopback_is_delivered() -> None:
+    for allowed in (("127.0.0.0/8",), ("127.0.0.1",), ("localhost", "*.example.org")):
+
+        async def scenario(allowed: tuple[str, ...] = allowed) -> tuple[Receiver, Recorder]:
+            async with Receiver() as receiver:
+                recorder = Recorder()
+                sender = notifier(recorder, allowed_targets=allowed)
+                await sender.start()
+                host = "localhost" if "localhost" in allowed else "127.0.0.1"
+                sender.submit(f"http://{host}:{receiver.port}/hook", "failure", outcome())
+                await sender.stop()
+            return receiver, recorder
+
+        receiver, recorder = asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+        assert recorder.failures == [], allowed
+        assert [body["kind"] for _, body, _ in receiver.requests] == ["failure"], allowed
+
+
+def test_allowing_one_address_allows_no_other() -> None:
+    recorder = deliver_once(f"http://169.254.169.254{PATH}", allowed_targets=("127.0.0.1",))
+    [(_, reason)] = recorder.failures
+    assert reason.startswith("webhook host 169.254.169.254 refused: it is a link-local address")
+
+
+def test_the_connection_goes_to_the_vetted_address_so_dns_rebinding_cannot_redirect_it() -> None:
+    """The name first resolves to the allowed 127.0.0.1, then to the metadata address. The POST
+    must go to the address that was checked, with the name kept as Host: the system resolver
+    cannot resolve "hooks.rebind.test" at all, so a second resolution would fail the delivery."""
+    lookup, asked = lookup_of(["127.0.0.1"], ["169.254.169.254"])
+
+    async def scenario() -> tuple[Receiver, Recorder]:
+        async with Receiver() as receiver:
+            recorder = Recorder()
+            sender = notifier(recorder, allowed_targets=LOCAL, lookup=lookup)
+            await sender.start()
+            sender.submit(f"http://hooks.rebind.test:{receiver.port}/hook", "failure", outcome())
+            await sender.stop()
+        return receiver, recorder
+
+    receiver, recorder = asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+    assert recorder.failures == []
+    assert asked == ["hooks.rebind.test"]  # resolved once, for the check, and never again
+    [(path, _, headers)] = receiver.requests
+    assert path == "/hook"
+    assert headers["Host"] == f"hooks.rebind.test:{receiver.port}"
+
+
+def test_every_attempt_vets_the_name_again() -> None:
+    """A retry resolves again: an answer that turned internal meanwhile is refused."""
+    lookup, asked = lookup_of(["127.0.0.1"], ["169.254.169.254"])
+
+    async def scenario() -> tuple[Receiver, Recorder]:
+        async with Receiver((503, {})) as receiver:
+            recorder = Recorder()
+            sender = notifier(recorder, allowed_targets=LOCAL, lookup=lookup)
+            await sender.start()
+            sender.submit(f"http://hooks.rebind.test:{receiver.port}/hook", "failure", outcome())
+            await sender.stop()
+        return receiver, recorder
+
+    receiver, recorder = asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+    assert len(receiver.requests) == 1  # the first attempt, answered 503
+    assert asked == ["hooks.rebind.test", "hooks.rebind.test"]
+    assert recorder.failures == [
+        (
+            "alice-nightly-29123456",
+            "webhook host hooks.rebind.test refused: it resolves to a link-local address; "
+            f"{ALLOW_HOW}",
+        )
+    ]
+
+
+def test_a_host_that_does_not_resolve_is_retried_without_naming_it() -> None:
+    async def nowhere(host: str, port: int) -> list[tuple[int, str]]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    recorder = deliver_once(f"https://hooks.invalid{PATH}", max_attempts=2, lookup=nowhere)
+    assert recorder.delays == [1.0]
+    assert recorder.failures == [
+        ("alice-nightly-29123456", "webhook host does not resolve (gaierror) after 2 attempts")
+    ]
+
+
+def test_through_a_proxy_the_target_is_vetted_and_the_proxy_is_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTP(S)_PROXY stays honoured: the proxy (on 127.0.0.1, not allowed) is the installation's
+    and is used; the webhook's host is still vetted, by what it resolves to here."""
+    lookup, _ = lookup_of(["93.184.215.14"])  # a public address: allowed
+    internal, _ = lookup_of(["10.0.0.7"])
+
+    async def scenario() -> tuple[Receiver, Recorder, Recorder]:
+        async with Receiver() as proxy:
+            monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.port}")
+            monkeypatch.delenv("no_proxy", raising=False)
+            monkeypatch.delenv("NO_PROXY", raising=False)
+            public, refused = Recorder(), Recorder()
+            for recorder, resolve in ((public, lookup), (refused, internal)):
+                sender = notifier(recorder, allowed_targets=(), trust_env=True, lookup=resolve)
+                await sender.start()
+                sender.submit("http://hooks.example.com/hook", "failure", outcome())
+                await sender.stop()
+        return proxy, public, refused
+
+    proxy, public, refused = asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+    assert public.failures == []
+    [(_, body, headers)] = proxy.requests  # only the public one reached the proxy
+    assert headers["Host"] == "hooks.example.com"
+    assert body["kind"] == "failure"
+    assert refused.failures == [
+        (
+            "alice-nightly-29123456",
+            "webhook host hooks.example.com refused: it resolves to a private address; "
+            f"{ALLOW_HOW}",
+        )
+    ]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from archive_operator import constants as c
 from archive_operator.reconciler import Reconciler
 from archive_operator.settings import Settings
 
@@ -43,6 +44,9 @@ def add(kube: FakeKube, name: str, **spec: Any) -> dict[str, Any]:
     doc = copy.deepcopy(next(d for d in example_schedules() if d["metadata"]["name"] == name))
     doc["metadata"]["namespace"] = NS
     doc["spec"].update(spec)
+    ref = doc["spec"].get("credentialsSecretRef")
+    if ref:  # the example's Secret, annotated as its user's (ownership.py)
+        kube.add_credentials(NS, ref["name"], doc["spec"]["user"])
     return kube.add_schedule(doc)
 
 
@@ -228,3 +232,153 @@ def test_resync_covers_every_schedule(kube: FakeKube, reconciler: Reconciler) ->
     add(kube, "bob")
     reconciler.resync([])
     assert {name for _, name in kube.cronjobs} == {"alice-nightly", "bob-twice-weekly"}
+
+
+# --- whose credentials (ownership.py) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("owner", "reason", "fragment"),
+    [
+        (
+            "bob@example.com",
+            "CredentialsNotOwned",
+            "spec.credentialsSecretRef.name: Secret 'alice-calendar' belongs to user "
+            "'bob@example.com' (archive.auriora.io/user), not to 'alice'",
+        ),
+        (
+            None,
+            "CredentialsNotOwned",
+            "has no annotation archive.auriora.io/user, so it cannot be shown to belong to user "
+            "'alice'; if it holds alice's credentials, mark it: kubectl annotate secret "
+            "alice-calendar archive.auriora.io/user=alice --overwrite",
+        ),
+        ("missing", "CredentialsSecretNotFound", "does not exist in namespace 'team-a'"),
+    ],
+)
+def test_a_schedule_may_use_only_its_own_users_secret(
+    kube: FakeKube, reconciler: Reconciler, owner: str | None, reason: str, fragment: str
+) -> None:
+    add(kube, "alice")
+    kube.secret_meta.pop((NS, "alice-calendar"))
+    if owner != "missing":
+        kube.add_credentials(NS, "alice-calendar", owner)
+    outcome = reconciler.reconcile_named(NS, "alice")
+
+    assert outcome is not None and not outcome.ready
+    condition = ready(kube, "alice")
+    assert (condition["status"], condition["reason"]) == ("False", reason)
+    assert fragment in condition["message"]
+    assert kube.cronjobs == {}  # nothing that would mount the Secret
+    assert [e["reason"] for e in kube.events] == [reason]
+
+    # Once the Secret is alice's, the schedule is Ready and its CronJob made.
+    kube.add_credentials(NS, "alice-calendar", "alice")
+    outcome = reconciler.reconcile_named(NS, "alice")
+    assert outcome is not None and outcome.ready
+    assert list(kube.cronjobs) == [(NS, "alice-nightly")]
+
+
+def test_a_schedule_turned_to_another_users_secret_keeps_its_cronjob_as_it_was(
+    kube: FakeKube, reconciler: Reconciler
+) -> None:
+    add(kube, "alice")
+    reconciler.reconcile_named(NS, "alice")
+    before = copy.deepcopy(kube.cronjobs[(NS, "alice-nightly")])
+    kube.add_credentials(NS, "bob-calendar", "bob@example.com")
+    body = kube.schedules[(NS, "alice")]
+    body["spec"]["credentialsSecretRef"] = {"name": "bob-calendar"}
+    body["spec"]["source"] = {"caldav": {"url": "https://evil.example.com/collect/"}}
+    body["metadata"]["generation"] = 2
+    reconciler.reconcile_named(NS, "alice")
+
+    assert ready(kube, "alice")["reason"] == "CredentialsNotOwned"
+    assert kube.cronjobs[(NS, "alice-nightly")] == before  # still alice's Secret and source
+
+
+# --- whose runs (issue 18 item 3) -------------------------------------------------------------
+
+
+def run_body(name: str, schedule: str, created: datetime) -> dict[str, Any]:
+    return {
+        "apiVersion": c.API_VERSION,
+        "kind": c.RUN_KIND,
+        "metadata": {
+            "name": name,
+            "namespace": NS,
+            "creationTimestamp": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        "spec": {"scheduleRef": {"name": schedule}, "start": "2026-03-01", "end": "2026-03-01"},
+    }
+
+
+def test_a_run_made_before_its_schedule_existed_never_starts(
+    kube: FakeKube, reconciler: Reconciler, clock: Clock
+) -> None:
+    """The attack: a run naming a schedule bob is about to create, admitted because no such
+    schedule existed (the ownership policy had nothing to check it against)."""
+    kube.add_run(run_body("grab", "bob", clock.now - timedelta(seconds=30)))
+    reconciler.reconcile_named(NS, "bob")
+    pending = kube.runs[(NS, "grab")]["status"]
+    assert (pending["phase"], pending["reason"]) == ("Pending", "ScheduleNotFound")
+
+    schedule = add(kube, "bob")  # bob's schedule, created now (after the run)
+    schedule["metadata"]["creationTimestamp"] = clock.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    reconciler.reconcile_named(NS, "bob")
+
+    status = kube.runs[(NS, "grab")]["status"]
+    assert (status["phase"], status["reason"]) == ("Failed", "RunPredatesSchedule")
+    assert "before ArchiveSchedule 'bob' existed" in status["message"]
+    assert not [job for job in kube.jobs.values() if job["metadata"]["name"].startswith("grab")]
+
+
+def test_a_run_whose_schedule_never_comes_fails_after_the_grace(
+    kube: FakeKube, clock: Clock
+) -> None:
+    rechecks: list[tuple[str, str, float]] = []
+    reconciler = Reconciler(
+        kube,  # type: ignore[arg-type]
+        Settings(runner_image="runner:test"),
+        clock,
+        recheck=lambda ns, name, delay: rechecks.append((ns, name, delay)),
+    )
+    kube.add_run(run_body("lost", "nobody", clock.now))
+    reconciler.reconcile_named(NS, "nobody")
+    status = kube.runs[(NS, "lost")]["status"]
+    assert (status["phase"], status["reason"]) == ("Pending", "ScheduleNotFound")
+    assert status["message"].endswith("unless that schedule exists by 2026-03-20T12:02:00Z")
+    assert rechecks == [(NS, "nobody", 121.0)]  # the grace, 120 s, plus a second
+
+    clock.now += timedelta(minutes=2)
+    reconciler.reconcile_named(NS, "nobody")  # the recheck
+    status = kube.runs[(NS, "lost")]["status"]
+    assert (status["phase"], status["reason"]) == ("Failed", "ScheduleNotFound")
+    assert status["completionTime"] == "2026-03-20T12:02:00Z"
+    assert [e["reason"] for e in kube.events] == ["ScheduleNotFound", "ScheduleNotFound"]
+
+
+def test_a_schedule_from_before_coverage_is_tracked_from_today(
+    kube: FakeKube, reconciler: Reconciler
+) -> None:
+    """An operator upgrade must not start a catch-up of every day of every old schedule."""
+    body = add(kube, "alice")
+    body["metadata"]["creationTimestamp"] = "2025-03-20T12:00:00Z"  # a year before the clock
+    body["status"] = {"observedGeneration": 1}  # reconciled by an operator without coverage
+    reconciler.reconcile_named(NS, "alice")
+
+    coverage = status(kube, "alice")["coverage"]
+    # 2026-03-20 12:00 UTC is 12:00 GMT in London: today is the 20th, yesterday the 19th.
+    assert (coverage["since"], coverage["coveredThrough"]) == ("2026-03-20", "2026-03-19")
+    assert kube.runs == {}
+
+
+def test_a_new_schedule_owes_from_its_creation(kube: FakeKube, reconciler: Reconciler) -> None:
+    body = add(kube, "alice")
+    body["metadata"]["creationTimestamp"] = "2026-03-18T12:00:00Z"
+    reconciler.reconcile_named(NS, "alice")
+    # alice: daily 23:59 London, the run's own day; created the 18th at noon, so the runs of
+    # the 18th and 19th owe those days, due 00:04 the next day, and none ran: one catch-up.
+    (run,) = kube.runs.values()
+    assert run["spec"]["trigger"] == "catchup"
+    assert (run["spec"]["start"], run["spec"]["end"]) == ("2026-03-18", "2026-03-19")
+    assert status(kube, "alice")["coverage"]["since"] == "2026-03-18"

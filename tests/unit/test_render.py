@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import copy
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from archive_operator.api.run import ArchiveRun
 from archive_operator.api.schedule import ArchiveSchedule
 from archive_operator.errors import SpecError
-from archive_operator.render import render_cronjobs, resolve_entries
+from archive_operator.render import render_cronjobs, render_run_job, resolve_entries
 from archive_operator.schedule import parse_cron
 from archive_operator.settings import Settings
 
@@ -169,6 +171,33 @@ def test_directory_destination_mounts_the_claim() -> None:
     ]
 
 
+def runner_env_of(schedule: ArchiveSchedule) -> dict[str, str | None]:
+    [cronjob] = render_cronjobs(schedule, SETTINGS)
+    container = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("value") for e in container["env"]}
+
+
+def test_insecure_credentials_reach_the_runner_only_when_the_schedule_opts_in() -> None:
+    # Not opted in: no variable at all, so the runner refuses credentials over http:// and an
+    # existing schedule's Job template does not change.
+    assert "ARCHIVE_ALLOW_INSECURE_CREDENTIALS" not in runner_env_of(schedule_of("alice"))
+    schedule = schedule_of("alice", allowInsecureCredentials=True)
+    opted_in = runner_env_of(schedule)
+    assert opted_in["ARCHIVE_ALLOW_INSECURE_CREDENTIALS"] == "true"
+    assert opted_in["ARCHIVE_CREDENTIALS_DIR"] == "/var/run/secrets/archive"
+    # A manual run of the schedule carries it too.
+    run = ArchiveRun.from_body(
+        {
+            "metadata": {"name": "alice-manual", "namespace": "team-a", "uid": "uid-run"},
+            "spec": {"scheduleRef": {"name": "alice"}, "start": "2025-03-01", "end": "2025-03-01"},
+        }
+    )
+    job = render_run_job(schedule, run, SETTINGS)
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["ARCHIVE_ALLOW_INSECURE_CREDENTIALS"] == "true"
+
+
 def test_user_with_at_sign_gets_a_safe_label_and_exact_annotation() -> None:
     (cj,) = render_cronjobs(schedule_of("bob"), SETTINGS)
     assert cj["metadata"]["annotations"]["archive.auriora.io/user"] == "bob@example.com"
@@ -252,3 +281,85 @@ def test_a_cron_that_never_fires_makes_no_cronjob(cron: str, message: str) -> No
 def test_a_cron_that_fires_rarely_is_rendered(cron: str) -> None:
     [resolved] = resolve_entries(schedule_of("alice", schedules=[{"name": "rare", "cron": cron}]))
     assert resolved.cron == cron
+
+
+# --- a feed URL that is itself a secret (issue 18 item 6) -----------------------------------
+
+PRIVATE_FEED = "https://feeds.example.org/private-0123456789abcdef/basic.ics?key=s3cr3t-key"
+
+
+def private_feed_schedule(**spec: Any) -> ArchiveSchedule:
+    return schedule_of("alice", source={"ics": {"urlSecretKey": "feed-url"}}, **spec)
+
+
+def test_a_secret_feed_url_reaches_the_runner_only_as_a_file_of_the_mounted_secret() -> None:
+    schedule = private_feed_schedule()
+    [cronjob] = render_cronjobs(schedule, SETTINGS)
+    run = ArchiveRun.from_body(
+        {
+            "metadata": {"name": "alice-manual", "namespace": "team-a", "uid": "uid-run"},
+            "spec": {"scheduleRef": {"name": "alice"}, "start": "2025-03-01", "end": "2025-03-01"},
+        }
+    )
+    job = render_run_job(schedule, run, SETTINGS)
+    for pod in (
+        cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+        job["spec"]["template"]["spec"],
+    ):
+        (container,) = pod["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        assert "ARCHIVE_SOURCE_URL" not in env
+        assert env["ARCHIVE_SOURCE_URL_FILE"] == {
+            "name": "ARCHIVE_SOURCE_URL_FILE",
+            "value": "/var/run/secrets/archive/feed-url",
+        }
+        assert env["ARCHIVE_SOURCE_TYPE"]["value"] == "ics"
+        # The file is a key of the credentials Secret, mounted where the variable points.
+        assert {
+            "name": "credentials",
+            "secret": {"secretName": "alice-calendar", "defaultMode": 0o440},
+        } in pod["volumes"]
+        assert {
+            "name": "credentials",
+            "mountPath": "/var/run/secrets/archive",
+            "readOnly": True,
+        } in container["volumeMounts"]
+        # No secretKeyRef either: the URL would then be in the container's environment.
+        assert "secretKeyRef" not in str(pod)
+
+
+def test_the_rendered_environment_gives_the_runner_the_url_from_the_mounted_key(
+    tmp_path: Path,
+) -> None:
+    """The contract: the runner's own loader, fed the rendered env with the Secret mounted as
+    the kubelet would (its keys as files), reads the URL and treats it as a secret."""
+    from archive_runner.config import SETTINGS as RUNNER_SETTINGS
+    from archive_runner.config import load_config
+
+    env = runner_env_of(private_feed_schedule())
+    mount = tmp_path / "secret"
+    mount.mkdir()
+    (mount / "feed-url").write_text(PRIVATE_FEED + "\n")
+    (mount / "username").write_text("alice")
+    (mount / "password").write_text("secret")
+    pod_env = {
+        k: str(v).replace("/var/run/secrets/archive", str(mount))
+        for k, v in env.items()
+        if v is not None
+    } | {"ARCHIVE_JOB_NAME": "alice-nightly-29000000"}
+    options = {key: pod_env.get(variable) for key, (_, variable) in RUNNER_SETTINGS.items()}
+    config = load_config(options, pod_env, datetime(2025, 3, 1, tzinfo=UTC), dry_run=False)
+    assert (config.source_type, config.source_url) == ("ics", PRIVATE_FEED)
+    assert config.source_url_secret is True
+
+
+def test_a_secret_feed_url_without_a_credentials_secret_is_unusable() -> None:
+    schedule = private_feed_schedule(credentialsSecretRef=None)
+    with pytest.raises(SpecError) as caught:
+        render_cronjobs(schedule, SETTINGS)
+    assert caught.value.reason == "InvalidSource"
+    assert str(caught.value) == (
+        "spec.source.ics.urlSecretKey: 'feed-url' names a key of the credentials Secret, but "
+        "spec.credentialsSecretRef is not set; set spec.credentialsSecretRef to the Secret that "
+        "holds the feed URL under that key"
+    )

@@ -113,3 +113,42 @@ def test_runner_defaults_reach_the_pods() -> None:
     assert pod["imagePullSecrets"] == [{"name": "registry"}]
     assert pod["containers"][0]["resources"] == {"limits": {"memory": "256Mi"}}
     assert pod["securityContext"]["runAsUser"] == 10001
+
+
+def test_webhook_allowed_targets_are_read_checked_and_written_canonically() -> None:
+    assert Settings.from_env({}).webhook_allowed_targets == ()
+    settings = Settings.from_env(
+        {
+            "ARCHIVE_OPERATOR_WEBHOOK_ALLOWED_TARGETS": (
+                "127.0.0.1, [::1],10.0.0.0/8,,Alertmanager.Monitoring.svc., *.svc.cluster.local"
+            )
+        }
+    )
+    assert settings.webhook_allowed_targets == (
+        "127.0.0.1/32",
+        "::1/128",
+        "10.0.0.0/8",
+        "alertmanager.monitoring.svc",
+        "*.svc.cluster.local",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("10.0.0.1/8", "entry '10.0.0.1/8' has host bits set; write the network as 10.0.0.0/8"),
+        ("10.0.0.0/33", "entry '10.0.0.0/33' is not an IP address, a network (10.0.0.0/8)"),
+        ("10.0.0.300", "entry '10.0.0.300' is not an IP address"),
+        ("https://hooks.example.com/x", "entry 'https://hooks.example.com/x' is not an IP address"),
+        ("hooks.example.com:8443", "entry 'hooks.example.com:8443' is not an IP address"),
+        ("*", "entry '*' is not an IP address"),
+        ("ok.example.com, a..b", "entry 'a..b' is not an IP address"),
+    ],
+)
+def test_bad_webhook_allowed_targets_name_the_entry_and_the_forms(value: str, problem: str) -> None:
+    variable = "ARCHIVE_OPERATOR_WEBHOOK_ALLOWED_TARGETS"
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({variable: value})
+    message = str(caught.value)
+    assert message.startswith(f"{variable}={value!r}: {problem}")
+    assert message.endswith("; fix the variable or unset it for the default")

@@ -4,7 +4,8 @@ watches all namespaces, or into one Role per watched namespace. No wildcards; no
 on Secrets. Each verb is one the operator was seen to use (tests/rbac proves it against the
 request log of a run through every code path); the only ones it does not use in a normal run
 are "get" on cronjobs and jobs, read after a 409 AlreadyExists to adopt what an earlier attempt
-made.
+made. Where they hold is proven too (tests/rbac/test_rbac_scope.py, on the real API server
+tests/real/test_rbac_scope_real.py): with a namespace list, nowhere else.
 */}}
 {{- define "archive-operator.namespacedRules" -}}
 # Its own resources: kopf watches them (and keeps nothing on them); the operator reads one
@@ -38,8 +39,10 @@ made.
   resources: [events]
   verbs: [create]
 {{- if eq .Values.notifications.webhookSecretAccess "get" }}
-# The one exception to "no Secrets": get (never list or watch) the Secret a schedule names in
-# spec.notify.webhook.urlSecretRef, to read the webhook URL. See docs/chart.md, "Secrets".
+# The one exception to "no Secrets": get (never list or watch) the Secrets a schedule names:
+# spec.credentialsSecretRef, as metadata only, to check whose credentials they are (the
+# annotation archive.auriora.io/user), and spec.notify.webhook.urlSecretRef, to read the
+# webhook URL. See docs/chart.md, "Secrets".
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get]

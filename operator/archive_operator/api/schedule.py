@@ -65,9 +65,26 @@ class UrlRef(KubeModel):
     url: str
 
 
+class IcsFeed(KubeModel):
+    """An iCalendar feed: its URL in the spec, or (a private feed whose token is in its path or
+    query) under a key of the credentials Secret, which only the runner reads (mounted)."""
+
+    url: str | None = None
+    url_secret_key: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> IcsFeed:
+        if (self.url is None) == (self.url_secret_key is None):
+            raise ValueError(
+                "ics needs exactly one of url or urlSecretKey (urlSecretKey: the key of the "
+                "credentials Secret that holds a private feed's URL)"
+            )
+        return self
+
+
 class Source(KubeModel):
     caldav: UrlRef | None = None
-    ics: UrlRef | None = None
+    ics: IcsFeed | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Source:
@@ -80,10 +97,17 @@ class Source(KubeModel):
         return "caldav" if self.caldav is not None else "ics"
 
     @property
-    def url(self) -> str:
-        ref = self.caldav or self.ics
-        assert ref is not None
-        return ref.url
+    def url(self) -> str | None:
+        """The URL given in the spec; None when it is in the credentials Secret."""
+        if self.caldav is not None:
+            return self.caldav.url
+        assert self.ics is not None
+        return self.ics.url
+
+    @property
+    def url_secret_key(self) -> str | None:
+        """The credentials Secret's key that holds the source URL, if that is where it is."""
+        return self.ics.url_secret_key if self.ics is not None else None
 
 
 class DirectoryDestination(KubeModel):
@@ -158,6 +182,9 @@ class ArchiveScheduleSpec(KubeModel):
     source: Source
     destination: Destination
     credentials_secret_ref: SecretRef | None = None
+    # Credentials over plain http:// to a host that is not loopback: refused by the runner
+    # unless true (contract.ENV_ALLOW_INSECURE_CREDENTIALS).
+    allow_insecure_credentials: bool = False
     recurrence: Literal["occurrences", "series"] = "occurrences"
     on_change: Literal["keep", "update"] = "keep"
     concurrency_policy: Literal["Forbid", "Allow", "Replace"] = "Forbid"

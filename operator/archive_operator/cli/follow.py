@@ -99,13 +99,28 @@ def spinner_line(runs: list[Obj], now: datetime, started: datetime, frame: int) 
     return f"{SPINNER[frame % len(SPINNER)]} {body}  {human_duration(now - started)}"
 
 
+HELD = "ScheduleNotReady"  # a Pending run's reason while its schedule is Ready=False
+
+
+def stuck(run: Obj) -> bool:
+    """Blocked (its pod cannot start), or held because its schedule is not Ready: either way
+    the fix is the user's, and waiting would only reach the timeout."""
+    status = run.get("status") or {}
+    return phase(run) == BLOCKED or (phase(run) == "Pending" and status.get("reason") == HELD)
+
+
 def blocked_message(names: list[str], state: dict[str, Obj]) -> str:
-    """The error line for Blocked runs: which, and why (the first one's reason)."""
+    """The error line for stuck runs: which, and why (the first one's reason)."""
     first = names[0]
     status = state[first].get("status") or {}
     reason = status.get("reason") or "unknown reason"
     job = status.get("jobName") or first
     which = f"run {first}" + (f" (and {len(names) - 1} more)" if len(names) > 1 else "")
+    if phase(state[first]) == "Pending":
+        return (
+            f"{which} cannot start: {status.get('message') or reason}; stopped waiting. See "
+            "kubectl archive status for the schedule's Ready condition"
+        )
     return (
         f"{which} is Blocked: its pod cannot start ({reason}); stopped waiting. The run starts "
         "by itself once the cause is fixed, or fails at its Job's deadline; see kubectl "
@@ -214,7 +229,7 @@ def follow(
             if all(phase(r) in TERMINAL for r in state.values()):
                 out.flush()
                 return exit_code(list(state.values()))
-            blocked = [n for n, r in state.items() if phase(r) == BLOCKED]
+            blocked = [n for n, r in state.items() if stuck(r)]
             if blocked:
                 out.flush()
                 raise CliError(blocked_message(blocked, state), EXIT_RUN_BLOCKED)

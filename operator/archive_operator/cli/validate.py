@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from urllib.parse import parse_qsl, urlsplit
 
 from .errors import BadInput
 
@@ -123,11 +124,44 @@ def time_zone(value: str, flag: str = "--time-zone") -> str:
     return value
 
 
+def shown_url(value: str) -> str:
+    """A URL as the plugin shows it: without user info, query or fragment (they may hold
+    secrets)."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unclosed [IPv6 address
+        parts = None
+    if parts is None or not parts.scheme or not parts.netloc:
+        return value.partition("?")[0].partition("#")[0].rpartition("@")[2]
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
+# Query parameters and path segments that usually carry a private feed's token.
+_TOKEN_NAMES = re.compile(r"token|key|secret|auth|pass|sig|private|access|code", re.IGNORECASE)
+_TOKEN_VALUE = re.compile(r"^(?=(?:\D*\d){6})[A-Za-z0-9_\-.~+/=]{20,}$")  # >= 6 digits
+
+
+def token_in_url(value: str) -> str | None:
+    """What of a URL looks like a token (a query parameter's name, or a long opaque path
+    segment), for a warning; None if nothing does. Never the value itself."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    for name, secret in parse_qsl(parts.query, keep_blank_values=True):
+        if _TOKEN_NAMES.search(name) or _TOKEN_VALUE.match(secret):
+            return f"its query parameter {name!r}"
+    for segment in parts.path.split("/"):
+        if _TOKEN_VALUE.match(segment) or segment.lower().startswith("private-"):
+            return "a path segment"
+    return None
+
+
 def url(value: str, flag: str) -> str:
     if len(value) > 2048 or not _URL.match(value):
         raise _bad(
             flag,
-            value,
+            shown_url(value),
             "not an http(s) URL without credentials",
             "e.g. https://cal.example.com/alice/work/ (credentials go in the --credentials Secret)",
         )

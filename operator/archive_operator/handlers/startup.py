@@ -194,7 +194,10 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     memo["clock"] = clock
     kube = Kube(load_api_client(), clock=clock)
     loop = asyncio.get_running_loop()
-    notifier = Notifier(on_failure=notify_failed(kube, loop, clock.now))
+    notifier = Notifier(
+        on_failure=notify_failed(kube, loop, clock.now),
+        allowed_targets=operator_settings.webhook_allowed_targets,
+    )
     await notifier.start()
     memo["notifier"] = notifier
     memo["executor"] = settings.execution.executor

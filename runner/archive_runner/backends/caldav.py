@@ -13,16 +13,22 @@ from xml.etree import ElementTree
 
 import httpx
 
-from ..config import redact_url
 from ..errors import AuthError, ServerError
+from ..redact import redact_url
 from ..window import Window
 from .base import ArchivedCopy, PreconditionFailed, SourceObject, WriteError
-from .http import check_read, send
+from .http import DEFAULT_CREDENTIALS_HINT, check_read, send
 
 DAV = "{DAV:}"
 CALDAV = "{urn:ietf:params:xml:ns:caldav}"
 _XML = {"Content-Type": "application/xml; charset=utf-8", "Depth": "1"}
 _ICS = "text/calendar; charset=utf-8"
+# What a 401/403 from the archive asks the user to check.
+DESTINATION_CREDENTIALS_HINT = (
+    "check the archive's credentials in the credentials Secret (destination-username/"
+    "destination-password or destination-token; without them, the source's when the archive "
+    "has the source's origin)"
+)
 
 
 def calendar_query(start: datetime, end: datetime) -> bytes:
@@ -65,10 +71,17 @@ def _collection(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def _report(client: httpx.Client, url: str, window: Window, what: str, setting: str) -> bytes:
+def _report(
+    client: httpx.Client,
+    url: str,
+    window: Window,
+    what: str,
+    setting: str,
+    credentials_hint: str = DEFAULT_CREDENTIALS_HINT,
+) -> bytes:
     start, end = window.query_range()
     response = send(client, "REPORT", url, what, content=calendar_query(start, end), headers=_XML)
-    check_read(response, what, setting)
+    check_read(response, what, setting, credentials_hint)
     if response.status_code != 207:
         raise ServerError(
             f"{what} {redact_url(url)} answered HTTP {response.status_code} to a calendar-query, "
@@ -103,10 +116,16 @@ class CalDavSource:
 
 
 class CalDavDestination:
-    def __init__(self, url: str, client: httpx.Client) -> None:
+    def __init__(
+        self,
+        url: str,
+        client: httpx.Client,
+        credentials_hint: str = DESTINATION_CREDENTIALS_HINT,
+    ) -> None:
         self.url = _collection(url)
         self.client = client
         self.description = redact_url(self.url)
+        self.credentials_hint = credentials_hint  # what a 401/403 asks the user to check
 
     def _href(self, name: str) -> str:
         return urljoin(self.url, quote(name))
@@ -118,6 +137,7 @@ class CalDavDestination:
             window,
             "archive calendar",
             "--destination-url / ARCHIVE_DESTINATION_URL",
+            self.credentials_hint,
         )
         copies = {}
         for href, etag, data in parse_multistatus(body):
@@ -156,7 +176,7 @@ class CalDavDestination:
         if status in (401, 403) and "no-uid-conflict" not in response.text:
             raise AuthError(
                 f"archive calendar {self.description} refused a write (HTTP {status}); "
-                "check the destination credentials and their write access"
+                f"{self.credentials_hint}, and their write access"
             )
         if status == 412:
             raise PreconditionFailed(f"{name}: precondition failed (HTTP 412)", status)

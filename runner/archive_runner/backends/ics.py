@@ -7,22 +7,35 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..config import redact_url
 from ..errors import ConfigError, NotFoundError
 from ..ical import split_feed
+from ..redact import redact_url
 from ..window import Window
 from .base import SourceObject
 from .http import check_read, send
 
+# The setting a failed feed read asks the user to check.
+URL_SETTING = "--source-url / ARCHIVE_SOURCE_URL"
+SECRET_URL_SETTING = (
+    "--source-url-file / ARCHIVE_SOURCE_URL_FILE (the feed URL under the key "
+    "spec.source.ics.urlSecretKey names in the credentials Secret)"
+)
+
 
 class IcsSource:
-    """Reads the whole feed once per run; the window is applied while converting."""
+    """Reads the whole feed once per run; the window is applied while converting.
 
-    def __init__(self, location: str, client: httpx.Client | None) -> None:
+    ``secret``: the feed URL is itself a secret (its token in the path or query); it is shown
+    (description, errors, every object's href) as scheme://host[:port]/… only."""
+
+    def __init__(self, location: str, client: httpx.Client | None, secret: bool = False) -> None:
         self.location = location
         self.is_url = urlsplit(location).scheme in ("http", "https")
         self.client = client
-        self.description = redact_url(location) if self.is_url else str(Path(location))
+        self.secret = secret
+        self.description = (
+            redact_url(location, secret=secret) if self.is_url else str(Path(location))
+        )
 
     @property
     def identity(self) -> str:
@@ -51,8 +64,16 @@ class IcsSource:
                 ) from None
         assert self.client is not None
         # Feeds are often published behind redirects; httpx drops credentials across origins.
-        response = send(self.client, "GET", self.location, "iCalendar feed", follow_redirects=True)
-        check_read(response, "iCalendar feed", "--source-url / ARCHIVE_SOURCE_URL")
+        response = send(
+            self.client,
+            "GET",
+            self.location,
+            "iCalendar feed",
+            secret=self.secret,
+            follow_redirects=True,
+        )
+        setting = SECRET_URL_SETTING if self.secret else URL_SETTING
+        check_read(response, "iCalendar feed", setting, secret=self.secret)
         return response.content.decode(response.encoding or "utf-8", errors="replace")
 
     def close(self) -> None:

@@ -175,6 +175,16 @@ def create(
         else None,
         "schedules": [first] if first else None,
     }
+    if source_ics and (where := validate.token_in_url(source_ics)):
+        # The URL goes into the schedule, the CronJob and the runner's pod spec, all readable
+        # by more people than the Secret; the runner never shows its query, but they can.
+        click.echo(
+            f"warning: --source-ics: {where} looks like a token, and the URL will be stored in "
+            "the ArchiveSchedule and its CronJobs; for a private feed put the URL in the "
+            "credentials Secret instead and set spec.source.ics.urlSecretKey to its key "
+            "(kubectl archive create -f FILE, see docs/runner.md)",
+            err=True,
+        )
     body = manifests.schedule_manifest(base, name=name, namespace=None, spec=spec)
     missing = [
         flag
