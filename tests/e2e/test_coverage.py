@@ -117,41 +117,42 @@ NEW_YORK = ZoneInfo("America/New_York")
 def test_the_fall_back_night_runs_twice_and_owes_once(
     cluster: Cluster, caldav: CalDAV, namespace: str
 ) -> None:
-    """America/New_York goes from 02:00 EDT (UTC-4) back to 01:00 EST (UTC-5) on 2026-11-01:
+    """America/New_York goes from 02:00 EDT (UTC-4) back to 01:00 EST (UTC-5) on 2027-11-07:
     01:30 happens at 05:30Z and again at 06:30Z. The CronJob fires at both; each run archives
-    10-31 (the day before), idempotently; coverage owes 10-31 once: no gap, no catch-up."""
+    11-06 (the day before), idempotently; coverage owes 11-06 once: no gap, no catch-up. (A
+    date ahead of real time: the sandbox clock only moves forward within the test.)"""
     sandbox_only(cluster)
     source, archive = caldav.new_calendar("work"), caldav.new_calendar("archive")
-    for day in (date(2026, 10, 30), date(2026, 10, 31), date(2026, 11, 1)):
+    for day in (date(2027, 11, 5), date(2027, 11, 6), date(2027, 11, 7)):
         noon = datetime(day.year, day.month, day.day, 12, tzinfo=NEW_YORK)
         caldav.put(source, f"noon-{day:%m%d}", vevent(f"noon-{day:%m%d}", noon, "Lunch"))
 
-    # 2026-10-31 12:00 EDT: that day's 01:30 run came before the schedule; 10-31 is owed by
-    # the run day 11-01.
-    cluster.clock(now="2026-10-31T16:00:00+00:00", speed=0)
+    # 2027-11-06 12:00 EDT: that day's 01:30 run came before the schedule; 11-06 is owed by
+    # the run day 11-07.
+    cluster.clock(now="2027-11-06T16:00:00+00:00", speed=0)
     try:
         cluster.apply(schedule_yaml(source, archive, "America/New_York", "01:30"), namespace)
         wait_for(lambda: cluster.items("cronjobs", namespace), "the CronJob")
         # The CronJob names its Jobs <cronjob>-<minutes since the epoch>: 1:30 EDT = 05:30Z,
         # 1:30 EST = 06:30Z.
-        # 1,793,511,000 s (05:30Z) / 60 = 29,891,850; an hour later 29,891,910.
-        names = ["kiri-nightly-29891850", "kiri-nightly-29891910"]
-        befores = ("2026-11-01T05:29:00+00:00", "2026-11-01T06:29:00+00:00")
+        # 1,825,565,400 s (2027-11-07 05:30Z) / 60 = 30,426,090; an hour later 30,426,150.
+        names = ["kiri-nightly-30426090", "kiri-nightly-30426150"]
+        befores = ("2027-11-07T05:29:00+00:00", "2027-11-07T06:29:00+00:00")
         for job, before in zip(names, befores, strict=True):
             cluster.clock(now=before, speed=0)
             cluster.clock(advance=90)
             wait_for(lambda j=job: cluster.try_get("archiverun", namespace, j), f"the run {job}")
             wait_finished(cluster, namespace, job, timeout=120)
-        cluster.clock(now="2026-11-01T06:45:00+00:00", speed=0)  # past both and the grace
+        cluster.clock(now="2027-11-07T06:45:00+00:00", speed=0)  # past both and the grace
         status = wait_for(
             lambda: (
                 (s := schedule_status(cluster, namespace, "kiri"))
                 .get("coverage", {})
                 .get("coveredThrough")
-                == "2026-10-31"
+                == "2027-11-06"
                 and s
             ),
-            "coverage through 2026-10-31",
+            "coverage through 2027-11-06",
         )
         runs = cluster.items("archiveruns", namespace)
     finally:
@@ -161,9 +162,9 @@ def test_the_fall_back_night_runs_twice_and_owes_once(
     assert sorted(by_name) == sorted(names)  # the two scheduled runs, no catch-up
     for name in names:
         run = by_name[name]
-        assert (run["spec"]["start"], run["spec"]["end"]) == ("2026-10-31", "2026-10-31")
+        assert (run["spec"]["start"], run["spec"]["end"]) == ("2027-11-06", "2027-11-06")
         assert run["status"]["phase"] == "Succeeded", json.dumps(run["status"])
     # Once in the archive, whatever the second run did.
-    assert archived_local_days(caldav, archive, NEW_YORK) == ["2026-10-31"]
+    assert archived_local_days(caldav, archive, NEW_YORK) == ["2027-11-06"]
     coverage = status["coverage"]
     assert coverage.get("missingDays", 0) == 0 and not coverage.get("gaps")
