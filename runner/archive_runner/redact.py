@@ -18,9 +18,10 @@ from urllib.parse import quote, unquote, urlsplit
 
 HIDDEN = "…"  # what stands for the hidden path and query of a secret URL
 SCRUBBED = "[redacted]"
-# Shorter values are not scrubbed from free text: a 3-letter password would blank out every
-# word containing it. Credentials this short are refused by no one, but also protect nothing.
-MIN_SCRUBBED = 6
+# Shorter values are not scrubbed from free text: they occur in ordinary words and paths, and a
+# "[redacted]" in the middle of one ("/var/run/[redacted]s/…" for the password "secret") would
+# show the reader what the secret is.
+MIN_SCRUBBED = 8
 MIN_TOKEN_SEGMENT = 16  # a secret URL's path segments this long are scrubbed on their own
 
 

@@ -68,3 +68,28 @@ def test_a_schedule_with_its_feed_url_in_the_secret_is_created_from_a_file(
     assert (done.code, done.err) == (0, "")
     body = done.client.objects[("archiveschedules", "default", "dave")]
     assert body["spec"]["source"] == {"ics": {"urlSecretKey": "feed-url"}}
+
+
+def test_the_detail_view_never_shows_a_feed_token() -> None:
+    from datetime import UTC, datetime
+
+    from archive_operator.cli.views import schedule_detail
+
+    def detail(source: dict[str, object]) -> str:
+        schedule = {
+            "metadata": {"name": "dave", "namespace": "team-a"},
+            "spec": {
+                "user": "dave",
+                "source": source,
+                "destination": {"caldav": {"url": "https://u:pw@cal.example.com/d-arch/"}},
+            },
+        }
+        return schedule_detail(schedule, datetime(2026, 12, 1, tzinfo=UTC), colour=False)
+
+    in_secret = detail({"ics": {"urlSecretKey": "feed-url"}})
+    assert "iCalendar feed (URL in the credentials Secret, key feed-url)" in in_secret
+    in_spec = detail({"ics": {"url": f"https://feeds.example.com/dave.ics?token={TOKEN}"}})
+    assert "iCalendar feed https://feeds.example.com/dave.ics?…" in in_spec
+    assert TOKEN not in in_spec
+    assert "CalDAV https://cal.example.com/d-arch/" in in_spec  # no user info either
+    assert "pw@" not in in_spec

@@ -4,8 +4,10 @@ Sufficiency is proven by the rest of the e2e suite: on the real control plane th
 as this ServiceAccount (a TokenRequest token; tests/fixtures/controlplane.py) and the session
 fails if the API server answered any of its requests 403 (the `cluster` fixture's teardown).
 Here, least privilege: `kubectl auth can-i --as=<the ServiceAccount>` for every permission
-docs/chart.md's table grants (yes), and for what it must never have (no). The lists are written
-from docs/chart.md by hand, not read from the chart.
+docs/chart.md's table grants (yes), and for what it must never have (no); and scope: this
+default install acts in every namespace, as docs/chart.md ("Scope") says (pinned, so a change
+is noticed; tests/real/test_rbac_scope_real.py checks a listed-namespaces install). The lists are
+written from docs/chart.md by hand, not read from the chart.
 """
 
 from __future__ import annotations

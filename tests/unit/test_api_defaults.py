@@ -92,3 +92,41 @@ def test_examples_parse() -> None:
                 ArchiveSchedule.from_body(doc)
                 parsed += 1
     assert parsed >= 3
+
+
+@pytest.mark.parametrize(
+    "ics",
+    [
+        {"url": "https://feeds.example.org/alice.ics"},
+        {"urlSecretKey": "feed-url"},
+        {"url": "https://feeds.example.org/alice.ics", "urlSecretKey": "feed-url"},
+        {},
+    ],
+    ids=["url", "secret-key", "both", "neither"],
+)
+def test_the_model_and_the_crd_agree_on_an_ics_source(ics: dict[str, str]) -> None:
+    """spec.source.ics: exactly one of url and urlSecretKey, in the model as in the CRD."""
+    from archive_sandbox.schema import CRDSchema
+
+    crd = yaml.safe_load((CRDS / "archive.auriora.io_archiveschedules.yaml").read_text())
+    schema = CRDSchema.from_crd(crd, "v1alpha1")
+    doc = {
+        "apiVersion": "archive.auriora.io/v1alpha1",
+        "kind": "ArchiveSchedule",
+        "metadata": {"name": "alice"},
+        "spec": {
+            "user": "alice",
+            "source": {"ics": ics},
+            "destination": {"caldav": {"url": "https://cal.example.org/alice/archive/"}},
+            "credentialsSecretRef": {"name": "alice-calendar"},
+        },
+    }
+    obj, _ = schema.prune(schema.apply_defaults(doc))
+    crd_accepts = not schema.validate(obj, None)
+    try:
+        ArchiveSchedule.from_body(doc)
+        model_accepts = True
+    except pydantic.ValidationError as exc:
+        assert "ics needs exactly one of url or urlSecretKey" in str(exc)
+        model_accepts = False
+    assert model_accepts == crd_accepts == (len(ics) == 1)

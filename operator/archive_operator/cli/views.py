@@ -255,14 +255,33 @@ def health_table(
 def _place(spec: Obj, key: str) -> str:
     place = spec.get(key) or {}
     if place.get("caldav"):
-        return f"CalDAV {place['caldav'].get('url')}"
+        return f"CalDAV {_shown_url(place['caldav'].get('url'))}"
     if place.get("ics"):
-        return f"iCalendar feed {place['ics'].get('url')}"
+        feed = place["ics"]
+        if feed.get("urlSecretKey"):
+            return f"iCalendar feed (URL in the credentials Secret, key {feed['urlSecretKey']})"
+        return f"iCalendar feed {_shown_url(feed.get('url'))}"
     if place.get("directory"):
         d = place["directory"]
         sub = f" (folder {d['subPath']})" if d.get("subPath") else ""
         return f"volume claim {d.get('claimName')}{sub}"
     return NONE
+
+
+def _shown_url(url: str | None) -> str:
+    """A URL as the plugin shows it: without user info, query or fragment (a private feed's
+    token often sits in its query)."""
+    if not url:
+        return NONE
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    hidden = "?…" if parts.query or parts.fragment else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}{hidden}"
 
 
 def _condition_line(obj: Obj, type_: str, colour: bool) -> str:
