@@ -621,51 +621,28 @@ def record_for_job(
     return scheduled_record(schedule, job.name, job.labels.get(c.LABEL_ENTRY), scheduled, day_shift)
 
 
-def scheduled_record(
+def operator_run(
     schedule: ArchiveSchedule,
     name: str,
-    entry: str | None,
-    scheduled: datetime,
-    day_shift: int,
+    trigger: str,
+    start: date,
+    end: date,
+    *,
+    labels: dict[str, str] | None = None,
     annotations: dict[str, str] | None = None,
+    requested_by: str | None = None,
 ) -> dict[str, Any]:
-    """The ArchiveRun of one scheduled time of an entry (``name``: the Job's name)."""
-    start, end = scheduled_window(schedule, scheduled, day_shift)
-    labels = {
-        **c.common_labels(),
-        c.LABEL_SCHEDULE: c.label_value(schedule.metadata.name),
-        c.LABEL_USER: c.label_value(schedule.spec.user),
-        c.LABEL_TRIGGER: "scheduled",
+    """An ArchiveRun the operator makes (``trigger``: scheduled or catchup), owned by the
+    schedule, labelled with its trigger so that validate_run tells it from a user's claim."""
+    spec: dict[str, Any] = {
+        "scheduleRef": {"name": schedule.metadata.name},
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "trigger": trigger,
+        "dryRun": False,
     }
-    if entry:
-        labels[c.LABEL_ENTRY] = entry
-    stamp = scheduled.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {
-        "apiVersion": c.API_VERSION,
-        "kind": c.RUN_KIND,
-        "metadata": {
-            "name": name,
-            "namespace": schedule.metadata.namespace,
-            "labels": labels,
-            "annotations": {
-                c.ANNOTATION_USER: schedule.spec.user,
-                c.ANNOTATION_SCHEDULED_TIME: stamp,
-                **(annotations or {}),
-            },
-            "ownerReferences": [owner_reference(schedule)],
-        },
-        "spec": {
-            "scheduleRef": {"name": schedule.metadata.name},
-            "start": start.isoformat(),
-            "end": end.isoformat(),
-            "trigger": "scheduled",
-            "dryRun": False,
-        },
-    }
-
-
-def catch_up_run(schedule: ArchiveSchedule, name: str, start: date, end: date) -> dict[str, Any]:
-    """The ArchiveRun the operator makes to archive owed days no run archived (coverage.py)."""
+    if requested_by:
+        spec["requestedBy"] = requested_by
     return {
         "apiVersion": c.API_VERSION,
         "kind": c.RUN_KIND,
@@ -676,20 +653,41 @@ def catch_up_run(schedule: ArchiveSchedule, name: str, start: date, end: date) -
                 **c.common_labels(),
                 c.LABEL_SCHEDULE: c.label_value(schedule.metadata.name),
                 c.LABEL_USER: c.label_value(schedule.spec.user),
-                c.LABEL_TRIGGER: CATCH_UP,
+                c.LABEL_TRIGGER: trigger,
+                **(labels or {}),
             },
-            "annotations": {c.ANNOTATION_USER: schedule.spec.user},
+            "annotations": {c.ANNOTATION_USER: schedule.spec.user, **(annotations or {})},
             "ownerReferences": [owner_reference(schedule)],
         },
-        "spec": {
-            "scheduleRef": {"name": schedule.metadata.name},
-            "start": start.isoformat(),
-            "end": end.isoformat(),
-            "trigger": CATCH_UP,
-            "dryRun": False,
-            "requestedBy": c.OPERATOR_NAME,
-        },
+        "spec": spec,
     }
+
+
+def scheduled_record(
+    schedule: ArchiveSchedule,
+    name: str,
+    entry: str | None,
+    scheduled: datetime,
+    day_shift: int,
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The ArchiveRun of one scheduled time of an entry (``name``: the Job's name)."""
+    start, end = scheduled_window(schedule, scheduled, day_shift)
+    stamp = scheduled.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return operator_run(
+        schedule,
+        name,
+        "scheduled",
+        start,
+        end,
+        labels={c.LABEL_ENTRY: entry} if entry else None,
+        annotations={c.ANNOTATION_SCHEDULED_TIME: stamp, **(annotations or {})},
+    )
+
+
+def catch_up_run(schedule: ArchiveSchedule, name: str, start: date, end: date) -> dict[str, Any]:
+    """The ArchiveRun the operator makes to archive owed days no run archived (coverage.py)."""
+    return operator_run(schedule, name, CATCH_UP, start, end, requested_by=c.OPERATOR_NAME)
 
 
 def unrecorded_jobs(

@@ -21,6 +21,7 @@ import pytest
 from .conftest import sandbox_only
 from .harness import CalDAV, Cluster, vevent, wait_for
 from .test_runs import schedule_status, wait_finished
+from .test_runs import schedule_yaml as runs_schedule_yaml
 
 pytestmark = pytest.mark.slow
 
@@ -30,25 +31,26 @@ AUCKLAND = ZoneInfo("Pacific/Auckland")
 def schedule_yaml(
     source: str, archive: str, zone: str = "Pacific/Auckland", at: str = "02:30"
 ) -> str:
-    return f"""
-apiVersion: archive.auriora.io/v1alpha1
-kind: ArchiveSchedule
-metadata:
-  name: kiri
-spec:
-  user: alice
-  timeZone: {zone}
-  schedules: [{{name: nightly, daily: {{at: "{at}"}}}}]
-  window: {{offsetDays: -1, days: 1}}
-  source:
-    caldav:
-      url: {source}
-  destination:
-    caldav:
-      url: {archive}
-  credentialsSecretRef:
-    name: calendar
-"""
+    """The e2e schedule (test_runs.py) named kiri, in ``zone``, daily at ``at``, archiving the
+    day before."""
+    entries = f'[{{name: nightly, daily: {{at: "{at}"}}}}]'
+    window = "  window: {offsetDays: -1, days: 1}\n"
+    yaml = runs_schedule_yaml("kiri", source, archive, entries=entries, extra=window)
+    return yaml.replace("timeZone: Europe/London", f"timeZone: {zone}")
+
+
+def covered_through(cluster: Cluster, namespace: str, day: str) -> dict[str, Any]:
+    """The schedule's status once its coverage reaches ``day``."""
+    return wait_for(
+        lambda: (
+            (s := schedule_status(cluster, namespace, "kiri"))
+            .get("coverage", {})
+            .get("coveredThrough")
+            == day
+            and s
+        ),
+        f"coverage through {day}",
+    )
 
 
 def archived_local_days(caldav: CalDAV, archive: str, zone: ZoneInfo = AUCKLAND) -> list[str]:
@@ -84,16 +86,7 @@ def test_the_spring_forward_day_is_caught_up(
         (run,) = wait_for(lambda: catch_ups(cluster, namespace), "the catch-up run", timeout=90)
         name = run["metadata"]["name"]
         done = wait_finished(cluster, namespace, name, timeout=120)
-        status = wait_for(
-            lambda: (
-                (s := schedule_status(cluster, namespace, "kiri"))
-                .get("coverage", {})
-                .get("coveredThrough")
-                == "2026-09-26"
-                and s
-            ),
-            "coverage through 2026-09-26",
-        )
+        status = covered_through(cluster, namespace, "2026-09-26")
         jobs = cluster.items("jobs", namespace)
     finally:
         cluster.clock(now=datetime.now(UTC).isoformat(), speed=1)
@@ -144,16 +137,7 @@ def test_the_fall_back_night_runs_twice_and_owes_once(
             wait_for(lambda j=job: cluster.try_get("archiverun", namespace, j), f"the run {job}")
             wait_finished(cluster, namespace, job, timeout=120)
         cluster.clock(now="2027-11-07T06:45:00+00:00", speed=0)  # past both and the grace
-        status = wait_for(
-            lambda: (
-                (s := schedule_status(cluster, namespace, "kiri"))
-                .get("coverage", {})
-                .get("coveredThrough")
-                == "2027-11-06"
-                and s
-            ),
-            "coverage through 2027-11-06",
-        )
+        status = covered_through(cluster, namespace, "2027-11-06")
         runs = cluster.items("archiveruns", namespace)
     finally:
         cluster.clock(now=datetime.now(UTC).isoformat(), speed=1)
