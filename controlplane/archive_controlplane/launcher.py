@@ -12,12 +12,20 @@ with the identity a real cluster gives it (pki.py), and writes its log to workdi
 Stopping (also on SIGTERM when run as `python -m archive_controlplane`) sends SIGTERM in reverse
 order, SIGKILL after a grace period, and removes etcd's data directory. Each process is also set
 to die with the process that started it (PR_SET_PDEATHSIG), so a killed test run leaves none.
+
+Extra environment: `ControlPlane.started(workdir, env={...})` adds those variables to the
+environment of every process it starts (etcd, the kube-* components, node agents), which
+otherwise inherit the caller's. E.g. `env={"ZONEINFO": "/path/to/zoneinfo"}` makes
+kube-apiserver (CronJob timeZone validation) and kube-controller-manager (the CronJob
+controller) read time zones from that directory first: Go's time.LoadLocation consults
+$ZONEINFO before the system's database and the tzdata embedded in the binaries.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import shutil
 import signal
 import socket
@@ -27,7 +35,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,6 +134,8 @@ class ControlPlane:
     workdir: Path
     bin_dir: Path
     audit: bool = True
+    # Added to the inherited environment of every process started (see the module docstring).
+    env: Mapping[str, str] = field(default_factory=dict)
     components: list[Component] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -160,8 +170,10 @@ class ControlPlane:
 
     @classmethod
     @contextlib.contextmanager
-    def started(cls, workdir: Path, *, audit: bool = True) -> Iterator[ControlPlane]:
-        plane = cls(workdir, binaries(), audit=audit)
+    def started(
+        cls, workdir: Path, *, audit: bool = True, env: Mapping[str, str] | None = None
+    ) -> Iterator[ControlPlane]:
+        plane = cls(workdir, binaries(), audit=audit, env=dict(env or {}))
         try:
             plane.start()
             yield plane
@@ -312,6 +324,7 @@ class ControlPlane:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
+                env={**os.environ, **self.env} if self.env else None,
                 preexec_fn=_die_with_parent,
             )
         self.components.append(component)
