@@ -5,7 +5,9 @@
    the operator runs under kopf against it.
 3. ArchiveSchedules for two users (examples/demo/schedules.yaml): alice's nightly 23:59 run fires
    within seconds; bob gets a manual run for the past week.
-4. The result is shown with kubectl get and kubectl describe.
+4. The result is shown with kubectl get, the plugin (kubectl archive) and kubectl describe, every
+   time and age by the sandbox's clock; the plugin is put on PATH, and --keep prints the
+   `export PATH=...` and `export KUBECONFIG=...` lines for another shell.
 
 Every run starts from a clean state: it first removes what an earlier run left in the workdir
 (Radicale's storage, the sandbox state, the logs and the kubeconfig; nothing else there is
@@ -34,7 +36,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -121,7 +123,13 @@ class Demo:
     def __init__(self, work: Path) -> None:
         self.work = work
         self.kubeconfig = work / "kubeconfig"
-        self.env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "NO_COLOR": "1"}
+        self.env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "NO_COLOR": "1",
+            # kubectl finds the plugin (kubectl-archive, a console script of the venv) on PATH.
+            "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
+        }
         self.procs: dict[str, subprocess.Popen[str]] = {}
         self.logs: list[str] = []  # names of the children whose output is in <work>/<name>.log
         self.failing = False
@@ -429,12 +437,15 @@ def show_chain(demo: Demo, caldav: str) -> None:
 
     demo.step("Waiting for alice's nightly 23:59 run (the sandbox clock runs x6)")
 
+    alice_run: dict[str, Any] = {}
+
     def alice_succeeded() -> bool:
         for run in demo.runs():
             if run["spec"]["trigger"] != "scheduled":
                 continue
             status = run.get("status", {})
             if status.get("phase") == "Succeeded":
+                alice_run.update(run)
                 return True
             if status.get("phase") in FINISHED:
                 demo.fail(
@@ -445,7 +456,9 @@ def show_chain(demo: Demo, caldav: str) -> None:
 
     demo.wait_for("alice's scheduled run to succeed", alice_succeeded, 90)
 
-    week_end = datetime.now(ZoneInfo("America/New_York")).date() - timedelta(days=1)
+    # The sandbox's clock, not this machine's: the last 7 days before "today" in bob's time zone
+    # as the cluster sees it (alice's run was stamped by the sandbox seconds ago).
+    week_end = sandbox_date(alice_run, ZoneInfo("America/New_York")) - timedelta(days=1)
     week_start = week_end - timedelta(days=6)
     demo.step(f"A manual run for bob: {week_start} .. {week_end}")
     run = f"""apiVersion: archive.auriora.io/v1alpha1
@@ -464,15 +477,36 @@ spec:
         "bob's manual run to finish", lambda: demo.run_phase("bob-last-week") in FINISHED, 60
     )
 
-    demo.step("The result")
+    # Every age below is the sandbox's: kubectl get's tables are computed by the API server, and
+    # the plugin reads the server's time from its answers. (kubectl describe computes its events'
+    # ages with this machine's clock, hours behind the sandbox's: `<invalid>`. So its events are
+    # shown with kubectl get events instead.)
+    demo.step("The result (every time and age is the sandbox's clock)")
     demo.kubectl("get", "archiveschedules", show=True)
     demo.kubectl("get", "archiveruns", "-o", "wide", show=True)
     demo.kubectl("get", "cronjobs,jobs,pods", show=True)
-    demo.kubectl("describe", "archiveschedule", "alice", show=True)
-    demo.kubectl("describe", "archiverun", "bob-last-week", show=True)
+    demo.kubectl("archive", "status", show=True)
+    demo.kubectl("archive", "history", show=True)
+    demo.kubectl("describe", "archiveschedule", "alice", "--show-events=false", show=True)
+    demo.kubectl("get", "events", "--field-selector", "involvedObject.name=alice", show=True)
+    demo.kubectl("describe", "archiverun", "bob-last-week", "--show-events=false", show=True)
+    demo.kubectl(
+        "get", "events", "--field-selector", "involvedObject.name=bob-last-week", show=True
+    )
     phase = demo.run_phase("bob-last-week")
     if phase != "Succeeded":
         demo.fail(f"bob's manual run bob-last-week ended {phase}")
+
+
+def sandbox_date(obj: dict[str, Any], zone: ZoneInfo) -> date:
+    """The local date in `zone` when the sandbox stamped `obj` (its creationTimestamp)."""
+    stamped = datetime.fromisoformat(obj["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+    return stamped.astimezone(zone).date()
+
+
+def setup_lines(demo: Demo) -> list[str]:
+    """The two lines that make a new shell use the demo: the plugin on PATH, the kubeconfig."""
+    return [f'export PATH="{BIN}:$PATH"', f"export KUBECONFIG={demo.kubeconfig}"]
 
 
 def explore(demo: Demo, *, keep: bool) -> None:
@@ -484,14 +518,18 @@ def explore(demo: Demo, *, keep: bool) -> None:
         click.echo(
             f"Still running as PID {pid} (Ctrl-C or `kill {pid}` stops it). In another shell:"
         )
-    click.echo(f"  export KUBECONFIG={demo.kubeconfig}")
+    path_line, kubeconfig_line = setup_lines(demo)
+    click.echo(f"  {path_line}   # kubectl finds the plugin kubectl-archive there")
+    click.echo(f"  {kubeconfig_line}")
     click.echo("  kubectl get archive                 # schedules and runs (category 'archive')")
-    click.echo("  kubectl describe archiveschedule alice")
-    click.echo(
-        "  kubectl archive status alice        # the plugin (console script kubectl-archive)"
-    )
+    click.echo("  kubectl archive status alice        # the plugin")
     click.echo("  kubectl archive history alice")
-    click.echo("  kubectl archive trigger bob --start 2025-01-06 --end 2025-01-10")
+    click.echo("  kubectl archive trigger bob --wait  # archive yesterday (bob's, by the sandbox)")
+    click.echo("  kubectl get events --field-selector involvedObject.name=alice")
+    click.echo(
+        "The sandbox's clock is not this machine's: kubectl describe shows its events' ages as"
+        " <invalid>; kubectl get and kubectl archive show the sandbox's."
+    )
 
 
 def _listening(port: int) -> bool:

@@ -187,7 +187,9 @@ def _terminal(status: ArchiveRunStatus, v: Verdict, job: JobView) -> ArchiveRunS
     counts = dict(result.counts) if result and result.counts else status.counts
     archived = None
     if counts is not None:
-        archived = counts.get("created", 0) + counts.get("updated", 0)
+        # Events the archive holds for the run's days: written now or already there unchanged,
+        # so an idempotent re-run of an archived day does not read as "0 archived".
+        archived = counts.get("created", 0) + counts.get("updated", 0) + counts.get("unchanged", 0)
     return _with(
         status,
         phase=v.phase,

@@ -315,7 +315,12 @@ class RunLifecycle:
         duration = None
         if status.start_time is not None and status.completion_time is not None:
             duration = max((status.completion_time - status.start_time).total_seconds(), 0.0)
-        self.observer.run_finished(outcome, duration, status.archived or 0)
+        # The metric counts events written (created + updated); status.archived also counts
+        # those already in the archive unchanged.
+        counts = status.counts or {}
+        self.observer.run_finished(
+            outcome, duration, counts.get("created", 0) + counts.get("updated", 0)
+        )
         kind = notification_kind(outcome, item.previous_failures, wanted_events(schedule))
         if kind is None:
             return

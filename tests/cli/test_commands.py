@@ -541,3 +541,99 @@ def test_logs_explain_a_run_without_a_job_or_pods(run_cli: Run) -> None:
     assert done.code == e.EXIT_NOT_FOUND and "are gone" in done.err
     done = run_cli("logs", "alice-nightly-2890415")
     assert 'did you mean "alice-nightly-28904159"?' in done.err
+
+
+# --- old-CLI habits and messages (issue 15) -----------------------------------------------------
+
+
+def test_schedule_for_a_user_without_one_gives_the_create_command_to_type(run_cli: Run) -> None:
+    """`admin-assistant jobs schedule --user 1 ...` made the user's job; here it needs create."""
+    done = run_cli("schedule", "--user", "1", "--daily", "--at", "23:59")
+    assert done.code == e.EXIT_NOT_FOUND
+    assert done.err == (
+        'error: no schedule for user "1" in namespace "default"; schedule adds an entry to an'
+        " existing schedule, so create the user's schedule with this entry instead: kubectl"
+        " archive create --user 1 --source URL --destination URL --credentials SECRET --daily"
+        " --at 23:59\n"
+    )
+    assert done.client.writes() == []
+
+
+def test_schedule_for_a_missing_name_keeps_the_entry_flags_and_namespace(run_cli: Run) -> None:
+    done = run_cli(
+        "schedule", "dave", "-n", "team", "--cron", "30 2 * * 1-5", "--entry", "weeknights",
+        "--jitter", "5",
+    )  # fmt: skip
+    assert done.code == e.EXIT_NOT_FOUND
+    assert done.err.startswith('error: schedule "dave" not found in namespace "team"; ')
+    assert done.err.endswith(
+        ": kubectl archive create dave --user USER --source URL --destination URL --credentials"
+        " SECRET --cron '30 2 * * 1-5' --entry weeknights --jitter 5 -n team\n"
+    )
+    assert done.client.writes() == []
+
+
+def test_remove_accepts_the_old_confirm_flag_as_yes(run_cli: Run) -> None:
+    done = run_cli("remove", "--user", "bob@example.com", "--confirm")
+    assert done.code == 0, done.err
+    assert done.client.writes() == [("delete", "archiveschedules", "default", "bob")]
+
+
+@pytest.mark.parametrize(
+    ("user", "why"),
+    [
+        ("Zoë", "('ë' is not one of them)"),
+        ("José@example.com", "('é' is not one of them)"),
+        ("_bob", "('_' cannot start it)"),
+    ],
+)
+def test_a_user_outside_the_rule_is_told_the_rule_is_ascii(
+    run_cli: Run, user: str, why: str
+) -> None:
+    done = run_cli(
+        "create", "zoe", "--user", user, "--source", "https://cal.example.com/z/",
+        "--destination", "https://cal.example.com/z-archive/", objects=[],
+    )  # fmt: skip
+    assert done.code == e.EXIT_USAGE
+    assert done.err == (
+        f'error: --user "{user}": a user starts with a letter or digit and has only ASCII letters'
+        f" (A-Z, a-z), digits and . _ @ + - {why}; e.g. alice or alice@example.com\n"
+    )
+    assert done.client.calls == []
+
+
+def test_last_run_means_the_last_finished_run_in_the_plugin_and_in_kubectl_get() -> None:
+    """One meaning for LAST RUN: status.lastRun (any trigger, manual runs too) and when it
+    completed, in `kubectl archive status` and in the CRD's column of `kubectl get`."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    import yaml
+    from archive_operator.cli.views import last_run_cell
+
+    from .objects import schedule
+
+    now = datetime(2024, 12, 19, 10, 0, tzinfo=UTC)
+    manual_only = schedule("dave", "dave")
+    manual_only["status"] = {
+        "lastRun": {
+            "name": "dave-manual-20241218-x7k2p",
+            "phase": "Succeeded",
+            "completionTime": "2024-12-19T09:55:00Z",
+        }
+    }
+    assert last_run_cell(manual_only, now) == "Succeeded 5m ago"
+    # A scheduled run that started but has not finished is not the last run (ACTIVE shows it).
+    running = schedule("erin", "erin")
+    running["status"] = {"lastScheduleTime": "2024-12-19T09:59:00Z", "activeRuns": ["erin-1"]}
+    assert last_run_cell(running, now) == "<none>"
+
+    root = Path(__file__).resolve().parents[2]
+    for crd in (
+        root / "crds" / "archive.auriora.io_archiveschedules.yaml",
+        root / "charts" / "archive-operator" / "crds" / "archive.auriora.io_archiveschedules.yaml",
+    ):
+        [version] = yaml.safe_load(crd.read_text())["spec"]["versions"]
+        [column] = [c for c in version["additionalPrinterColumns"] if c["name"] == "Last Run"]
+        assert column["jsonPath"] == ".status.lastRun.completionTime", crd
+        assert column["type"] == "date"

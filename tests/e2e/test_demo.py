@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -80,6 +82,17 @@ def test_the_demo_runs_twice_in_a_row_and_a_kept_demo_stops_on_sigterm(tmp_path:
     assert "bob-last-week" in out and "Succeeded" in out
     assert f"export KUBECONFIG={tmp_path}/kubeconfig" in out
     assert (tmp_path / "kubeconfig").exists()
+    # The plugin on PATH (issue 15 item 3): the line to paste into a new shell, and the plugin's
+    # own output in the result.
+    assert f'export PATH="{Path(sys.executable).parent}:$PATH"' in out
+    assert "$ kubectl archive status\n" in out and "$ kubectl archive history\n" in out
+    # One clock (item 2): every age and "ago" shown is the sandbox's, none in its future.
+    assert "<invalid>" not in out.split("==> Explore")[0]
+    # bob's manual week ends the day before the sandbox's today in New York, not this machine's.
+    week_end = load_demo().clock_start().date() - timedelta(days=1)  # London 23:58 = NY same day
+    assert f"A manual run for bob: {week_end - timedelta(days=6)} .. {week_end}" in out
+    status = out.split("$ kubectl archive status\n", 1)[1].split("$ ", 1)[0]
+    assert re.search(r"^alice .* Succeeded \d+s ago +in 23h ", status, re.M), status
 
     # The same workdir again (Radicale's storage from the first run must not get in the way),
     # kept up this time, then stopped with SIGTERM: nothing it started may survive.

@@ -196,6 +196,21 @@ def test_rejected_credentials_exit_4_without_leaking_them(
     assert archive.items() == {}
 
 
+def test_a_missing_archive_calendar_names_the_schedule_field(
+    radicale: RadicaleServer, source: Collection, env: dict[str, str]
+) -> None:
+    """Under the operator the user never sees the runner's flags: the message names the
+    ArchiveSchedule field the URL comes from too."""
+    missing = source.url.rstrip("/").rsplit("/", 1)[0] + "/no-such-archive/"
+    outcome = archive_run(source, missing, env, *MARCH)
+    assert outcome.exit_code == 4, outcome.stderr
+    message = outcome.result["message"]
+    assert "archive calendar" in message and "not found (HTTP 404)" in message, message
+    assert message.endswith(
+        "check --destination-url / ARCHIVE_DESTINATION_URL (spec.destination.caldav.url)"
+    ), message
+
+
 def test_unreachable_server_exits_5(archive: Collection, env: dict[str, str]) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

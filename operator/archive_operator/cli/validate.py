@@ -19,6 +19,7 @@ _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
+_USER_CHAR = re.compile(r"^[A-Za-z0-9._@+-]$")
 _URL = re.compile(r"^https?://[^\s/@]+(/\S*)?$")
 _CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 
@@ -77,12 +78,15 @@ def user(value: str, flag: str = "--user") -> str:
             flag, value, f"a user has at most 128 characters, not {len(value)}", "shorten it"
         )
     if not _USER.match(value):
-        raise _bad(
-            flag,
-            value,
-            "a user starts with a letter or digit and has only letters, digits and . _ @ + -",
-            "e.g. alice or alice@example.com",
+        rule = (
+            "a user starts with a letter or digit and has only ASCII letters (A-Z, a-z), "
+            "digits and . _ @ + -"
         )
+        if value and not _USER.match(value[0]):
+            rule += f" ({value[0]!r} cannot start it)"
+        elif bad := next((c for c in value if not _USER_CHAR.match(c)), None):
+            rule += f" ({bad!r} is not one of them)"
+        raise _bad(flag, value, rule, "e.g. alice or alice@example.com")
     return value
 
 

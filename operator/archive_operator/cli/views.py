@@ -62,13 +62,13 @@ def counts_summary(counts: Obj | None) -> str:
 
 
 def last_run_cell(schedule: Obj, now: datetime) -> str:
-    status = schedule.get("status") or {}
-    last = status.get("lastRun") or {}
+    """The last finished run of any trigger (status.lastRun) and when it completed: what the
+    CRD's LAST RUN column of kubectl get shows too (.status.lastRun.completionTime). A run still
+    going is in ACTIVE (-o wide), not here."""
+    last = (schedule.get("status") or {}).get("lastRun") or {}
     if last.get("phase"):
         when = last.get("completionTime")
         return f"{last['phase']} {relative(when, now)}" if when else str(last["phase"])
-    if status.get("lastScheduleTime"):
-        return f"started {relative(status['lastScheduleTime'], now)}"
     return NONE
 
 

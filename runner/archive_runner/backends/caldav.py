@@ -23,6 +23,11 @@ DAV = "{DAV:}"
 CALDAV = "{urn:ietf:params:xml:ns:caldav}"
 _XML = {"Content-Type": "application/xml; charset=utf-8", "Depth": "1"}
 _ICS = "text/calendar; charset=utf-8"
+# How a missing or wrong calendar names the setting to fix: the runner's flag and variable, and
+# the ArchiveSchedule field they come from (what a user of the operator edits; the operator sets
+# the variable from it), as the configuration's own errors do (config.py).
+SOURCE_SETTING = "--source-url / ARCHIVE_SOURCE_URL (spec.source.caldav.url)"
+DESTINATION_SETTING = "--destination-url / ARCHIVE_DESTINATION_URL (spec.destination.caldav.url)"
 # What a 401/403 from the archive asks the user to check.
 DESTINATION_CREDENTIALS_HINT = (
     "check the archive's credentials in the credentials Secret (destination-username/"
@@ -106,9 +111,7 @@ class CalDavSource:
         )
 
     def fetch(self, window: Window) -> list[SourceObject]:
-        body = _report(
-            self.client, self.url, window, "source calendar", "--source-url / ARCHIVE_SOURCE_URL"
-        )
+        body = _report(self.client, self.url, window, "source calendar", SOURCE_SETTING)
         return [SourceObject(href=href, text=data) for href, _, data in parse_multistatus(body)]
 
     def close(self) -> None:
@@ -136,7 +139,7 @@ class CalDavDestination:
             self.url,
             window,
             "archive calendar",
-            "--destination-url / ARCHIVE_DESTINATION_URL",
+            DESTINATION_SETTING,
             self.credentials_hint,
         )
         copies = {}

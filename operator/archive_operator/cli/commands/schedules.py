@@ -15,7 +15,7 @@ from ..app import (
     pass_app,
     user_option,
 )
-from ..errors import EXIT_NOT_CONFIRMED, ApiError, BadInput, CliError
+from ..errors import EXIT_NOT_CONFIRMED, ApiError, BadInput, CliError, NotFound
 
 Obj = dict[str, Any]
 
@@ -82,6 +82,35 @@ def entry_from_flags(
     assert weekly is not None
     days = validate.weekdays(weekly)
     return manifests.entry(name, weekly_days=days, weekly_at=at, jitter_minutes=jitter)
+
+
+def _create_command(app: App, name: str | None, user: str | None, new: Obj) -> str:
+    """The ``kubectl archive create`` command that makes the schedule `schedule` looked for,
+    with the entry it was given (URL and SECRET are left for the user to fill in)."""
+    from shlex import quote
+
+    words = ["kubectl", "archive", "create"]
+    if name:
+        words.append(name)
+    if user:
+        words += ["--user", user]
+    else:
+        words += ["--user", "USER"]
+    words += ["--source", "URL", "--destination", "URL", "--credentials", "SECRET"]
+    if new.get("daily"):
+        words += ["--daily", "--at", new["daily"]["at"]]
+    elif new.get("weekly"):
+        words += ["--weekly", ",".join(new["weekly"]["days"]), "--at", new["weekly"]["at"]]
+    else:
+        words += ["--cron", new["cron"]]
+    kind = next(k for k in ("daily", "weekly", "cron") if new.get(k))
+    if new.get("name") != kind:
+        words += ["--entry", new["name"]]
+    if new.get("jitterMinutes") is not None:
+        words += ["--jitter", str(new["jitterMinutes"])]
+    if app.namespace:
+        words += ["-n", app.namespace]
+    return " ".join(w if w in ("URL", "SECRET", "USER") else quote(w) for w in words)
 
 
 def _print_object(obj: Obj, output: str | None, message: str) -> None:
@@ -222,6 +251,9 @@ def schedule(
 ) -> None:  # fmt: skip
     """Add or replace a schedule entry (when scheduled runs happen).
 
+    The schedule must exist: a new user's is made with kubectl archive create, which takes the
+    same entry flags (for a schedule that is not there, the error prints that command).
+
     \b
     Examples:
       kubectl archive schedule alice --daily --at 23:59
@@ -236,7 +268,14 @@ def schedule(
     new = entry_from_flags(daily, weekly, cron, at, entry, jitter, required=True)
     assert new is not None
     select.check_choice(name, user)
-    current = select.schedule(app, name, user)
+    try:
+        current = select.schedule(app, name, user)
+    except NotFound as exc:
+        # The old CLI's `jobs schedule` made a user's job; here a new user needs `create` first.
+        raise NotFound(
+            f"{exc.message}; schedule adds an entry to an existing schedule, so create the "
+            f"user's schedule with this entry instead: {_create_command(app, name, user, new)}"
+        ) from exc
     entries, replaced = manifests.with_entry(list(current["spec"].get("schedules") or []), new)
     updated = app.client.patch(
         SCHEDULES, app.ns, current["metadata"]["name"], manifests.entries_patch(current, entries)
@@ -337,7 +376,14 @@ def resume(app: App, name: str | None, user: str | None, output: str | None) -> 
 @click.command()
 @click.argument("name", required=False, shell_complete=complete_schedule_names)
 @user_option
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "-y",
+    "--yes",
+    "--confirm",
+    "yes",
+    is_flag=True,
+    help="Do not ask for confirmation (--confirm: the old CLI's spelling).",
+)
 @kube_options
 @pass_app
 def remove(app: App, name: str | None, user: str | None, yes: bool) -> None:
