@@ -290,7 +290,7 @@ class Inputs:
     previous: Coverage | None
 
     def __post_init__(self) -> None:
-        self.spans = [_span(run) for run in self.runs]
+        self.spans = [coverage.RunSpan.of(run, run.status) for run in self.runs]
 
     def decide(self) -> coverage.CoverageDecision:
         return coverage.decide(
@@ -299,21 +299,6 @@ class Inputs:
 
     def plan(self) -> Any:
         return plan_lifecycle(self.schedule, self.runs, self.jobs, NOW, None)
-
-
-def _span(run: ArchiveRun) -> coverage.RunSpan:
-    status = run.status
-    return coverage.RunSpan(
-        name=run.metadata.name,
-        trigger=run.spec.trigger,
-        start=run.spec.start,
-        end=run.spec.end,
-        phase=status.phase,
-        completion_time=status.completion_time,
-        reason=status.reason,
-        message=status.message,
-        dry_run=run.spec.dry_run,
-    )
 
 
 def _entries(cron: str, first_offset: int, days: int) -> list[coverage.EntryDays]:

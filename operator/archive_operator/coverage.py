@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .api.run import TERMINAL_PHASES
+from .api.run import TERMINAL_PHASES, ArchiveRun, ArchiveRunStatus
 from .api.schedule import Coverage, CoverageGap, DateRange
 from .lifecycle import CATCH_UP as CATCH_UP_TRIGGER
 from .schedule import CronSchedule
@@ -97,6 +97,21 @@ class RunSpan:
     reason: str | None = None
     message: str | None = None
     dry_run: bool = False
+
+    @classmethod
+    def of(cls, run: ArchiveRun, status: ArchiveRunStatus) -> RunSpan:
+        """``run`` with ``status`` (its status as the reconcile leaves it)."""
+        return cls(
+            name=run.metadata.name,
+            trigger=run.spec.trigger,
+            start=run.spec.start,
+            end=run.spec.end,
+            phase=status.phase,
+            completion_time=status.completion_time,
+            reason=status.reason,
+            message=status.message,
+            dry_run=run.spec.dry_run,
+        )
 
     def covers(self, day: date) -> bool:
         return self.start <= day <= self.end and not self.dry_run

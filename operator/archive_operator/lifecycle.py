@@ -30,6 +30,7 @@ from typing import Any, Literal
 from archive_runner.contract import window_dates
 
 from . import constants as c
+from .api.base import kube_time
 from .api.run import TERMINAL_PHASES, ArchiveRun, ArchiveRunStatus
 from .api.schedule import ArchiveSchedule, ArchiveScheduleStatus, LastRun
 from .blocked_runs import active_status, never_started
@@ -117,8 +118,8 @@ def validate_run(
         # its user (e.g. a run naming a schedule another user was about to create).
         return (
             "RunPredatesSchedule",
-            f"spec.scheduleRef.name: the run was created {_stamp(created)}, before "
-            f"ArchiveSchedule {schedule.metadata.name!r} existed ({_stamp(schedule_created)}), "
+            f"spec.scheduleRef.name: the run was created {kube_time(created)}, before "
+            f"ArchiveSchedule {schedule.metadata.name!r} existed ({kube_time(schedule_created)}), "
             "so it was never checked against that schedule's user; create the run again now "
             "that the schedule exists",
         )
@@ -149,10 +150,6 @@ def validate_run(
             f"{schedule.spec.time_zone}); archive only days that have begun",
         )
     return None
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _order(run: ArchiveRun) -> tuple[datetime, str]:
@@ -675,7 +672,7 @@ def scheduled_record(
 ) -> dict[str, Any]:
     """The ArchiveRun of one scheduled time of an entry (``name``: the Job's name)."""
     start, end = scheduled_window(schedule, scheduled, day_shift)
-    stamp = scheduled.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = kube_time(scheduled)
     return operator_run(
         schedule,
         name,

@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 from archive_runner.contract import is_job_of_cronjob, scheduled_job_name
 
 from . import constants as c
+from .api.base import kube_time
 from .api.run import TERMINAL_PHASES, ArchiveRun
 from .api.schedule import ArchiveScheduleStatus
 from .jobs import JobView
@@ -182,10 +183,6 @@ def previous_time(cron: CronSchedule, zone: ZoneInfo, now: datetime) -> datetime
     return None
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def check_entry(
     cronjob: CronJobState,
     history: EntryHistory,
@@ -286,7 +283,7 @@ def _cause(
     operator_since: datetime,
 ) -> tuple[str, str]:
     """Why the CronJob did not start time ``t``: (reason, message)."""
-    when = _stamp(t)
+    when = kube_time(t)
     if cronjob.forbid:
         holder = next(
             (a for a in history.activity if a.start < t and (a.end is None or a.end > t)),
@@ -302,13 +299,13 @@ def _cause(
         return (
             CRONJOB_MISSING,
             f"not started at {when}: CronJob {cronjob.name} did not exist then (it was "
-            f"created {_stamp(cronjob.created)})",
+            f"created {kube_time(cronjob.created)})",
         )
     if t < operator_since:
         return (
             OPERATOR_DOWN,
             f"no Job and no record for {when}: the operator was not running then (it started "
-            f"{_stamp(operator_since)}); the CronJob did not start it, or its Job was removed "
+            f"{kube_time(operator_since)}); the CronJob did not start it, or its Job was removed "
             "(ttlSecondsAfterFinished, history limits) before it could be recorded",
         )
     if cronjob.starting_deadline_seconds is not None:
@@ -318,7 +315,7 @@ def _cause(
             f"({cronjob.starting_deadline_seconds}s) of {when}: the CronJob controller was "
             "down or late, or the cluster's clock jumped",
         )
-    until = f" before {_stamp(later)}" if later is not None else ""
+    until = f" before {kube_time(later)}" if later is not None else ""
     return (
         MISSED_SCHEDULE,
         f"not started at {when}: the CronJob controller started nothing for it{until} and "

@@ -42,11 +42,6 @@ def credentials_problem(
         return None
     user = schedule.spec.user
     field = f"spec.credentialsSecretRef.name: Secret {ref.name!r}"
-    annotate = (
-        f"kubectl annotate secret {ref.name} {OWNER_ANNOTATION}={user} --overwrite"
-        if secret is not None
-        else ""
-    )
     if secret is None:
         return (
             SECRET_NOT_FOUND,
@@ -59,7 +54,8 @@ def credentials_problem(
         return (
             NOT_OWNED,
             f"{field} has no annotation {OWNER_ANNOTATION}, so it cannot be shown to belong "
-            f"to user {user!r}; if it holds {user}'s credentials, mark it: {annotate}",
+            f"to user {user!r}; if it holds {user}'s credentials, mark it: kubectl annotate "
+            f"secret {ref.name} {OWNER_ANNOTATION}={user} --overwrite",
         )
     if owner != user:
         return (

@@ -13,13 +13,14 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pydantic
 
 from . import constants as c
 from . import ownership
+from .api.base import kube_time
 from .api.run import ArchiveRun
 from .api.schedule import ArchiveSchedule, ArchiveScheduleStatus
 from .errors import Conflict, NotFound, Rejected, SpecError
@@ -155,7 +156,7 @@ class Reconciler:
                     continue
                 message = (
                     f"{where} {namespace}; the run fails unless that schedule exists by "
-                    f"{expires.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+                    f"{kube_time(expires)}"
                 )
                 patch: dict[str, Any] = {
                     "phase": "Pending", "reason": "ScheduleNotFound", "message": message
@@ -168,10 +169,9 @@ class Reconciler:
                     f"{where} {namespace} ({SCHEDULE_NOT_FOUND_GRACE.seconds}s after the run was "
                     "created); create the schedule first, then the run"
                 )
-                stamp = now.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
                 patch = {
                     "phase": "Failed", "reason": "ScheduleNotFound", "message": message,
-                    "completionTime": stamp,
+                    "completionTime": kube_time(now),
                 }  # fmt: skip
             try:
                 self.kube.patch_run_status(namespace, run.metadata.name, patch)

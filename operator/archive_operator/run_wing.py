@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from . import constants as c
 from . import coverage, health, missed
+from .api.base import kube_time
 from .api.run import ArchiveRun
 from .api.schedule import ArchiveSchedule, ArchiveScheduleStatus, Coverage
 from .blocked_runs import BLOCKED
@@ -198,8 +199,8 @@ def _too_many_missed(entry: str, check: missed.EntryCheck) -> ScheduleEvent:
     return ScheduleEvent(
         "Warning",
         "TooManyMissedTimes",
-        f"entry {entry}: {len(check.missed)} scheduled times from {_stamp(first)} to "
-        f"{_stamp(last)} were not started; the newest {len(check.to_record)} are recorded as "
+        f"entry {entry}: {len(check.missed)} scheduled times from {kube_time(first)} to "
+        f"{kube_time(last)} were not started; the newest {len(check.to_record)} are recorded as "
         f"Skipped ArchiveRuns (at most {missed.MAX_RECORDS_PER_ENTRY} per entry and "
         "reconcile, and no more than spec.history.failedRuns); status.missedRuns counts them "
         "all",
@@ -220,7 +221,10 @@ def _coverage(
         )
         for item in world.resolved.entries
     ]
-    spans = [_span(run, lifecycle.statuses.get(run.metadata.name, run.status)) for run in runs]
+    spans = [
+        coverage.RunSpan.of(run, lifecycle.statuses.get(run.metadata.name, run.status))
+        for run in runs
+    ]
     zone = world.resolved.time_zone
     previous = schedule.status.coverage
     if previous is None and world.previous.observed_generation is not None:
@@ -236,29 +240,11 @@ def _coverage(
         schedule.metadata.creation_timestamp or world.now,
         previous,
         spans,
-        [_span(item.run, item.run.status) for item in lifecycle.finished],
+        [coverage.RunSpan.of(item.run, item.run.status) for item in lifecycle.finished],
         world.now,
         hold=world.hold.reason if world.hold is not None else None,
     )
 
 
-def _span(run: ArchiveRun, status: Any) -> coverage.RunSpan:
-    return coverage.RunSpan(
-        name=run.metadata.name,
-        trigger=run.spec.trigger,
-        start=run.spec.start,
-        end=run.spec.end,
-        phase=status.phase,
-        completion_time=status.completion_time,
-        reason=status.reason,
-        message=status.message,
-        dry_run=run.spec.dry_run,
-    )
-
-
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
     return b if a is None else a if b is None else min(a, b)
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

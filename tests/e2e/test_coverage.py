@@ -26,6 +26,7 @@ from .test_runs import schedule_yaml as runs_schedule_yaml
 pytestmark = pytest.mark.slow
 
 AUCKLAND = ZoneInfo("Pacific/Auckland")
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def schedule_yaml(
@@ -62,6 +63,13 @@ def archived_local_days(caldav: CalDAV, archive: str, zone: ZoneInfo = AUCKLAND)
     return sorted(days)
 
 
+def seed_noons(caldav: CalDAV, calendar: str, zone: ZoneInfo, *days: date) -> None:
+    """One event at local noon on each day."""
+    for day in days:
+        noon = datetime(day.year, day.month, day.day, 12, tzinfo=zone)
+        caldav.put(calendar, f"noon-{day:%m%d}", vevent(f"noon-{day:%m%d}", noon, "Lunch"))
+
+
 def catch_ups(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
     runs = cluster.items("archiveruns", namespace)
     return [r for r in runs if r["spec"].get("trigger") == "catchup"]
@@ -72,9 +80,7 @@ def test_the_spring_forward_day_is_caught_up(
 ) -> None:
     sandbox_only(cluster)
     source, archive = caldav.new_calendar("work"), caldav.new_calendar("archive")
-    for day in (date(2026, 9, 25), date(2026, 9, 26), date(2026, 9, 27)):
-        noon = datetime(day.year, day.month, day.day, 12, tzinfo=AUCKLAND)
-        caldav.put(source, f"noon-{day:%m%d}", vevent(f"noon-{day:%m%d}", noon, "Lunch"))
+    seed_noons(caldav, source, AUCKLAND, date(2026, 9, 25), date(2026, 9, 26), date(2026, 9, 27))
 
     # 2026-09-26 12:00 NZST: today's 02:30 run came before the schedule, so 09-25 is not owed.
     cluster.clock(now="2026-09-26T00:00:00+00:00", speed=0)
@@ -104,9 +110,6 @@ def test_the_spring_forward_day_is_caught_up(
     assert healthy["status"] == "True", healthy
 
 
-NEW_YORK = ZoneInfo("America/New_York")
-
-
 def test_the_fall_back_night_runs_twice_and_owes_once(
     cluster: Cluster, caldav: CalDAV, namespace: str
 ) -> None:
@@ -116,9 +119,7 @@ def test_the_fall_back_night_runs_twice_and_owes_once(
     date ahead of real time: the sandbox clock only moves forward within the test.)"""
     sandbox_only(cluster)
     source, archive = caldav.new_calendar("work"), caldav.new_calendar("archive")
-    for day in (date(2027, 11, 5), date(2027, 11, 6), date(2027, 11, 7)):
-        noon = datetime(day.year, day.month, day.day, 12, tzinfo=NEW_YORK)
-        caldav.put(source, f"noon-{day:%m%d}", vevent(f"noon-{day:%m%d}", noon, "Lunch"))
+    seed_noons(caldav, source, NEW_YORK, date(2027, 11, 5), date(2027, 11, 6), date(2027, 11, 7))
 
     # 2027-11-06 12:00 EDT: that day's 01:30 run came before the schedule; 11-06 is owed by
     # the run day 11-07.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +23,11 @@ class KubeModel(BaseModel):
     def to_kube(self) -> dict[str, object]:
         """The wire form: camelCase, unset optional fields left out."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def kube_time(moment: datetime) -> str:
+    """A time as Kubernetes writes it: UTC, whole seconds, e.g. 2026-09-26T14:35:00Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]
