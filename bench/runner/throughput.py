@@ -91,8 +91,10 @@ class Bench:
         client = httpx.Client(auth=httpx.BasicAuth(USERNAME, PASSWORD), timeout=600)
         source = CalDavSource(self.radicale.collection_url("source"), client)
         source_id = digest(source.identity, length=16)
-        objects = source.fetch(window)
+        read = source.fetch(window)
         source.close()
+        assert not read.problems, read.problems
+        objects = read.objects
         items, errors = build_items(objects, window, mode, source_id, "bench-floor")
         assert not errors, errors
         for item in items:

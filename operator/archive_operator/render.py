@@ -391,17 +391,20 @@ def pod_spec(schedule: ArchiveSchedule, env: list[Manifest], settings: Settings)
 def job_spec(
     schedule: ArchiveSchedule, labels: dict[str, str], env: list[Manifest], settings: Settings
 ) -> Manifest:
-    """A runner Job's spec: retries, deadline and clean-up from spec.runner, else settings."""
+    """A runner Job's spec: retries, deadline and clean-up from spec.runner, else settings.
+
+    The runner is told the Job's deadline too (ARCHIVE_DEADLINE_SECONDS), picked here once: it
+    starts no wait for a server's Retry-After longer than the Job may run, and exits 5 instead."""
     runner = schedule.spec.runner
 
     def pick(value: int | None, default: int) -> int:
         return default if value is None else value
 
+    deadline = pick(runner.active_deadline_seconds, settings.runner_active_deadline_seconds)
+    env = [*env, _env(contract.ENV_DEADLINE_SECONDS, str(deadline))]
     return {
         "backoffLimit": pick(runner.backoff_limit, settings.runner_backoff_limit),
-        "activeDeadlineSeconds": pick(
-            runner.active_deadline_seconds, settings.runner_active_deadline_seconds
-        ),
+        "activeDeadlineSeconds": deadline,
         "ttlSecondsAfterFinished": pick(
             runner.ttl_seconds_after_finished, settings.runner_ttl_seconds_after_finished
         ),

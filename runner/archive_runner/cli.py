@@ -71,6 +71,11 @@ def main() -> None:
 @_option("run_id", "Run id recorded in the result and in each copy (default: generated).")
 @_option("termination_log", "Termination-message file (default /dev/termination-log).")
 @_option("timeout", "HTTP timeout in seconds (default 30).")
+@_option(
+    "deadline",
+    "Seconds from the start within which every wait for a server that asked to be retried "
+    "(408/429/502/503/504/507, Retry-After) must end (default 600); past it the run exits 5.",
+)
 @click.option(
     "--allow-insecure-credentials",
     "allow_insecure_credentials",
@@ -85,10 +90,9 @@ def run(dry_run: bool, allow_insecure_credentials: bool, **options: str | None) 
     setup_logging()
     log = get_logger()
     termination_log = Path(options.get("termination_log") or "/dev/termination-log")
+    now = clock()
     try:
-        config = load_config(
-            options, os.environ, datetime.now(UTC), dry_run, allow_insecure_credentials
-        )
+        config = load_config(options, os.environ, now, dry_run, allow_insecure_credentials)
     except RunnerError as exc:
         log.error("bad configuration", extra={"error": str(exc)})
         result = RunResult(
@@ -110,7 +114,7 @@ def run(dry_run: bool, allow_insecure_credentials: bool, **options: str | None) 
     scrubber = Scrubber(config.secret_values())
     use_scrubber(scrubber)
     try:
-        result = archive(config, tty_progress())
+        result = archive(config, tty_progress(), now)
     except Exception as exc:  # a bug: still leave a result for the operator
         log.exception("unexpected error")
         result = RunResult(
@@ -128,6 +132,11 @@ def run(dry_run: bool, allow_insecure_credentials: bool, **options: str | None) 
         )
     _emit(result, config.termination_log, scrubber)
     sys.exit(result.exit_code)
+
+
+def clock() -> datetime:
+    """The run's time: it places a relative window, and what is past (history.py)."""
+    return datetime.now(UTC)
 
 
 def _emit(result: RunResult, termination_log: Path, scrubber: Scrubber) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -42,6 +43,7 @@ Recurrence = Literal["occurrences", "series"]
 OnChange = Literal["keep", "update"]
 
 MAX_WINDOW_DAYS = 3660
+DEFAULT_DEADLINE_SECONDS = 600.0
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 # option key -> (flag, environment variable): how errors name a setting.
@@ -64,6 +66,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "run_id": ("--run-id", contract.ENV_RUN_ID),
     "termination_log": ("--termination-log", contract.ENV_TERMINATION_LOG),
     "timeout": ("--timeout", contract.ENV_TIMEOUT_SECONDS),
+    "deadline": ("--deadline", contract.ENV_DEADLINE_SECONDS),
     "allow_insecure_credentials": (
         "--allow-insecure-credentials",
         contract.ENV_ALLOW_INSECURE_CREDENTIALS,
@@ -125,6 +128,9 @@ class RunConfig(BaseModel):
     run_id: str
     termination_log: Path
     timeout_seconds: float
+    # Seconds from the run's start within which every wait for a server that asked to be
+    # retried must end (backends/http.RetryPolicy); past it, such an answer ends the run (exit 5).
+    deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
     source_credentials: Credentials
     destination_credentials: Credentials
     # True when the destination has no credentials of its own and the source's were not lent
@@ -189,6 +195,20 @@ def _int(options: Mapping[str, str | None], key: str) -> int | None:
         return int(str(raw).strip())
     except ValueError:
         raise _error(key, raw, "is not a whole number", "use e.g. -1 or 7") from None
+
+
+def _seconds(options: Mapping[str, str | None], key: str, default: float) -> float:
+    """A positive, finite number of seconds (the operator passes whole seconds)."""
+    raw = options.get(key)
+    if raw is None or not str(raw).strip():
+        return default
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        value = -1.0
+    if not 0 < value < math.inf:
+        raise _error(key, raw, "is not a number of seconds above 0", f"use e.g. {default:.0f}")
+    return value
 
 
 def _http_url(options: Mapping[str, str | None], key: str, what: str) -> str:
@@ -517,6 +537,7 @@ def load_config(
         timeout_seconds = -1.0
     if not 0 < timeout_seconds <= 3600:
         raise _error("timeout", timeout, "is not a timeout in seconds", "use e.g. 30")
+    deadline_seconds = _seconds(options, "deadline", DEFAULT_DEADLINE_SECONDS)
 
     raw_dir = env.get(contract.ENV_CREDENTIALS_DIR)
     credentials_dir = Path(raw_dir) if raw_dir else None
@@ -564,6 +585,7 @@ def load_config(
         run_id=run_id,
         termination_log=Path(options.get("termination_log") or "/dev/termination-log"),
         timeout_seconds=timeout_seconds,
+        deadline_seconds=deadline_seconds,
         source_credentials=source_credentials,
         destination_credentials=destination_credentials,
         destination_credentials_withheld=withheld,

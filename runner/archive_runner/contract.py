@@ -41,6 +41,9 @@ ENV_DRY_RUN = "ARCHIVE_DRY_RUN"
 ENV_RUN_ID = "ARCHIVE_RUN_ID"
 ENV_TERMINATION_LOG = "ARCHIVE_TERMINATION_LOG"
 ENV_TIMEOUT_SECONDS = "ARCHIVE_TIMEOUT_SECONDS"
+# Seconds from the runner's start within which every wait for a server that asked to be retried
+# (429, 503, Retry-After ...) must end; the operator sets the Job's activeDeadlineSeconds.
+ENV_DEADLINE_SECONDS = "ARCHIVE_DEADLINE_SECONDS"
 # The Job's name, from which a scheduled run reads the minute it was scheduled for.
 ENV_JOB_NAME = "ARCHIVE_JOB_NAME"
 # A mounted Secret directory; its files hold the credentials (CREDENTIAL_FILES).

@@ -37,15 +37,35 @@ class ArchiveItem:
     """One copy to be archived."""
 
     name: str  # destination resource name, deterministic from source identity + key
-    key: str  # original UID, plus " @ <recurrence id>" for an expanded occurrence
+    original_uid: str
+    recurrence_id: str | None  # of an expanded occurrence (format_recurrence_id)
     uid: str  # the UID written into the copy
     source_href: str
     source_hash: str
     data: bytes
+    # An occurrence's start (format_recurrence_id): a copy of the same occurrence with another
+    # start is an earlier version, kept (engine.decide). None: a series, or a version already.
+    start: str | None = None
+    # A whole series (master and overrides): an update keeps the days it archived (history.py).
+    series: bool = False
+    # A past occurrence preserved from an archived series: never updated once written.
+    history: bool = False
+
+    @property
+    def key(self) -> str:
+        """The original UID, plus " @ <recurrence id>" for an expanded occurrence."""
+        if self.recurrence_id:
+            return f"{self.original_uid} @ {self.recurrence_id}"
+        return self.original_uid
 
 
-def copy_name(source_id: str, original_uid: str, recurrence_id: str | None) -> str:
-    return ical.digest(source_id, original_uid, recurrence_id or "") + ".ics"
+def copy_name(
+    source_id: str, original_uid: str, recurrence_id: str | None, start: str | None = None
+) -> str:
+    """A copy's deterministic name; ``start`` names a later version of an occurrence that moved
+    after it was archived (its first version keeps the name without it)."""
+    parts = (source_id, original_uid, recurrence_id or "")
+    return ical.digest(*parts, *([start] if start else [])) + ".ics"
 
 
 def format_recurrence_id(value: date | datetime) -> str:
@@ -83,7 +103,9 @@ def build_items(
     lets an unchanged single event reuse its copy instead of being converted again."""
     items: dict[str, ArchiveItem] = {}
     errors: list[ObjectError] = []
-    for obj in objects:
+    # In href order, so which of two colliding objects is archived does not depend on the
+    # order a server listed them in.
+    for obj in sorted(objects, key=lambda o: o.href):
         try:
             reused = _reuse(obj, archived or {}, window, recurrence, source_id)
             converted = (
@@ -101,8 +123,24 @@ def build_items(
             )
             continue
         for item in converted:
-            items.setdefault(item.name, item)
+            first = items.setdefault(item.name, item)
+            if first.source_href != item.source_href:
+                errors.append(collision(first, item))
     return list(items.values()), errors
+
+
+def collision(first: ArchiveItem, second: ArchiveItem) -> ObjectError:
+    """Two source objects (e.g. two CalDAV resources with one UID) map to one archive copy:
+    only the first is archived, and the second is reported, never dropped silently."""
+    return ObjectError(
+        message=(
+            f"not archived: {second.source_href} has the same event as {first.source_href} "
+            f"({second.key}), and both map to one archive copy; only the first is archived. "
+            "Give one of them another UID in the source calendar"
+        ),
+        uid=second.original_uid,
+        href=second.source_href,
+    )
 
 
 def _reuse(
@@ -134,7 +172,8 @@ def _reuse(
     return [
         ArchiveItem(
             name=copy.name,
-            key=uid,
+            original_uid=uid,
+            recurrence_id=None,
             uid=uid,
             source_href=obj.href,
             source_hash=markers[ical.SOURCE_HASH],
@@ -153,9 +192,12 @@ def _convert(
             raise ValueError("event without UID")
         if "DTSTART" not in event:
             raise ValueError(f"event {event['UID']} has no valid DTSTART")
-    context = _Context(calendar, obj.href, source_id)
+    context = Context(calendar, obj.href, source_id)
     fingerprint = source_fingerprint(obj.text, recurrence)
     occurrences = occurrences_in(calendar, window)
+    recurring = {
+        str(e["UID"]) for e in events if any(p in e for p in ("RRULE", "RDATE", "RECURRENCE-ID"))
+    }
     if recurrence == "series":
         items = []
         for original_uid in dict.fromkeys(str(o["UID"]) for o in occurrences):
@@ -164,33 +206,57 @@ def _convert(
                 _archived_event(c, original_uid, original_uid, None, source_id, run_id, fingerprint)
                 for c in components
             ]
-            items.append(context.item(copies, original_uid, original_uid, None))
+            if original_uid in recurring:
+                item = context.item(copies, original_uid, original_uid, None, series=True)
+            else:  # one event: versioned by its start, as in occurrences mode
+                start = format_recurrence_id(components[0]["DTSTART"].dt)
+                item = context.item(copies, original_uid, original_uid, None, start=start)
+            items.append(item)
         return items
-    recurring = {
-        str(e["UID"]) for e in events if any(p in e for p in ("RRULE", "RDATE", "RECURRENCE-ID"))
-    }
     items = []
     for occurrence in occurrences:
         original_uid = str(occurrence["UID"])
         recurrence_id: str | None = None
         if original_uid in recurring:
-            anchor = occurrence.get("RECURRENCE-ID") or occurrence["DTSTART"]
-            recurrence_id = format_recurrence_id(anchor.dt)
-        uid = f"{original_uid}-{recurrence_id}" if recurrence_id else original_uid
-        copy = _archived_event(
-            occurrence, uid, original_uid, recurrence_id, source_id, run_id, fingerprint
+            recurrence_id = format_recurrence_id(occurrence_anchor(occurrence))
+        items.append(
+            standalone_item(context, occurrence, original_uid, recurrence_id, run_id, fingerprint)
         )
-        for prop in _RECURRENCE_PROPS:
-            copy.pop(prop, None)
-        if "DTEND" in copy and "DURATION" in copy:
-            # The expander adds DTEND to occurrences of an event timed by DURATION; a VEVENT
-            # with both is invalid (RFC 5545 3.6.1) and servers refuse it. Keep the source's.
-            del copy["DTEND"]
-        items.append(context.item([copy], uid, original_uid, recurrence_id))
     return items
 
 
-class _Context:
+def occurrence_anchor(occurrence: Event) -> date | datetime:
+    """The slot an expanded occurrence fills: its RECURRENCE-ID, else its start."""
+    anchor = occurrence.get("RECURRENCE-ID") or occurrence["DTSTART"]
+    value: date | datetime = anchor.dt
+    return value
+
+
+def standalone_item(
+    context: Context,
+    occurrence: Event,
+    original_uid: str,
+    recurrence_id: str | None,
+    run_id: str,
+    fingerprint: str,
+    history: bool = False,
+) -> ArchiveItem:
+    """One occurrence as a standalone event: UID ``<uid>-<recurrence id>``, no recurrence."""
+    uid = f"{original_uid}-{recurrence_id}" if recurrence_id else original_uid
+    copy = _archived_event(
+        occurrence, uid, original_uid, recurrence_id, context.source_id, run_id, fingerprint
+    )
+    for prop in _RECURRENCE_PROPS:
+        copy.pop(prop, None)
+    if "DTEND" in copy and "DURATION" in copy:
+        # The expander adds DTEND to occurrences of an event timed by DURATION; a VEVENT
+        # with both is invalid (RFC 5545 3.6.1) and servers refuse it. Keep the source's.
+        del copy["DTEND"]
+    start = format_recurrence_id(occurrence["DTSTART"].dt)
+    return context.item([copy], uid, original_uid, recurrence_id, start=start, history=history)
+
+
+class Context:
     """What every copy made from one source object shares: the calendar's header and its
     time zones, each serialised once."""
 
@@ -216,7 +282,15 @@ class _Context:
         return self._serialised_zones[tzid]
 
     def item(
-        self, copies: list[Event], uid: str, original_uid: str, recurrence_id: str | None
+        self,
+        copies: list[Event],
+        uid: str,
+        original_uid: str,
+        recurrence_id: str | None,
+        *,
+        start: str | None = None,
+        series: bool = False,
+        history: bool = False,
     ) -> ArchiveItem:
         """Serialise each copy once: the change hash is taken from that text (a deterministic
         function of the source), then written into it as X-ARCHIVE-SOURCE-HASH."""
@@ -231,11 +305,15 @@ class _Context:
         data = f"{self.header}{zones}{body}END:VCALENDAR\r\n".encode()
         return ArchiveItem(
             name=copy_name(self.source_id, original_uid, recurrence_id),
-            key=f"{original_uid} @ {recurrence_id}" if recurrence_id else original_uid,
+            original_uid=original_uid,
+            recurrence_id=recurrence_id,
             uid=uid,
             source_href=self.href,
             source_hash=source_hash,
             data=data,
+            start=start,
+            series=series,
+            history=history,
         )
 
 
@@ -323,3 +401,13 @@ def in_window(text: str, window: Window) -> bool:
         return bool(occurrences_in(Calendar.from_ical(text), window))
     except Exception:
         return False
+
+
+def copy_start(text: str) -> str | None:
+    """The start of an archived occurrence (as ``format_recurrence_id`` writes it), or None
+    if the copy cannot be read."""
+    try:
+        event = next(iter(Calendar.from_ical(text).walk("VEVENT")))
+        return format_recurrence_id(event["DTSTART"].dt)
+    except Exception:
+        return None

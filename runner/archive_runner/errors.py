@@ -9,6 +9,7 @@ __all__ = [
     "ConfigError",
     "ExitCode",
     "NotFoundError",
+    "RetryLaterError",
     "RunnerError",
     "ServerError",
     "UnreachableError",
@@ -47,5 +48,12 @@ class UnreachableError(RunnerError):
 
 class ServerError(RunnerError):
     """A server answered a whole-run request (a read) with an unexpected status."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
+class RetryLaterError(RunnerError):
+    """A server asked to come back later (408, 429, 502, 503, 504, 507) and no wait for it could
+    end before the run's deadline: the run stops so that the Job's retry completes it."""
 
     exit_code = ExitCode.UNREACHABLE

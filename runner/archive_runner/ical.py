@@ -119,3 +119,29 @@ def _block_uid(block: list[str]) -> str | None:
         elif depth == 1 and property_name(line) == "UID":
             return line.partition(":")[2].strip()
     return None
+
+
+def fold(line: str) -> str:
+    """RFC 5545 3.1: lines of at most 75 octets, continued after CRLF and one space, never
+    splitting a UTF-8 character."""
+    parts: list[str] = []
+    current, size, limit = "", 0, 75
+    for char in line:
+        width = len(char.encode())
+        if size + width > limit:
+            parts.append(current)
+            current, size, limit = "", 0, 74  # a continuation line starts with the space
+        current += char
+        size += width
+    parts.append(current)
+    return "\r\n ".join(parts)
+
+
+def replace_uid(text: str, uid: str) -> str:
+    """``text`` with every component's UID set to ``uid`` (a VCALENDAR's own lines and its
+    VTIMEZONEs have none), folded again."""
+    lines = [
+        fold(f"UID:{uid}") if property_name(line) == "UID" else fold(line)
+        for line in content_lines(text)
+    ]
+    return "\r\n".join(lines) + "\r\n"

@@ -9,23 +9,25 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import ical
-from .backends.base import ArchivedCopy, Destination, PreconditionFailed, Source, WriteError
+from .backends.base import Destination, PreconditionFailed, ReadProblem, Source, WriteError
 from .backends.caldav import CalDavDestination, CalDavSource
 from .backends.directory import DirectoryDestination
-from .backends.http import RequestCounter, make_client
+from .backends.http import RequestCounter, RetryPolicy, make_client
 from .backends.ics import IcsSource
 from .config import RunConfig
-from .convert import ArchiveItem, build_items
-from .engine import Plan, decide, plan
-from .errors import ExitCode, RunnerError, UnreachableError
+from .convert import build_items
+from .engine import Lookup, Plan, Rules, Step, decide, plan
+from .errors import ExitCode, RetryLaterError, RunnerError, UnreachableError
 from .logs import get_logger
 from .redact import redact_url
 from .result import Counts, ObjectError, RunResult
 
 ProgressFn = Callable[[int, int], None]
+WRITES = ("create", "update")
 
 # A 401/403 from an archive that got no credentials because the source's were kept to the
 # source's origin (config.load_config).
@@ -36,12 +38,15 @@ WITHHELD_HINT = (
 )
 
 
-def open_backends(config: RunConfig, counter: RequestCounter) -> tuple[Source, Destination]:
+def open_backends(
+    config: RunConfig, counter: RequestCounter, retry: RetryPolicy | None = None
+) -> tuple[Source, Destination]:
+    """``retry``: when a server's "not now" is waited out (backends/http.py decides)."""
     source: Source
     timeout = config.timeout_seconds
     if config.source_type == "caldav":
         client = make_client(config.source_credentials, timeout, counter, config.source_url)
-        source = CalDavSource(config.source_url, client)
+        source = CalDavSource(config.source_url, client, retry)
     else:
         is_url = config.source_url.startswith(("http://", "https://"))
         feed_client = (
@@ -49,7 +54,9 @@ def open_backends(config: RunConfig, counter: RequestCounter) -> tuple[Source, D
             if is_url
             else None
         )
-        source = IcsSource(config.source_url, feed_client, secret=config.source_url_secret)
+        source = IcsSource(
+            config.source_url, feed_client, secret=config.source_url_secret, retry=retry
+        )
     destination: Destination
     if config.destination_type == "caldav":
         assert config.destination_url is not None
@@ -57,9 +64,9 @@ def open_backends(config: RunConfig, counter: RequestCounter) -> tuple[Source, D
             config.destination_credentials, timeout, counter, config.destination_url
         )
         if config.destination_credentials_withheld:
-            destination = CalDavDestination(config.destination_url, client, WITHHELD_HINT)
+            destination = CalDavDestination(config.destination_url, client, WITHHELD_HINT, retry)
         else:
-            destination = CalDavDestination(config.destination_url, client)
+            destination = CalDavDestination(config.destination_url, client, retry=retry)
     else:
         assert config.destination_path is not None
         destination = DirectoryDestination(config.destination_path)
@@ -84,13 +91,18 @@ def new_result(config: RunConfig) -> RunResult:
     )
 
 
-def archive(config: RunConfig, progress: ProgressFn | None = None) -> RunResult:
-    """Run the archive and return its result (never raises for expected failures)."""
+def archive(
+    config: RunConfig, progress: ProgressFn | None = None, now: datetime | None = None
+) -> RunResult:
+    """Run the archive and return its result (never raises for expected failures). ``now``:
+    the run's time (default: the clock), from which the past that no run may change begins."""
     log = get_logger()
     started = time.monotonic()
     result = new_result(config)
     counter = RequestCounter()
-    source, destination = open_backends(config, counter)
+    # Every wait for a server that asked to be retried must end within the run's deadline.
+    retry = RetryPolicy(deadline=started + config.deadline_seconds)
+    source, destination = open_backends(config, counter, retry)
     log.info(
         "run started",
         extra={
@@ -129,8 +141,10 @@ def archive(config: RunConfig, progress: ProgressFn | None = None) -> RunResult:
         # The two reads are independent: overlap them (each side has its own connection).
         with ThreadPoolExecutor(max_workers=2) as pool:
             archived = pool.submit(destination.load, config.window)
-            objects = source.fetch(config.window)
-            copies = archived.result()
+            source_read = source.fetch(config.window)
+            archive_read = archived.result()
+        objects, copies = source_read.objects, archive_read.copies
+        _add_read_problems(result, [*source_read.problems, *archive_read.problems])
         items, errors = build_items(
             objects, config.window, config.recurrence, source_id, config.run_id, copies
         )
@@ -140,9 +154,15 @@ def archive(config: RunConfig, progress: ProgressFn | None = None) -> RunResult:
         result.counts.failed += len(errors)
         log.info(
             "source read",
-            extra={"objects": len(objects), "items": len(items), "unreadable": len(errors)},
+            extra={
+                "objects": len(objects),
+                "items": len(items),
+                "unreadable": len(errors),
+                "incomplete": len(source_read.problems) + len(archive_read.problems),
+            },
         )
-        the_plan = plan(items, copies, config.window, config.on_change, source_id)
+        rules = Rules(config.window, config.on_change, source_id, now or datetime.now(UTC))
+        the_plan = plan(items, copies, rules)
         _count_plan(result.counts, the_plan, config.dry_run)
         result.source_missing = the_plan.source_missing
         log.info(
@@ -156,7 +176,7 @@ def archive(config: RunConfig, progress: ProgressFn | None = None) -> RunResult:
             },
         )
         if not config.dry_run and the_plan.writes:
-            aborted = _write_all(the_plan, destination, config.on_change, result, progress)
+            aborted = _write_all(the_plan, destination, rules, result, progress)
     except RunnerError as exc:
         aborted = exc
     finally:
@@ -178,6 +198,15 @@ def archive(config: RunConfig, progress: ProgressFn | None = None) -> RunResult:
     return result
 
 
+def _add_read_problems(result: RunResult, problems: list[ReadProblem]) -> None:
+    """What a server left out of a read: each is an error, so the run is partial, not a
+    success over an incomplete archive."""
+    result.counts.failed += len(problems)
+    result.errors.extend(
+        ObjectError(message=p.message, href=p.href, http_status=p.http_status) for p in problems
+    )
+
+
 def _count_plan(counts: Counts, the_plan: Plan, dry_run: bool) -> None:
     counts.unchanged += len(the_plan.unchanged)
     counts.changed_kept += len(the_plan.changed_kept)
@@ -190,64 +219,77 @@ def _count_plan(counts: Counts, the_plan: Plan, dry_run: bool) -> None:
 def _write_all(
     the_plan: Plan,
     destination: Destination,
-    on_change: str,
+    rules: Rules,
     result: RunResult,
     progress: ProgressFn | None,
 ) -> RunnerError | None:
-    work: list[tuple[ArchiveItem, ArchivedCopy | None]] = [(i, None) for i in the_plan.create]
-    work += the_plan.update
-    for done, (item, copy) in enumerate(work):
+    groups = the_plan.groups
+    for done, group in enumerate(groups):
         try:
-            _write_one(item, copy, destination, on_change, result)
-        except UnreachableError as exc:
-            # The server went away: the rest would fail too. Count them and stop; a re-run
-            # (the Job's retry) completes the window without duplicates.
-            remaining = work[done:]
+            _write_group(group, destination, rules, result)
+        except (UnreachableError, RetryLaterError) as exc:
+            # The server went away, or keeps asking to come back later past the run's
+            # deadline: the rest would fail too. Count them and stop; a re-run (the Job's
+            # retry, exit 5) completes the window without duplicates.
+            remaining = [step.item for rest in groups[done:] for step in rest]
             result.counts.failed += len(remaining)
             result.errors.extend(
                 ObjectError(message=f"not written: {exc}", uid=i.uid, href=i.name)
-                for i, _ in remaining
+                for i in remaining
             )
             return exc
         if progress is not None:
-            progress(done + 1, len(work))
+            progress(done + 1, len(groups))
     return None
 
 
-def _write_one(
-    item: ArchiveItem,
-    copy: ArchivedCopy | None,
-    destination: Destination,
-    on_change: str,
-    result: RunResult,
+def _write_group(
+    group: list[Step], destination: Destination, rules: Rules, result: RunResult
 ) -> None:
+    """Make one source item's writes in order, stopping at the first that fails. A create
+    that finds its name taken (archived outside the queried range, or by a concurrent run) is
+    decided again against what is there; a version to look up is simply created."""
     counts = result.counts
+    pending: list[Step | Lookup] = list(reversed(group))  # a stack
+    item = group[0].item
     try:
-        if copy is None:
-            try:
-                destination.create(item.name, item.data)
-                counts.created += 1
-                return
-            except PreconditionFailed:
-                # It exists after all (archived while outside the queried range, or a
-                # concurrent run): decide again against what is there.
-                copy = destination.get(item.name)
-                decision = decide(item, copy, on_change)
-                if decision == "unchanged":
-                    counts.unchanged += 1
-                    return
-                if decision == "changed_kept":
-                    counts.changed_kept += 1
-                    return
-                if copy is None:
-                    raise WriteError("exists but cannot be read back") from None
-        destination.update(item.name, item.data, copy.etag)
-        counts.updated += 1
+        while pending:
+            step = pending.pop()
+            if isinstance(step, Lookup):
+                step = Step("create", step.item)
+            item = step.item
+            if step.decision == "unchanged":
+                counts.unchanged += 1
+            elif step.decision == "changed_kept":
+                counts.changed_kept += 1
+            elif step.decision == "update":
+                assert step.copy is not None
+                destination.update(item.name, item.data, step.copy.etag)
+                counts.updated += 1
+            else:
+                try:
+                    destination.create(item.name, item.data)
+                    counts.created += 1
+                except PreconditionFailed:
+                    existing = destination.get(item.name)
+                    if existing is None:
+                        raise WriteError(f"{item.name}: exists but cannot be read back") from None
+                    pending.extend(reversed(decide(item, existing, rules)))
     except WriteError as exc:
         counts.failed += 1
         result.errors.append(
             ObjectError(message=str(exc), uid=item.uid, href=item.name, http_status=exc.http_status)
         )
+        for rest in pending:  # the group's later writes depend on this one
+            if isinstance(rest, Lookup) or rest.decision in WRITES:
+                counts.failed += 1
+                result.errors.append(
+                    ObjectError(
+                        message=f"not written: {item.name}, written before it, failed",
+                        uid=rest.item.uid,
+                        href=rest.item.name,
+                    )
+                )
 
 
 def _finish(result: RunResult, aborted: RunnerError | None) -> None:

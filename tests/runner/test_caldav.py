@@ -250,21 +250,28 @@ def test_server_gone_mid_run_gives_a_partial_result_and_a_rerun_completes(
     assert set(copies(archived)) == EXPECTED_MARCH  # nothing lost
 
 
-@pytest.mark.parametrize(("policy", "counted"), [("keep", "changed_kept"), ("update", "updated")])
-def test_an_event_moved_into_the_window_finds_its_existing_copy(
-    policy: str, counted: str, radicale: RadicaleServer, archive: Collection, env: dict[str, str]
+@pytest.mark.parametrize("policy", ["keep", "update"])
+def test_an_event_moved_into_the_window_keeps_its_archived_day_and_gets_a_version(
+    policy: str, radicale: RadicaleServer, archive: Collection, env: dict[str, str]
 ) -> None:
-    """The copy lies outside the archive query's range, so the create meets 412 and the
-    runner decides again against the copy it then reads: no duplicate either way."""
+    """The first copy lies outside the archive query's range, so its create meets 412; the
+    runner reads it, sees another start, and writes the June version under its own name and
+    UID (a collection holds one object per UID). January stays as archived, whatever the
+    policy: no run alters a day outside its window (issue 14)."""
     source = radicale.new_collection("work")
     source.seed("a.ics", event("a@x", "20240105T120000Z", "20240105T130000Z", "January"))
     january = ["--start", "2024-01-01", "--end", "2024-01-31"]
     assert archive_run(source, archive, env, *january).counts["created"] == 1
     source.seed("a.ics", event("a@x", "20240605T120000Z", "20240605T130000Z", "June"))
 
-    june = archive_run(source, archive, env, "--start", "2024-06-01", "--end", "2024-06-30",
-                       "--on-change", policy)  # fmt: skip
+    june_window = ["--start", "2024-06-01", "--end", "2024-06-30", "--on-change", policy]
+    june = archive_run(source, archive, env, *june_window)
     assert june.exit_code == 0, june.stderr
-    assert june.counts[counted] == 1 and june.counts["created"] == 0
-    (copy,) = copies(archive.items()).values()
-    assert ("SUMMARY:June" in copy) == (policy == "update")
+    assert june.counts["created"] == 1
+    assert june.counts["updated"] == june.counts["changed_kept"] == 0
+    archived = copies(archive.items())
+    assert set(archived) == {"a@x", "a@x-moved-20240605T120000Z"}
+    assert "SUMMARY:January" in archived["a@x"]
+    assert "SUMMARY:June" in archived["a@x-moved-20240605T120000Z"]
+    again = archive_run(source, archive, env, *june_window)
+    assert again.counts["unchanged"] == 1 and again.result["http_requests"] == 2

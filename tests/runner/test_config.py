@@ -67,6 +67,21 @@ def test_bad_settings_name_the_setting_and_the_fix(
     assert ";" in message  # "...; <the fix>"
 
 
+@pytest.mark.parametrize("raw", ["0", "-1", "ten minutes", "nan", "inf"])
+def test_a_deadline_that_is_not_seconds_above_zero_names_the_setting_and_the_fix(raw: str) -> None:
+    assert error(deadline=raw) == (
+        f"--deadline / ARCHIVE_DEADLINE_SECONDS: {raw!r} is not a number of seconds above 0; "
+        "use e.g. 600"
+    )
+
+
+def test_the_deadline_defaults_to_600_seconds_and_takes_the_operators_value() -> None:
+    assert load().deadline_seconds == 600.0
+    assert load(deadline="").deadline_seconds == 600.0
+    assert load(deadline="3600").deadline_seconds == 3600.0
+    assert load(deadline=" 2.5 ").deadline_seconds == 2.5
+
+
 def test_credentials_in_a_url_are_refused_without_echoing_them() -> None:
     message = error(source_url="https://alice:hunter2@cal.example.org/alice/work/")
     assert "hunter2" not in message

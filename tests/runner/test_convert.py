@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from archive_runner import ical
 from archive_runner.backends.base import ArchivedCopy, SourceObject
 from archive_runner.convert import ArchiveItem, build_items, clearly_in_window, in_window
-from archive_runner.engine import plan
+from archive_runner.engine import Rules, plan
 from archive_runner.result import TERMINATION_LIMIT, ObjectError, RunResult
 from archive_runner.window import Window
 
@@ -108,6 +108,10 @@ def test_malformed_objects_are_reported_and_others_converted() -> None:
     assert [(e.uid, e.href) for e in errors] == [("bad@x", "bad.ics")]
 
 
+def rules(on_change: str, source_id: str = "src") -> Rules:
+    return Rules(MARCH, on_change, source_id, now=datetime(2024, 4, 1, tzinfo=UTC))
+
+
 def test_plan_detects_unchanged_changed_and_missing_copies() -> None:
     keep_text = event("keep@x", "20240305T120000Z", "20240305T130000Z")
     edit_text = event("edit@x", "20240306T120000Z", "20240306T130000Z")
@@ -118,15 +122,15 @@ def test_plan_detects_unchanged_changed_and_missing_copies() -> None:
         for n, i in enumerate(old.values())
     }
     now = items_of(keep_text) + items_of(edit_text.replace("SUMMARY:Event", "SUMMARY:Edited"))
-    kept = plan(now, archive, MARCH, "keep", "src")
+    kept = plan(now, archive, rules("keep"))
     assert [i.uid for i in kept.unchanged] == ["keep@x"]
     assert [i.uid for i in kept.changed_kept] == ["edit@x"]
     assert kept.create == [] and kept.update == []
     assert kept.source_missing == ["gone@x"]
-    updated = plan(now, archive, MARCH, "update", "src")
+    updated = plan(now, archive, rules("update"))
     assert [(i.uid, c.etag) for i, c in updated.update] == [("edit@x", '"1"')]
     # another source's copies are never reported as missing
-    assert plan(now, archive, MARCH, "keep", "other-source").source_missing == []
+    assert plan(now, archive, rules("keep", "other-source")).source_missing == []
 
 
 def test_termination_message_fits_in_4_kib_with_counts_window_and_run_id() -> None:

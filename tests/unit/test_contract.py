@@ -163,3 +163,21 @@ def test_the_operator_refuses_a_window_reaching_past_the_run_day() -> None:
         "spec.window: {'offsetDays': -2, 'days': 7} ends 4 day(s) after the run's day"
     )
     assert "use offsetDays -6 or less with days 7" in message
+
+
+def test_the_runner_waits_within_the_jobs_deadline() -> None:
+    """The runner's deadline for waiting out a server's Retry-After is the Job's
+    activeDeadlineSeconds (issue 14 item 2): carol's spec.runner sets 1800, alice and bob take
+    the installation's default, 3600."""
+    expected = {
+        "alice-nightly": 3600,
+        "bob-twice-weekly": 3600,
+        "carol-weeknights": 1800,
+        "carol-sunday-catch-up": 1800,
+        "carol-hourly": 1800,
+    }
+    scheduled = datetime(2026, 3, 13, 22, 0, tzinfo=UTC)
+    for name, (_, _, cronjob) in rendered().items():
+        config = runner_config(pod_env(cronjob, scheduled_job_name(name, scheduled)), scheduled)
+        assert config.deadline_seconds == expected[name], name
+        assert cronjob["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] == expected[name]

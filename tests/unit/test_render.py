@@ -160,6 +160,30 @@ def test_runner_limits_come_from_the_spec_else_the_installation() -> None:
     assert carol["spec"]["jobTemplate"]["spec"]["backoffLimit"] == 5
 
 
+def test_the_runner_is_told_the_jobs_deadline() -> None:
+    """ARCHIVE_DEADLINE_SECONDS is the Job's activeDeadlineSeconds, picked once: no wait of
+    the runner for a server's Retry-After outlives its Job."""
+
+    def told(job: dict[str, Any]) -> str | None:
+        container = job["template"]["spec"]["containers"][0]
+        return {e["name"]: e.get("value") for e in container["env"]}.get("ARCHIVE_DEADLINE_SECONDS")
+
+    settings = SETTINGS.model_copy(update={"runner_active_deadline_seconds": 900})
+    [alice] = render_cronjobs(schedule_of("alice"), settings)  # no spec.runner deadline
+    assert told(alice["spec"]["jobTemplate"]["spec"]) == "900"
+    [carol, *_] = render_cronjobs(schedule_of("carol"), settings)  # spec.runner: 1800
+    assert told(carol["spec"]["jobTemplate"]["spec"]) == "1800"
+    run = ArchiveRun.from_body(
+        {
+            "metadata": {"name": "alice-manual", "namespace": "team-a", "uid": "uid-run"},
+            "spec": {"scheduleRef": {"name": "alice"}, "start": "2025-03-01", "end": "2025-03-01"},
+        }
+    )
+    schedule = schedule_of("alice", runner={"activeDeadlineSeconds": 60})
+    job = render_run_job(schedule, run, settings)
+    assert (job["spec"]["activeDeadlineSeconds"], told(job["spec"])) == (60, "60")
+
+
 def test_directory_destination_mounts_the_claim() -> None:
     cronjobs = render_cronjobs(schedule_of("carol"), SETTINGS)
     pod = cronjobs[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..window import Window
@@ -25,6 +25,32 @@ class ArchivedCopy:
     text: str
 
 
+@dataclass(frozen=True)
+class ReadProblem:
+    """Part of a read the server did not give: a response of its multistatus that is not a
+    2xx with calendar data (e.g. the 507 of a result cut short, a 404 or 500 propstat)."""
+
+    href: str
+    http_status: int | None
+    message: str  # names the calendar, the href and the server's status
+
+
+@dataclass(frozen=True)
+class SourceRead:
+    """What a source read returned: the objects, and what it left out (never silently)."""
+
+    objects: list[SourceObject]
+    problems: list[ReadProblem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ArchiveRead:
+    """What an archive read returned: the copies by name, and what it left out."""
+
+    copies: dict[str, ArchivedCopy]
+    problems: list[ReadProblem] = field(default_factory=list)
+
+
 class WriteError(Exception):
     """One object could not be written; the run goes on with the others."""
 
@@ -45,8 +71,9 @@ class Source(Protocol):
         """A stable, normalised identity of the source, part of every copy's address."""
         ...
 
-    def fetch(self, window: Window) -> list[SourceObject]:
-        """Every object with an event that may fall in the window (a superset is fine)."""
+    def fetch(self, window: Window) -> SourceRead:
+        """Every object with an event that may fall in the window (a superset is fine), and
+        every part of the answer that was not an object (an incomplete read)."""
         ...
 
     def close(self) -> None: ...
@@ -55,8 +82,9 @@ class Source(Protocol):
 class Destination(Protocol):
     description: str
 
-    def load(self, window: Window) -> dict[str, ArchivedCopy]:
-        """Copies that may fall in the window, by name (a superset is fine)."""
+    def load(self, window: Window) -> ArchiveRead:
+        """Copies that may fall in the window, by name (a superset is fine), and every part
+        of the answer that was not a copy (an incomplete read)."""
         ...
 
     def get(self, name: str) -> ArchivedCopy | None: ...
@@ -66,7 +94,9 @@ class Destination(Protocol):
         ...
 
     def update(self, name: str, data: bytes, etag: str | None) -> None:
-        """Replace an object if it is still at ``etag``; PreconditionFailed otherwise."""
+        """Replace an object if it is still at ``etag``; PreconditionFailed otherwise. Never
+        unconditionally: without ``etag`` a server destination finds the version it read
+        first, and refuses the write (WriteError) if it cannot."""
         ...
 
     def close(self) -> None: ...

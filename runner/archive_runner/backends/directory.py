@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, NotFoundError
 from ..window import Window
-from .base import ArchivedCopy, PreconditionFailed, WriteError
+from .base import ArchivedCopy, ArchiveRead, PreconditionFailed, WriteError
 
 
 class DirectoryDestination:
@@ -33,7 +33,7 @@ class DirectoryDestination:
                 "point it at the archive directory"
             )
 
-    def load(self, window: Window) -> dict[str, ArchivedCopy]:
+    def load(self, window: Window) -> ArchiveRead:
         """Every copy in the directory (a superset of the window; planning filters)."""
         self._check()
         copies = {}
@@ -42,7 +42,7 @@ class DirectoryDestination:
                 copy = self.get(entry.name)
                 if copy is not None:
                     copies[entry.name] = copy
-        return copies
+        return ArchiveRead(copies=copies)
 
     def get(self, name: str) -> ArchivedCopy | None:
         try:

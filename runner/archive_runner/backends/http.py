@@ -1,4 +1,9 @@
-"""One shared HTTP layer: keep-alive clients, auth, request counting, error mapping.
+"""One shared HTTP layer: keep-alive clients, auth, request counting, retries, error mapping.
+
+Retries are decided here and nowhere else (:class:`RetryPolicy`, used by :func:`send`): an
+answer that says "not now" (RETRYABLE_STATUSES) is sent again after the wait the server asked
+for (Retry-After) or a backoff, while that wait ends before the run's deadline; otherwise the
+answer is returned at once and the caller turns it into an error that makes the run retryable.
 
 Error messages carry the redacted URL (no user info, no query; a secret URL as scheme://host/…
 only) and never a credential. The HTTP client's own exception texts are not trusted: they may
@@ -9,7 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -18,11 +27,81 @@ import httpx
 from .. import __name__ as _package
 from ..config import Credentials, is_loopback_host
 from ..errors import AuthError, ConfigError, NotFoundError, ServerError, UnreachableError
+from ..logs import get_logger
 from ..redact import Scrubber, redact_url, secret_url_parts
 
 USER_AGENT = f"{_package.replace('_', '-')}/0.1"
 # What a 401/403 asks the user to check, unless the backend knows better (CredentialsHint).
 DEFAULT_CREDENTIALS_HINT = "check the credentials Secret (username/password or token)"
+
+# Answers that mean "not now" rather than "not this": the same request may well succeed later
+# (RFC 9110 15.5.9, 15.6.3-15.6.5; RFC 6585 4; RFC 4918 11.5). 500 is not one of them: to a PUT
+# it is usually the server failing on that very object, which a retry would only repeat, so it
+# stays that object's failure (a read answered 500 still fails the run with exit 5).
+RETRYABLE_STATUSES = frozenset({408, 429, 502, 503, 504, 507})
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """The wait a Retry-After header asks for (RFC 9110 10.2.3: delta-seconds or an
+    HTTP-date, a date in the past meaning now); None when absent or unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP-date is always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def backoff_seconds(attempt: int) -> float:
+    """The wait before retry ``attempt + 1`` when the server named none: 1, 2, 4 ... 30 s."""
+    return min(2.0 ** min(attempt, 16), MAX_BACKOFF_SECONDS)
+
+
+def retry_delay(status: int, retry_after: str | None, attempt: int, now: datetime) -> float | None:
+    """How long to wait before sending a request again, or None: not an answer to retry."""
+    if status not in RETRYABLE_STATUSES:
+        return None
+    asked = retry_after_seconds(retry_after, now)
+    return asked if asked is not None else backoff_seconds(attempt)
+
+
+def asked_to_retry(response: httpx.Response) -> str:
+    """`` (Retry-After: …)`` as the server sent it, for messages; empty without one."""
+    value = response.headers.get("retry-after")
+    return f" (Retry-After: {value.strip()[:40]})" if value is not None else ""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to send a request again: after the delay :func:`retry_delay` gives, and only if
+    that wait ends before ``deadline`` (on ``clock``), so a run never outlives its deadline
+    waiting. Clock, sleep and wall clock are injectable so tests need not wait."""
+
+    deadline: float
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    now: Callable[[], datetime] = _utc_now  # for a Retry-After given as an HTTP-date
+
+    def wait(self, response: httpx.Response, attempt: int) -> float | None:
+        """Seconds to wait before retry ``attempt + 1`` of ``response``'s request, or None:
+        return ``response`` as the final answer."""
+        delay = retry_delay(
+            response.status_code, response.headers.get("retry-after"), attempt, self.now()
+        )
+        if delay is None or self.clock() + delay >= self.deadline:
+            return None
+        return delay
 
 
 @dataclass
@@ -84,11 +163,42 @@ def _reason(exc: httpx.RequestError, url: str) -> str:
 
 
 def send(
-    client: httpx.Client, method: str, url: str, what: str, *, secret: bool = False, **kwargs: Any
+    client: httpx.Client,
+    method: str,
+    url: str,
+    what: str,
+    *,
+    secret: bool = False,
+    retry: RetryPolicy | None = None,
+    **kwargs: Any,
 ) -> httpx.Response:
-    """Send one request; a transport failure becomes UnreachableError. ``secret``: the URL is
-    itself a secret, shown as scheme://host/… only."""
+    """Send a request, again while ``retry`` says to wait for a "not now" answer; return the
+    final answer. A transport failure becomes UnreachableError (not retried here: the Job
+    retries exit 5). ``secret``: the URL is itself a secret, shown as scheme://host/… only."""
     shown = redact_url(url, secret=secret)
+    attempt = 0
+    while True:
+        response = _send_once(client, method, url, what, shown, **kwargs)
+        delay = None if retry is None else retry.wait(response, attempt)
+        if retry is None or delay is None:  # the final answer
+            return response
+        get_logger().warning(
+            "server asked to retry",
+            extra={
+                "request": f"{method} {shown}",
+                "status": response.status_code,
+                "retry_after": response.headers.get("retry-after"),
+                "wait_seconds": round(delay, 3),
+                "attempt": attempt + 1,
+            },
+        )
+        retry.sleep(delay)
+        attempt += 1
+
+
+def _send_once(
+    client: httpx.Client, method: str, url: str, what: str, shown: str, **kwargs: Any
+) -> httpx.Response:
     try:
         return client.request(method, url, **kwargs)
     except httpx.TooManyRedirects:
@@ -123,8 +233,9 @@ def check_read(
         )
     if status == 404:
         raise NotFoundError(f"{what} {url} not found (HTTP 404); check {setting}")
-    if status >= 500 or status in (408, 429):
-        raise ServerError(f"{what} {url} answered HTTP {status}; retry later")
+    if status >= 500 or status in RETRYABLE_STATUSES:
+        asked = asked_to_retry(response)
+        raise ServerError(f"{what} {url} answered HTTP {status}{asked}; retry later")
     if 300 <= status < 400:
         # Shown like every URL: without user info, query or fragment (they may hold secrets).
         target = urljoin(str(response.request.url), response.headers.get("location", ""))

@@ -11,8 +11,8 @@ from ..errors import ConfigError, NotFoundError
 from ..ical import split_feed
 from ..redact import redact_url
 from ..window import Window
-from .base import SourceObject
-from .http import check_read, send
+from .base import SourceRead
+from .http import RetryPolicy, check_read, send
 
 # The setting a failed feed read asks the user to check.
 URL_SETTING = "--source-url / ARCHIVE_SOURCE_URL"
@@ -28,10 +28,17 @@ class IcsSource:
     ``secret``: the feed URL is itself a secret (its token in the path or query); it is shown
     (description, errors, every object's href) as scheme://host[:port]/… only."""
 
-    def __init__(self, location: str, client: httpx.Client | None, secret: bool = False) -> None:
+    def __init__(
+        self,
+        location: str,
+        client: httpx.Client | None,
+        secret: bool = False,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self.location = location
         self.is_url = urlsplit(location).scheme in ("http", "https")
         self.client = client
+        self.retry = retry
         self.secret = secret
         self.description = (
             redact_url(location, secret=secret) if self.is_url else str(Path(location))
@@ -45,8 +52,9 @@ class IcsSource:
             return f"ics:{parts.scheme}://{host}{parts.path}?{parts.query}"
         return f"ics:{Path(self.location).resolve()}"
 
-    def fetch(self, window: Window) -> list[SourceObject]:
-        return split_feed(self._read(), self.description)
+    def fetch(self, window: Window) -> SourceRead:
+        # A feed is one document: it is read whole or the read fails; nothing is left out.
+        return SourceRead(objects=split_feed(self._read(), self.description))
 
     def _read(self) -> str:
         if not self.is_url:
@@ -70,6 +78,7 @@ class IcsSource:
             self.location,
             "iCalendar feed",
             secret=self.secret,
+            retry=self.retry,
             follow_redirects=True,
         )
         setting = SECRET_URL_SETTING if self.secret else URL_SETTING
