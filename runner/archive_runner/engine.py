@@ -49,6 +49,9 @@ class Plan:
     unchanged: list[ArchiveItem] = field(default_factory=list)
     changed_kept: list[ArchiveItem] = field(default_factory=list)
     source_missing: list[str] = field(default_factory=list)  # keys of copies gone from source
+    # (source href, copy name) of each item's own copy (itself, or its moved version): the
+    # copies the source has in the window now, what a run cache records.
+    resolved: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def create(self) -> list[ArchiveItem]:
@@ -110,6 +113,8 @@ def plan(items: list[ArchiveItem], copies: Mapping[str, ArchivedCopy], rules: Ru
                 pending.extend(reversed(decide(next_one.item, found, rules)))
                 continue
             decided.add(next_one.item.name)
+            if _resolves(next_one.item, item):
+                result.resolved.append((item.source_href, next_one.item.name))
             if next_one.decision == "unchanged":
                 result.unchanged.append(next_one.item)
             elif next_one.decision == "changed_kept":
@@ -120,6 +125,16 @@ def plan(items: list[ArchiveItem], copies: Mapping[str, ArchivedCopy], rules: Ru
             result.groups.append(group)
     result.source_missing = missing_from_source(decided, copies, rules.window, rules.source_id)
     return result
+
+
+def _resolves(step_item: ArchiveItem, item: ArchiveItem) -> bool:
+    """Whether a step is the item's own copy (itself, or its moved version), not a copy made
+    to keep or refresh an occurrence of its series."""
+    same = (step_item.original_uid, step_item.recurrence_id) == (
+        item.original_uid,
+        item.recurrence_id,
+    )
+    return same and not step_item.history
 
 
 def _has_version(item: ArchiveItem, copies: Mapping[str, ArchivedCopy], source_id: str) -> bool:

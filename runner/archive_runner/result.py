@@ -67,6 +67,8 @@ class RunResult:
     status: Status = "succeeded"
     exit_code: int = 0
     message: str | None = None  # why a run failed as a whole
+    # How the run used the run cache (CalDAV to CalDAV only): {"read": ..., "written": ...}
+    run_cache: dict[str, str] | None = None
 
     def window_dict(self) -> dict[str, str] | None:
         if self.window is None:
@@ -98,6 +100,7 @@ class RunResult:
             "source_missing": self.source_missing[:MAX_ERRORS],
             "http_requests": self.http_requests,
             "duration_seconds": round(self.duration_seconds, 3),
+            "run_cache": self.run_cache,
         }
 
     def to_json(self, scrubber: Scrubber | None = None) -> str:

@@ -12,8 +12,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import ical
-from .backends.base import Destination, PreconditionFailed, ReadProblem, Source, WriteError
+from . import cache, ical
+from .backends.base import (
+    ArchivedCopy,
+    Destination,
+    PreconditionFailed,
+    ReadProblem,
+    Source,
+    SourceObject,
+    WriteError,
+)
 from .backends.caldav import CalDavDestination, CalDavSource
 from .backends.directory import DirectoryDestination
 from .backends.http import RequestCounter, RetryPolicy, make_client
@@ -22,9 +30,11 @@ from .config import RunConfig
 from .convert import build_items
 from .engine import Lookup, Plan, Rules, Step, decide, plan
 from .errors import ExitCode, RetryLaterError, RunnerError, UnreachableError
+from .incremental import BuildItems, BuiltItems, CacheSession, Reads
 from .logs import get_logger
 from .redact import redact_url
 from .result import Counts, ObjectError, RunResult
+from .window import Window
 
 ProgressFn = Callable[[int, int], None]
 WRITES = ("create", "update")
@@ -136,33 +146,41 @@ def archive(
             },
         )
     aborted: RunnerError | None = None
+    session: CacheSession | None = None
     try:
         source_id = ical.digest(source.identity, length=16)
-        # The two reads are independent: overlap them (each side has its own connection).
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            archived = pool.submit(destination.load, config.window)
-            source_read = source.fetch(config.window)
-            archive_read = archived.result()
-        objects, copies = source_read.objects, archive_read.copies
-        _add_read_problems(result, [*source_read.problems, *archive_read.problems])
-        items, errors = build_items(
-            objects, config.window, config.recurrence, source_id, config.run_id, copies
-        )
-        result.counts.source_objects = len(objects)
-        result.counts.occurrences = len(items)
-        result.errors.extend(errors)
-        result.counts.failed += len(errors)
+        rules = Rules(config.window, config.on_change, source_id, now or datetime.now(UTC))
+
+        def build(objects: list[SourceObject], copies: dict[str, ArchivedCopy]) -> BuiltItems:
+            return build_items(
+                objects, config.window, config.recurrence, source_id, config.run_id, copies
+            )
+
+        session = open_cache(config, source, destination, source_id)
+        changes = session.changes() if session is not None else None
+        if session is not None and changes is not None:
+            reads = session.read(changes, build, source_id)
+        else:
+            token = session.source_token() if session is not None else None
+            reads = _read_everything(source, destination, config.window, build, token)
+        _add_read_problems(result, reads.problems)
+        carried = sum(len(names) for names in reads.untouched.values())
+        result.counts.source_objects = len(reads.objects) + len(reads.untouched)
+        result.counts.occurrences = len(reads.items) + carried
+        result.counts.unchanged += carried
+        result.errors.extend(reads.errors)
+        result.counts.failed += len(reads.errors)
         log.info(
             "source read",
             extra={
-                "objects": len(objects),
-                "items": len(items),
-                "unreadable": len(errors),
-                "incomplete": len(source_read.problems) + len(archive_read.problems),
+                "objects": len(reads.objects),
+                "items": len(reads.items),
+                "unreadable": len(reads.errors),
+                "incomplete": len(reads.problems),
+                "not_read_unchanged": len(reads.untouched),
             },
         )
-        rules = Rules(config.window, config.on_change, source_id, now or datetime.now(UTC))
-        the_plan = plan(items, copies, rules)
+        the_plan = plan(reads.items, reads.copies, rules)
         _count_plan(result.counts, the_plan, config.dry_run)
         result.source_missing = the_plan.source_missing
         log.info(
@@ -175,8 +193,13 @@ def archive(
                 "source_missing": len(the_plan.source_missing),
             },
         )
+        written: set[str] = set()
         if not config.dry_run and the_plan.writes:
-            aborted = _write_all(the_plan, destination, rules, result, progress)
+            aborted = _write_all(the_plan, destination, rules, result, progress, written)
+        complete = aborted is None and not result.counts.failed and not config.dry_run
+        if session is not None and complete:
+            copies = cache.copies_by_source(the_plan.resolved)
+            session.record(reads.source_token, {**reads.untouched, **copies}, written)
     except RunnerError as exc:
         aborted = exc
     finally:
@@ -184,6 +207,8 @@ def archive(
         destination.close()
     result.http_requests = counter.requests
     result.duration_seconds = time.monotonic() - started
+    if session is not None:
+        result.run_cache = {"read": session.read_note, "written": session.write_note}
     _finish(result, aborted)
     log.info(
         "run finished",
@@ -196,6 +221,35 @@ def archive(
         },
     )
     return result
+
+
+def open_cache(
+    config: RunConfig, source: Source, destination: Destination, source_id: str
+) -> CacheSession | None:
+    """The run cache, for CalDAV to CalDAV (the only pair with sync tokens on both sides)."""
+    if not (isinstance(source, CalDavSource) and isinstance(destination, CalDavDestination)):
+        return None
+    scope = cache.scope_of(source_id, config.window, config.recurrence, config.on_change)
+    key = cache.key_of(config.secret_values(), source_id)
+    return CacheSession.open(source, destination, scope, key)
+
+
+def _read_everything(
+    source: Source,
+    destination: Destination,
+    window: Window,
+    build: BuildItems,
+    source_token: str | None,
+) -> Reads:
+    """The full path: the source's objects and the archive's copies in the window."""
+    # The two reads are independent: overlap them (each side has its own connection).
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        archived = pool.submit(destination.load, window)
+        source_read = source.fetch(window)
+        archive_read = archived.result()
+    items, errors = build(source_read.objects, archive_read.copies)
+    problems = [*source_read.problems, *archive_read.problems]
+    return Reads(source_read.objects, archive_read.copies, items, errors, problems, source_token)
 
 
 def _add_read_problems(result: RunResult, problems: list[ReadProblem]) -> None:
@@ -222,11 +276,13 @@ def _write_all(
     rules: Rules,
     result: RunResult,
     progress: ProgressFn | None,
+    written: set[str],
 ) -> RunnerError | None:
+    """Make the plan's writes; ``written`` gets the name of every copy written."""
     groups = the_plan.groups
     for done, group in enumerate(groups):
         try:
-            _write_group(group, destination, rules, result)
+            _write_group(group, destination, rules, result, written)
         except (UnreachableError, RetryLaterError) as exc:
             # The server went away, or keeps asking to come back later past the run's
             # deadline: the rest would fail too. Count them and stop; a re-run (the Job's
@@ -244,7 +300,7 @@ def _write_all(
 
 
 def _write_group(
-    group: list[Step], destination: Destination, rules: Rules, result: RunResult
+    group: list[Step], destination: Destination, rules: Rules, result: RunResult, written: set[str]
 ) -> None:
     """Make one source item's writes in order, stopping at the first that fails. A create
     that finds its name taken (archived outside the queried range, or by a concurrent run) is
@@ -266,10 +322,12 @@ def _write_group(
                 assert step.copy is not None
                 destination.update(item.name, item.data, step.copy.etag)
                 counts.updated += 1
+                written.add(item.name)
             else:
                 try:
                     destination.create(item.name, item.data)
                     counts.created += 1
+                    written.add(item.name)
                 except PreconditionFailed:
                     existing = destination.get(item.name)
                     if existing is None:

@@ -101,3 +101,12 @@ def copies(items: Mapping[str, str]) -> dict[str, str]:
 
 def directory_items(path: Path) -> dict[str, str]:
     return {p.name: p.read_text("utf-8") for p in sorted(path.glob("*.ics"))}
+
+
+def drop_run_cache(collection_path: Path) -> None:
+    """Remove the run cache (a dead property of the archive collection, which Radicale keeps
+    in the collection's .Radicale.props): the next run takes the full path, as after a lost
+    cache."""
+    props = collection_path / ".Radicale.props"
+    kept = {k: v for k, v in json.loads(props.read_text("utf-8")).items() if "run-cache" not in k}
+    props.write_text(json.dumps(kept), "utf-8")

@@ -64,8 +64,11 @@ def test_first_run_archives_every_kind_of_event_and_a_rerun_writes_nothing(
     assert first.exit_code == 0, first.stderr
     assert first.counts["created"] == len(EXPECTED_MARCH)
     assert first.counts["source_objects"] == len(SAMPLES)
-    # one REPORT per side, then exactly one conditional PUT per new object
-    assert first.result["http_requests"] == 2 + len(EXPECTED_MARCH)
+    # The run cache's PROPFIND of each side (sync token; the archive's cache property), one
+    # REPORT per side, exactly one conditional PUT per new object, then the archive's changes
+    # since its token (only the run's own writes) and the PROPPATCH recording the cache.
+    assert first.result["http_requests"] == 2 + 2 + len(EXPECTED_MARCH) + 2
+    assert first.result["run_cache"] == {"read": "not used: none yet", "written": "recorded"}
     archived = copies(archive.items())
     assert set(archived) == EXPECTED_MARCH
     assert "BEGIN:VTIMEZONE\nTZID:America/New_York" in archived["new-york@example.org"]
@@ -77,7 +80,10 @@ def test_first_run_archives_every_kind_of_event_and_a_rerun_writes_nothing(
     assert again.exit_code == 0
     assert again.counts["unchanged"] == len(EXPECTED_MARCH)
     assert again.counts["created"] == again.counts["updated"] == 0
+    # The archive's PROPFIND (its token has not moved) and the source's sync-collection
+    # (nothing changed): no calendar data read, nothing written.
     assert again.result["http_requests"] == 2
+    assert again.result["run_cache"] == {"read": "used", "written": "unchanged"}
     assert copies(archive.items()) == archived
 
 
@@ -180,7 +186,9 @@ def test_dry_run_reads_and_plans_but_writes_nothing(
     assert outcome.exit_code == 0
     assert outcome.result["dry_run"] is True
     assert outcome.counts["created"] == len(EXPECTED_MARCH)
-    assert outcome.result["http_requests"] == 2
+    # each side's PROPFIND (the run cache: none yet) and REPORT; no write, no cache recorded
+    assert outcome.result["http_requests"] == 4
+    assert outcome.result["run_cache"]["written"] == "not recorded: the run did not complete"
     assert archive.items() == {}
 
 
@@ -211,11 +219,20 @@ def test_a_missing_archive_calendar_names_the_schedule_field(
     ), message
 
 
-def test_unreachable_server_exits_5(archive: Collection, env: dict[str, str]) -> None:
+def test_unreachable_server_exits_5(
+    radicale: RadicaleServer, archive: Collection, env: dict[str, str]
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    outcome = archive_run(f"http://127.0.0.1:{closed_port}/alice/x/", archive, env, *MARCH)
+    # The archive (another origin than the source) has its own credentials: the only fault
+    # is the unreachable source.
+    own = {
+        "ARCHIVE_DESTINATION_USERNAME": radicale.username,
+        "ARCHIVE_DESTINATION_PASSWORD": "secret",
+    }
+    source = f"http://127.0.0.1:{closed_port}/alice/x/"
+    outcome = archive_run(source, archive, {**env, **own}, *MARCH)
     assert outcome.exit_code == 5
     assert outcome.result["status"] == "failed"
     assert "unreachable" in outcome.result["message"]
@@ -225,14 +242,15 @@ def test_server_gone_mid_run_gives_a_partial_result_and_a_rerun_completes(
     radicale: RadicaleServer, source: Collection, archive: Collection, env: dict[str, str]
 ) -> None:
     written_before_cut = 5
-    # only the archive goes through the proxy: its REPORT, then the PUTs. The proxy's port is
-    # another origin, which gets the source's credentials only when given as its own.
+    # only the archive goes through the proxy: its PROPFIND (the run cache) and REPORT, then
+    # the PUTs. The proxy's port is another origin, which gets the source's credentials only
+    # when given as its own.
     archive_env = {
         **env,
         "ARCHIVE_DESTINATION_USERNAME": radicale.username,
         "ARCHIVE_DESTINATION_PASSWORD": radicale.password,
     }
-    with cutoff_proxy(radicale.port, allow=1 + written_before_cut) as proxy:
+    with cutoff_proxy(radicale.port, allow=2 + written_before_cut) as proxy:
         archive_through_proxy = archive.url.replace(radicale.base_url, proxy)
         cut = archive_run(source, archive_through_proxy, archive_env, *MARCH)
     assert cut.exit_code == 5, cut.stderr

@@ -152,7 +152,7 @@ def parse_multistatus(body: bytes, collection: str = "") -> Multistatus:
     return parsed
 
 
-def _problems(parsed: Multistatus, what: str, consequence: str) -> list[ReadProblem]:
+def problems_of(parsed: Multistatus, what: str, consequence: str) -> list[ReadProblem]:
     return [
         ReadProblem(
             href=failed.href,
@@ -210,7 +210,7 @@ class CalDavSource:
         parsed = _report(self.client, self.url, window, what, SOURCE_SETTING, retry=self.retry)
         return SourceRead(
             objects=[SourceObject(href=href, text=data) for href, _, data in parsed.found],
-            problems=_problems(parsed, what, SOURCE_INCOMPLETE),
+            problems=problems_of(parsed, what, SOURCE_INCOMPLETE),
         )
 
     def close(self) -> None:
@@ -234,8 +234,12 @@ class CalDavDestination:
         # find still there before it may replace it.
         self._read: dict[str, str] = {}
 
-    def _href(self, name: str) -> str:
+    def href_of(self, name: str) -> str:
         return urljoin(self.url, quote(name))
+
+    def remember_read(self, name: str, text: str) -> None:
+        """Note a copy's text as read (by a multiget): an update without an ETag checks it."""
+        self._read[name] = text
 
     def load(self, window: Window) -> ArchiveRead:
         what = "archive calendar"
@@ -253,7 +257,7 @@ class CalDavDestination:
             name = unquote(href.rstrip("/").rsplit("/", 1)[-1])
             copies[name] = ArchivedCopy(name=name, etag=etag, text=data)
             self._read[name] = data
-        return ArchiveRead(copies=copies, problems=_problems(parsed, what, ARCHIVE_INCOMPLETE))
+        return ArchiveRead(copies=copies, problems=problems_of(parsed, what, ARCHIVE_INCOMPLETE))
 
     def get(self, name: str) -> ArchivedCopy | None:
         copy = self._fetch(name)
@@ -262,7 +266,9 @@ class CalDavDestination:
         return copy
 
     def _fetch(self, name: str) -> ArchivedCopy | None:
-        response = send(self.client, "GET", self._href(name), "archive calendar", retry=self.retry)
+        response = send(
+            self.client, "GET", self.href_of(name), "archive calendar", retry=self.retry
+        )
         if response.status_code == 404:
             return None
         self._check_write(response, name)
@@ -297,7 +303,7 @@ class CalDavDestination:
         response = send(
             self.client,
             "PUT",
-            self._href(name),
+            self.href_of(name),
             "archive calendar",
             retry=self.retry,
             content=data,

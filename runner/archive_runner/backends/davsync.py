@@ -1,0 +1,179 @@
+"""The cheap WebDAV reads and the one write the run cache needs (cache.py), for CalDAV:
+
+- a collection's sync token and the cache property: one PROPFIND, Depth 0 (RFC 4918 9.1,
+  RFC 6578 4);
+- what changed in a collection since a token: sync-collection REPORT, sync-level 1, ETags only
+  (RFC 6578 3.2); a token the server no longer knows is refused with 403/409 and
+  DAV:valid-sync-token (3.2, 4.1), and the run then takes the full path;
+- given objects by href: calendar-multiget REPORT (RFC 4791 7.9); a 404 for one href is an
+  object that is not there, not an error;
+- the cache property itself: PROPPATCH (RFC 4918 9.2), a dead property of the collection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape
+
+import httpx
+
+from ..errors import ServerError
+from ..redact import redact_url
+from .caldav import CALDAV, DAV, Failed, Multistatus, parse_multistatus
+from .http import RetryPolicy, check_read, send
+
+_XML = "application/xml; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class CollectionState:
+    sync_token: str | None  # None: the server has no sync tokens (no cache then)
+    cache: str | None  # the cache property's text, if it is set
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a sync-collection answered: the new token, and the hrefs changed or gone."""
+
+    token: str
+    changed: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Multiget:
+    parsed: Multistatus
+    missing: list[str]  # hrefs the server answered 404 for
+
+
+def _split(clark: str) -> tuple[str, str]:
+    namespace, _, local = clark[1:].partition("}")
+    return namespace, local
+
+
+def read_state(
+    client: httpx.Client,
+    url: str,
+    what: str,
+    setting: str,
+    credentials_hint: str,
+    cache_property: str | None,
+    retry: RetryPolicy | None,
+) -> CollectionState:
+    """The collection's sync token and, if named, the cache property. A server without
+    PROPFIND (405, 501) has neither; any other failure is the run's, as for its reads."""
+    props = "<D:sync-token/>"
+    declarations = 'xmlns:D="DAV:"'
+    if cache_property is not None:
+        namespace, local = _split(cache_property)
+        props += f"<X:{local}/>"
+        declarations += f' xmlns:X="{escape(namespace)}"'
+    body = f'<?xml version="1.0" encoding="utf-8"?><D:propfind {declarations}><D:prop>{props}'
+    body += "</D:prop></D:propfind>"
+    headers = {"Content-Type": _XML, "Depth": "0"}
+    response = send(client, "PROPFIND", url, what, retry=retry, content=body, headers=headers)
+    if response.status_code in (405, 501):
+        return CollectionState(sync_token=None, cache=None)
+    check_read(response, what, setting, credentials_hint)
+    root = _multistatus(response, what, url)
+    token = _found(root, f"{DAV}sync-token")
+    return CollectionState(
+        sync_token=token or None,
+        cache=_found(root, cache_property) if cache_property is not None else None,
+    )
+
+
+def _found(root: ElementTree.Element, clark: str) -> str | None:
+    """A property's text from the 200 propstats of a PROPFIND answer."""
+    for propstat in root.iter(f"{DAV}propstat"):
+        if " 200 " in f"{propstat.findtext(f'{DAV}status') or ''} ":
+            value = propstat.findtext(f"{DAV}prop/{clark}")
+            if value is not None:
+                return value.strip()
+    return None
+
+
+def changes_since(
+    client: httpx.Client, url: str, token: str, what: str, setting: str, retry: RetryPolicy | None
+) -> Changes | None:
+    """The changes since ``token``, or None if the server refuses the token (the full path)."""
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><D:sync-collection xmlns:D="DAV:">'
+        f"<D:sync-token>{escape(token)}</D:sync-token><D:sync-level>1</D:sync-level>"
+        "<D:prop><D:getetag/></D:prop></D:sync-collection>"
+    )
+    headers = {"Content-Type": _XML}
+    response = send(client, "REPORT", url, what, retry=retry, content=body, headers=headers)
+    if response.status_code in (403, 409) and b"valid-sync-token" in response.content:
+        return None
+    check_read(response, what, setting)
+    root = _multistatus(response, what, url)
+    new_token = (root.findtext(f"{DAV}sync-token") or "").strip()
+    if not new_token:
+        return None
+    changes = Changes(token=new_token)
+    collection = unquote(urlsplit(url).path).rstrip("/")
+    for response_element in root.iter(f"{DAV}response"):
+        href = (response_element.findtext(f"{DAV}href") or "").strip()
+        if unquote(urlsplit(href).path).rstrip("/") == collection:
+            continue
+        status = response_element.findtext(f"{DAV}status") or ""
+        (changes.deleted if " 404 " in f"{status} " else changes.changed).append(href)
+    return changes
+
+
+def multiget(
+    client: httpx.Client,
+    url: str,
+    hrefs: list[str],
+    what: str,
+    setting: str,
+    retry: RetryPolicy | None,
+) -> Multiget:
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<C:calendar-multiget xmlns:D="DAV:" xmlns:C="{CALDAV[1:-1]}">'
+        "<D:prop><D:getetag/><C:calendar-data/></D:prop>"
+        + "".join(f"<D:href>{escape(href)}</D:href>" for href in hrefs)
+        + "</C:calendar-multiget>"
+    )
+    headers = {"Content-Type": _XML, "Depth": "1"}
+    response = send(client, "REPORT", url, what, retry=retry, content=body, headers=headers)
+    check_read(response, what, setting)
+    _multistatus(response, what, url)
+    parsed = parse_multistatus(response.content, urlsplit(url).path)
+    missing = [f.href for f in parsed.failed if f.status == 404]
+    failed: list[Failed] = [f for f in parsed.failed if f.status != 404]
+    return Multiget(parsed=Multistatus(found=parsed.found, failed=failed), missing=missing)
+
+
+def write_property(
+    client: httpx.Client, url: str, clark: str, value: str, what: str, retry: RetryPolicy | None
+) -> bool:
+    """Set a dead property of the collection; whether the server took it."""
+    namespace, local = _split(clark)
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<D:propertyupdate xmlns:D="DAV:" xmlns:X="{escape(namespace)}"><D:set><D:prop>'
+        f"<X:{local}>{escape(value)}</X:{local}></D:prop></D:set></D:propertyupdate>"
+    )
+    headers = {"Content-Type": _XML}
+    response = send(client, "PROPPATCH", url, what, retry=retry, content=body, headers=headers)
+    if response.status_code != 207:
+        return False
+    return _found(_multistatus(response, what, url), clark) is not None
+
+
+def _multistatus(response: httpx.Response, what: str, url: str) -> ElementTree.Element:
+    if response.status_code != 207:
+        raise ServerError(
+            f"{what} {redact_url(url)} answered HTTP {response.status_code}, not 207 Multi-Status"
+        )
+    try:
+        return ElementTree.fromstring(response.content)
+    except ElementTree.ParseError as exc:
+        raise ServerError(
+            f"{what} {redact_url(url)} sent an unreadable multistatus: {exc}"
+        ) from None
