@@ -152,14 +152,13 @@ class CacheSession:
             destination.remember_read(name, data)
         return copies, problems_of(found.parsed, ARCHIVE, ARCHIVE_INCOMPLETE)
 
-    def record(
-        self, source_token: str | None, copies: dict[str, list[str]], written: set[str]
-    ) -> None:
+    def record(self, source_token: str | None, copies: dict[str, list[str]]) -> None:
         """Record the cache of a complete run, unless the archive changed by more than the
         run's own writes since its token was read (then the next run takes the full path)."""
         if source_token is None or self.archive_token is None:
             self.write_note = "not recorded: a server gives no sync token"
             return
+        written = self.destination.written
         if not written and self.cached is not None and copies == self.cached.copies:
             self.write_note = "unchanged"  # its tokens still hold: the next run reads as this one
             return
@@ -170,7 +169,7 @@ class CacheSession:
                 destination.client, destination.url, self.archive_token, ARCHIVE,
                 DESTINATION_SETTING, destination.retry,
             )  # fmt: skip
-            if found is None or _names(found.changed + found.deleted) - written:
+            if found is None or not _only(found, destination.written):
                 self.write_note = "not recorded: the archive changed during the run"
                 return
             token = found.token
@@ -201,5 +200,15 @@ def _name(href: str) -> str:
     return unquote(href.rstrip("/").rsplit("/", 1)[-1])
 
 
-def _names(hrefs: list[str]) -> set[str]:
-    return {_name(href) for href in hrefs}
+def _only(changes: Changes, written: dict[str, str | None]) -> bool:
+    """Whether the archive's changes since the run began are exactly the run's own writes:
+    nothing else changed or went, and each copy written is there as written (its ETag, when
+    the server gave one). A copy written and then deleted by someone else is in no change list
+    at all (RFC 6578 reports the difference of two states), hence the second check."""
+    reported = {_name(href): etag for href, etag in changes.etags.items()}
+    if {_name(href) for href in changes.deleted} or set(reported) - set(written):
+        return False
+    return all(
+        name in reported and (etag is None or reported[name] == etag)
+        for name, etag in written.items()
+    )

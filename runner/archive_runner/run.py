@@ -193,13 +193,12 @@ def archive(
                 "source_missing": len(the_plan.source_missing),
             },
         )
-        written: set[str] = set()
         if not config.dry_run and the_plan.writes:
-            aborted = _write_all(the_plan, destination, rules, result, progress, written)
+            aborted = _write_all(the_plan, destination, rules, result, progress)
         complete = aborted is None and not result.counts.failed and not config.dry_run
         if session is not None and complete:
             copies = cache.copies_by_source(the_plan.resolved)
-            session.record(reads.source_token, {**reads.untouched, **copies}, written)
+            session.record(reads.source_token, {**reads.untouched, **copies})
     except RunnerError as exc:
         aborted = exc
     finally:
@@ -276,13 +275,11 @@ def _write_all(
     rules: Rules,
     result: RunResult,
     progress: ProgressFn | None,
-    written: set[str],
 ) -> RunnerError | None:
-    """Make the plan's writes; ``written`` gets the name of every copy written."""
     groups = the_plan.groups
     for done, group in enumerate(groups):
         try:
-            _write_group(group, destination, rules, result, written)
+            _write_group(group, destination, rules, result)
         except (UnreachableError, RetryLaterError) as exc:
             # The server went away, or keeps asking to come back later past the run's
             # deadline: the rest would fail too. Count them and stop; a re-run (the Job's
@@ -300,7 +297,7 @@ def _write_all(
 
 
 def _write_group(
-    group: list[Step], destination: Destination, rules: Rules, result: RunResult, written: set[str]
+    group: list[Step], destination: Destination, rules: Rules, result: RunResult
 ) -> None:
     """Make one source item's writes in order, stopping at the first that fails. A create
     that finds its name taken (archived outside the queried range, or by a concurrent run) is
@@ -322,12 +319,10 @@ def _write_group(
                 assert step.copy is not None
                 destination.update(item.name, item.data, step.copy.etag)
                 counts.updated += 1
-                written.add(item.name)
             else:
                 try:
                     destination.create(item.name, item.data)
                     counts.created += 1
-                    written.add(item.name)
                 except PreconditionFailed:
                     existing = destination.get(item.name)
                     if existing is None:

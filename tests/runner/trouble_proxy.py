@@ -68,6 +68,7 @@ class Seen:
     status: int | None  # None: dropped without an answer
     headers: dict[str, str]  # the request's, names in lower case
     at: float  # time.monotonic() when it arrived
+    calendar_data: bool = False  # whether the answer carried any iCalendar data
 
 
 def forward_all(method: str, path: str, index: int) -> Action:
@@ -198,7 +199,8 @@ class _Handler(BaseHTTPRequestHandler):
                 status, answer_headers, payload = action.edit(
                     self.path, status, answer_headers, payload
                 )
-        self.server.record(Seen(self.command, self.path, status, headers, arrived))
+        carried = b"BEGIN:VCALENDAR" in payload
+        self.server.record(Seen(self.command, self.path, status, headers, arrived, carried))
         self.send_response(status)
         for key, value in answer_headers.items():
             self.send_header(key, value)

@@ -233,6 +233,9 @@ class CalDavDestination:
         # The text of each copy as this run last read it: what an update without an ETag must
         # find still there before it may replace it.
         self._read: dict[str, str] = {}
+        # The ETag the server gave each copy this run wrote (None: it gave none), by which the
+        # run cache tells the run's own writes from anyone else's (incremental.py).
+        self.written: dict[str, str | None] = {}
 
     def href_of(self, name: str) -> str:
         return urljoin(self.url, quote(name))
@@ -310,6 +313,7 @@ class CalDavDestination:
             headers={"Content-Type": _ICS, **condition},
         )
         self._check_write(response, name)
+        self.written[name] = response.headers.get("etag")
 
     def _check_write(self, response: httpx.Response, name: str) -> None:
         status = response.status_code

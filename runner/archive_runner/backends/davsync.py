@@ -40,6 +40,7 @@ class Changes:
     token: str
     changed: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    etags: dict[str, str | None] = field(default_factory=dict)  # of the changed, by href
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,12 @@ def changes_since(
         if unquote(urlsplit(href).path).rstrip("/") == collection:
             continue
         status = response_element.findtext(f"{DAV}status") or ""
-        (changes.deleted if " 404 " in f"{status} " else changes.changed).append(href)
+        if " 404 " in f"{status} ":
+            changes.deleted.append(href)
+        else:
+            changes.changed.append(href)
+            etag = response_element.findtext(f"{DAV}propstat/{DAV}prop/{DAV}getetag")
+            changes.etags[href] = etag.strip() if etag else None
     return changes
 
 
