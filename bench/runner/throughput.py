@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -203,6 +204,31 @@ def rerun(bench: Bench, repeat: int, vdir_archive: str | None) -> None:
                 bench.vdirsyncer("rerun/vdirsyncer", pair)
             else:
                 bench.runner(f"rerun/{contender}", archives[contender], _mode(contender))
+    after_changes(bench, archives, pair)
+
+
+CHANGES = (1, 10, 100)
+
+
+def after_changes(bench: Bench, archives: dict[str, str], pair: vdir.VdirPair) -> None:
+    """k source objects edited (their SUMMARY, through the storage), then one run of each
+    contender, side by side: what a run after k changes costs."""
+    files = sorted(bench.radicale.collection_path("source").glob("*.ics"))
+    for k in CHANGES:
+        print(f"after {k} changes", flush=True)
+        for path in files[:k]:
+            text = path.read_bytes()
+            edited = re.sub(
+                rb"^SUMMARY:([^\r\n]*)", rb"SUMMARY:\1 (edit)", text, count=1, flags=re.M
+            )
+            assert edited != text, path
+            path.write_bytes(edited)
+        for contender in stats.rotated(["runner-occ", "runner-series", "vdirsyncer"], k):
+            key = f"changes-{k}/{contender}"
+            if contender == "vdirsyncer":
+                bench.vdirsyncer(key, pair)
+            else:
+                bench.runner(key, archives[contender], _mode(contender))
 
 
 def moved_window(bench: Bench, kept: dict[str, str]) -> dict[str, object]:
@@ -280,6 +306,13 @@ def report(bench: Bench, window_figures: dict[str, object] | None) -> str:
                 f"  requests {key[6:]:<16} max {worst.total} (writes {worst.writes}) "
                 f"{dict(worst.requests)}   target: runner <= 3, 0 writes"
             )
+    for k in CHANGES:
+        keys = {c: f"changes-{k}/{c}" for c in ("runner-occ", "runner-series", "vdirsyncer")}
+        if all(key in s for key in keys.values()):
+            lines.append(f"after {k} changes, seconds (one run each) and requests:")
+            for contender, key in keys.items():
+                sample = bench.samples[key][-1]
+                lines.append(f"  {contender:<14} {sample.seconds:6.2f}  {dict(sample.requests)}")
     if window_figures:
         lines.append(f"window moved forward: {json.dumps(window_figures)}")
     return "\n".join(lines)

@@ -293,3 +293,17 @@ def test_an_event_moved_into_the_window_keeps_its_archived_day_and_gets_a_versio
     assert "SUMMARY:June" in archived["a@x-moved-20240605T120000Z"]
     again = archive_run(source, archive, env, *june_window)
     assert again.counts["unchanged"] == 1 and again.result["http_requests"] == 2
+
+
+def test_two_resources_with_one_uid_make_the_run_partial_and_name_both(
+    radicale: RadicaleServer, archive: Collection, env: dict[str, str]
+) -> None:
+    source = radicale.new_collection("work")
+    source.seed("a.ics", event("dup@x", "20240305T120000Z", "20240305T130000Z", "First"))
+    source.seed("b.ics", event("dup@x", "20240306T120000Z", "20240306T130000Z", "Second"))
+    outcome = archive_run(source, archive, env, *MARCH)
+    assert outcome.exit_code == 3, outcome.result
+    assert outcome.counts["created"] == 1 and outcome.counts["failed"] == 1
+    (error,) = outcome.result["errors"]
+    assert error["href"].endswith("/b.ics") and "/a.ics" in error["message"]
+    assert "SUMMARY:First" in copies(archive.items())["dup@x"]

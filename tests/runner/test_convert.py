@@ -238,3 +238,17 @@ def test_clearly_in_window_is_a_conservative_shortcut(times: tuple[str, ...], in
     assert clearly_in_window(text, MARCH) is inside
     if inside:
         assert in_window(text, MARCH)  # never claims more than the exact check
+
+
+def test_two_source_objects_with_one_uid_are_reported_not_dropped_silently() -> None:
+    """Two resources of one CalDAV collection holding the same UID (RFC 4791 forbids it, but a
+    server fed through its storage or a buggy client can have it) map to one copy name: the
+    first by href is archived, the second is an error naming both hrefs."""
+    first = event("dup@x", "20240305T120000Z", "20240305T130000Z", "First")
+    second = event("dup@x", "20240306T120000Z", "20240306T130000Z", "Second")
+    objects = [SourceObject("/cal/b.ics", second), SourceObject("/cal/a.ics", first)]
+    items, errors = build_items(objects, MARCH, "series", "src", "run-1")
+    assert [i.source_href for i in items] == ["/cal/a.ics"]
+    (error,) = errors
+    assert (error.uid, error.href) == ("dup@x", "/cal/b.ics")
+    assert "/cal/a.ics" in error.message and "another UID" in error.message
