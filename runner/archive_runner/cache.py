@@ -43,10 +43,9 @@ class RunCache:
     archive_token: str  # the archive's sync token right after the run's writes
     # source href -> names of the archive copies it has in the window
     copies: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def items(self) -> int:
-        return sum(len(names) for names in self.copies.values())
+    # Those of them that differ from the source and were kept (policy keep): a re-run counts
+    # them as changed_kept, as the full path would.
+    kept: list[str] = field(default_factory=list)
 
 
 def scope_of(source_id: str, window: Window, mode: str, on_change: str) -> str:
@@ -70,6 +69,7 @@ def encode(cache: RunCache, key: bytes) -> str:
             "source_token": cache.source_token,
             "archive_token": cache.archive_token,
             "copies": cache.copies,
+            "kept": cache.kept,
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -92,11 +92,13 @@ def decode(text: str | None, key: bytes) -> RunCache | None:
     try:
         raw = json.loads(zlib.decompress(base64.b64decode(packed, validate=True)))
         copies = {str(href): [str(n) for n in names] for href, names in raw["copies"].items()}
+        kept = [str(name) for name in raw["kept"]]
         return RunCache(
             scope=str(raw["scope"]),
             source_token=str(raw["source_token"]),
             archive_token=str(raw["archive_token"]),
             copies=copies,
+            kept=kept,
         )
     except (ValueError, KeyError, TypeError, AttributeError, zlib.error):
         return None

@@ -12,16 +12,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
-
-import recurring_ical_events
-from icalendar import Calendar, Event
-from icalendar.prop import vCalAddress
+from typing import TYPE_CHECKING, Any
 
 from . import ical
 from .backends.base import ArchivedCopy, SourceObject
 from .result import ObjectError
 from .window import Window
+
+if TYPE_CHECKING:
+    from icalendar import Calendar, Event
+    from icalendar.prop import vCalAddress
+
+# icalendar and recurring-ical-events are imported where they are used: a re-run through the
+# run cache that finds nothing changed parses no calendar, and their import is a measurable
+# part of its start-up (docs/benchmarks.md).
 
 PRODID = "-//archive-operator//archive-runner//EN"
 _RECURRENCE_PROPS = ("RRULE", "RDATE", "EXDATE", "RECURRENCE-ID", "EXRULE")
@@ -80,6 +84,8 @@ def format_recurrence_id(value: date | datetime) -> str:
 def occurrences_in(calendar: Calendar, window: Window) -> list[Event]:
     """Events (expanded occurrences) overlapping the window; floating and all-day times are
     read in the window's zone because the bounds are aware datetimes in that zone."""
+    import recurring_ical_events
+
     found: list[Event] = recurring_ical_events.of(calendar).between(
         window.local_start, window.local_end
     )
@@ -185,6 +191,8 @@ def _reuse(
 def _convert(
     obj: SourceObject, window: Window, recurrence: str, source_id: str, run_id: str
 ) -> list[ArchiveItem]:
+    from icalendar import Calendar
+
     calendar = Calendar.from_ical(obj.text)
     events = [c for c in calendar.subcomponents if c.name == "VEVENT"]
     for event in events:
@@ -263,6 +271,8 @@ class Context:
     def __init__(self, calendar: Calendar, href: str, source_id: str) -> None:
         self.href = href
         self.source_id = source_id
+        from icalendar import Calendar
+
         header = Calendar()
         header.add("VERSION", "2.0")
         header.add("PRODID", str(calendar.get("PRODID", PRODID)))
@@ -350,6 +360,8 @@ def _archived_event(
 
 
 def _without_scheduling(address: Any) -> vCalAddress:
+    from icalendar.prop import vCalAddress
+
     neutral = vCalAddress(str(address))
     params = getattr(address, "params", {})
     for name, value in params.items():
@@ -398,6 +410,8 @@ def clearly_in_window(text: str, window: Window) -> bool:
 def in_window(text: str, window: Window) -> bool:
     """Whether an archived copy has an event in the window (False if it cannot be read)."""
     try:
+        from icalendar import Calendar
+
         return bool(occurrences_in(Calendar.from_ical(text), window))
     except Exception:
         return False
@@ -407,6 +421,8 @@ def copy_start(text: str) -> str | None:
     """The start of an archived occurrence (as ``format_recurrence_id`` writes it), or None
     if the copy cannot be read."""
     try:
+        from icalendar import Calendar
+
         event = next(iter(Calendar.from_ical(text).walk("VEVENT")))
         return format_recurrence_id(event["DTSTART"].dt)
     except Exception:

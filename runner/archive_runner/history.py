@@ -21,9 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-
-import recurring_ical_events
-from icalendar import Calendar, Event
+from typing import TYPE_CHECKING
 
 from . import ical
 from .convert import (
@@ -35,6 +33,9 @@ from .convert import (
     standalone_item,
 )
 from .window import Window
+
+if TYPE_CHECKING:
+    from icalendar import Calendar, Event
 
 # A recurrence id an updated series excludes because its archived occurrence is kept apart.
 FROZEN = "X-ARCHIVE-FROZEN"
@@ -79,6 +80,8 @@ def preserve_past(
     """How to update the series copy ``archived`` to ``item`` without changing or removing any
     of its past occurrences. None: the archived copy is kept as it is (it cannot be read, or
     nothing of the update would be left once its past is kept apart)."""
+    from icalendar import Calendar
+
     try:
         old = Calendar.from_ical(archived)
     except Exception:
@@ -138,6 +141,8 @@ def _start(occurrence: Event) -> str:
 
 
 def _occurrences(calendar: Calendar, ranges: list[tuple[datetime, datetime]]) -> dict[str, Event]:
+    import recurring_ical_events
+
     found: dict[str, Event] = {}
     for first, end in ranges:
         for occurrence in recurring_ical_events.of(calendar).between(first, end):

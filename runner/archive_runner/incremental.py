@@ -50,6 +50,7 @@ class Reads:
     # Incremental path only: the cache's copies of the source objects that did not change
     # (not read again; counted as unchanged and carried into the next cache).
     untouched: dict[str, list[str]] = field(default_factory=dict)
+    untouched_kept: set[str] = field(default_factory=set)  # of those, copies kept (cache.kept)
 
 
 @dataclass
@@ -64,6 +65,9 @@ class CacheSession:
     cached: cache.RunCache | None  # the cache, while it is usable for this run
     read_note: str  # how the run used the cache (result: run_cache.read)
     write_note: str = "not recorded: the run did not complete"  # (result: run_cache.written)
+    # Whether the source changed since the cache (then a new cache is recorded even if the run
+    # wrote nothing, e.g. under policy keep: else the next run would read the same changes).
+    source_changed: bool = True
 
     @classmethod
     def open(
@@ -101,6 +105,8 @@ class CacheSession:
         if found is None:
             self.cached = None
             self.read_note = "not used: the source no longer knows the cache's sync token"
+        else:
+            self.source_changed = bool(found.changed or found.deleted)
         return found
 
     def source_token(self) -> str | None:
@@ -136,7 +142,9 @@ class CacheSession:
         if names:
             copies, archive_problems = self._copies(names)
             problems += archive_problems
-        return Reads(objects, copies, items, errors, problems, changes.token, untouched)
+        carried = {name for names in untouched.values() for name in names}
+        kept = carried & set(self.cached.kept)
+        return Reads(objects, copies, items, errors, problems, changes.token, untouched, kept)
 
     def _copies(self, names: set[str]) -> tuple[dict[str, ArchivedCopy], list[ReadProblem]]:
         destination = self.destination
@@ -152,15 +160,18 @@ class CacheSession:
             destination.remember_read(name, data)
         return copies, problems_of(found.parsed, ARCHIVE, ARCHIVE_INCOMPLETE)
 
-    def record(self, source_token: str | None, copies: dict[str, list[str]]) -> None:
+    def record(
+        self, source_token: str | None, copies: dict[str, list[str]], kept: list[str]
+    ) -> None:
         """Record the cache of a complete run, unless the archive changed by more than the
         run's own writes since its token was read (then the next run takes the full path)."""
         if source_token is None or self.archive_token is None:
             self.write_note = "not recorded: a server gives no sync token"
             return
         written = self.destination.written
-        if not written and self.cached is not None and copies == self.cached.copies:
-            self.write_note = "unchanged"  # its tokens still hold: the next run reads as this one
+        same = self.cached is not None and (copies, kept) == (self.cached.copies, self.cached.kept)
+        if same and not written and not self.source_changed:
+            self.write_note = "unchanged"  # its tokens still hold: the next run reads alike
             return
         token = self.archive_token
         if written:
@@ -173,7 +184,7 @@ class CacheSession:
                 self.write_note = "not recorded: the archive changed during the run"
                 return
             token = found.token
-        new = cache.RunCache(self.scope, source_token, token, copies)
+        new = cache.RunCache(self.scope, source_token, token, copies, kept)
         if new == self.cached:
             self.write_note = "unchanged"
             return

@@ -167,7 +167,8 @@ def archive(
         carried = sum(len(names) for names in reads.untouched.values())
         result.counts.source_objects = len(reads.objects) + len(reads.untouched)
         result.counts.occurrences = len(reads.items) + carried
-        result.counts.unchanged += carried
+        result.counts.unchanged += carried - len(reads.untouched_kept)
+        result.counts.changed_kept += len(reads.untouched_kept)
         result.errors.extend(reads.errors)
         result.counts.failed += len(reads.errors)
         log.info(
@@ -198,7 +199,8 @@ def archive(
         complete = aborted is None and not result.counts.failed and not config.dry_run
         if session is not None and complete:
             copies = cache.copies_by_source(the_plan.resolved)
-            session.record(reads.source_token, {**reads.untouched, **copies})
+            kept = reads.untouched_kept | {item.name for item in the_plan.changed_kept}
+            session.record(reads.source_token, {**reads.untouched, **copies}, sorted(kept))
     except RunnerError as exc:
         aborted = exc
     finally:

@@ -280,9 +280,9 @@ def test_an_archive_changed_by_someone_else_during_a_run_records_no_cache(
 COUNTED = ("created", "updated", "unchanged", "changed_kept")
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(("seed", "policy"), [(0, "update"), (1, "update"), (2, "keep")])
 def test_the_cache_never_changes_what_a_run_archives(
-    seed: int, radicale: RadicaleServer, source: Collection, proxy: TroubleProxy
+    seed: int, policy: str, radicale: RadicaleServer, source: Collection, proxy: TroubleProxy
 ) -> None:
     """Differential: the same random edits, each followed by a run into two archives, one
     using its cache and one whose cache is dropped before every run (the full path). The two
@@ -298,8 +298,8 @@ def test_the_cache_never_changes_what_a_run_archives(
                 seed_event(source, n, f"Step {step}", day=rng.randint(1, 31))
         if step:
             drop_run_cache(full.path)
-        with_cache = run(radicale, source, cached, proxy)
-        without = run(radicale, source, full, proxy)
+        with_cache = run(radicale, source, cached, proxy, "--on-change", policy)
+        without = run(radicale, source, full, proxy, "--on-change", policy)
         assert without.result["run_cache"]["read"] == "not used: none yet"
         counts = {k: with_cache.counts[k] for k in COUNTED}
         assert counts == {k: without.counts[k] for k in COUNTED}, (seed, step)
@@ -312,3 +312,22 @@ def _content(archive: Collection) -> dict[str, str]:
         name: re.sub(r"X-ARCHIVE-RUN-ID:[^\r\n]*\r?\n", "", text)
         for name, text in archive.items().items()
     }
+
+
+def test_a_change_kept_under_policy_keep_is_not_read_again(
+    radicale: RadicaleServer, source: Collection, archive: Collection, proxy: TroubleProxy
+) -> None:
+    """Under keep nothing is written for an edited event; the cache still moves on to the
+    source's new token, or every later re-run would read the same edit again."""
+    run(radicale, source, archive, proxy, "--on-change", "keep")
+    seed_event(source, 3, summary="Edited")
+    kept = run(radicale, source, archive, proxy, "--on-change", "keep")
+    assert kept.counts["changed_kept"] == 1
+    assert kept.result["run_cache"] == {"read": "used", "written": "recorded"}
+    proxy.forget()
+
+    again = run(radicale, source, archive, proxy, "--on-change", "keep")
+
+    assert requests(proxy) == ["PROPFIND", "REPORT"]
+    # Counted as the full path counts them: the edited event's copy differs and is kept.
+    assert again.counts["unchanged"] == EVENTS - 1 and again.counts["changed_kept"] == 1
