@@ -73,6 +73,9 @@ class Bench:
     work: Path
     samples: dict[str, list[Sample]] = field(default_factory=dict)
     counter: int = 0
+    # Where archive-runner is run from: this venv, or (--runner-venv) one holding only what the
+    # runner's image installs (`pip install .[runner]`), without the development tools.
+    runner_bin: Path = BIN
 
     # -- set-up -------------------------------------------------------------------------
     def fresh_collection(self, label: str) -> str:
@@ -132,7 +135,7 @@ class Bench:
         return self.timed(
             key,
             [
-                str(BIN / "archive-runner"), "run", "--user", USERNAME,
+                str(self.runner_bin / "archive-runner"), "run", "--user", USERNAME,
                 "--source-url", self.radicale.collection_url("source"),
                 "--destination-url", self.radicale.collection_url(archive),
                 "--start", str(window.start), "--end", str(window.end),
@@ -325,12 +328,20 @@ def main() -> int:
     parser.add_argument("--first-run", default=",".join(FIRST_RUN), help="contenders")
     parser.add_argument("--repeat-rerun", type=int, default=7)
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
+    parser.add_argument(
+        "--runner-venv",
+        type=Path,
+        help="run archive-runner from this venv (e.g. one made with `pip install .[runner]`, "
+        "as the runner's image has it) instead of this one",
+    )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-runner-"))
     work.mkdir(parents=True, exist_ok=True)
     with Radicale(work / "radicale") as radicale:
         bench = Bench(radicale, work)
+        if args.runner_venv is not None:
+            bench.runner_bin = args.runner_venv / "bin"
         print(f"seeded {seed.write_collection(radicale.new_collection('source'))} objects; "
               f"Radicale {radicale.base_url}; work {work}", flush=True)  # fmt: skip
         for mode in MODES:
