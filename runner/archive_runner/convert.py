@@ -217,7 +217,7 @@ def _convert(
             if original_uid in recurring:
                 item = context.item(copies, original_uid, original_uid, None, series=True)
             else:  # one event: versioned by its start, as in occurrences mode
-                start = format_recurrence_id(components[0]["DTSTART"].dt)
+                start = occurrence_start(components[0])
                 item = context.item(copies, original_uid, original_uid, None, start=start)
             items.append(item)
         return items
@@ -231,6 +231,11 @@ def _convert(
             standalone_item(context, occurrence, original_uid, recurrence_id, run_id, fingerprint)
         )
     return items
+
+
+def occurrence_start(event: Event) -> str:
+    """An event's start as ``format_recurrence_id`` writes it: what tells versions apart."""
+    return format_recurrence_id(event["DTSTART"].dt)
 
 
 def occurrence_anchor(occurrence: Event) -> date | datetime:
@@ -260,7 +265,7 @@ def standalone_item(
         # The expander adds DTEND to occurrences of an event timed by DURATION; a VEVENT
         # with both is invalid (RFC 5545 3.6.1) and servers refuse it. Keep the source's.
         del copy["DTEND"]
-    start = format_recurrence_id(occurrence["DTSTART"].dt)
+    start = occurrence_start(occurrence)
     return context.item([copy], uid, original_uid, recurrence_id, start=start, history=history)
 
 
@@ -424,6 +429,6 @@ def copy_start(text: str) -> str | None:
         from icalendar import Calendar
 
         event = next(iter(Calendar.from_ical(text).walk("VEVENT")))
-        return format_recurrence_id(event["DTSTART"].dt)
+        return occurrence_start(event)
     except Exception:
         return None

@@ -30,6 +30,7 @@ from .convert import (
     copy_name,
     format_recurrence_id,
     occurrence_anchor,
+    occurrence_start,
     standalone_item,
 )
 from .window import Window
@@ -131,13 +132,9 @@ def _must_keep(archived: Event, now: Event | None, in_window: bool) -> bool:
     """Whether an archived occurrence must be kept apart from the updated series: it would
     disappear (removed, or moved to another start: its day would lose it), or it is outside
     the window and would change."""
-    if now is None or _start(archived) != _start(now):
+    if now is None or occurrence_start(archived) != occurrence_start(now):
         return True
     return not in_window and _state(archived) != _state(now)
-
-
-def _start(occurrence: Event) -> str:
-    return format_recurrence_id(occurrence["DTSTART"].dt)
 
 
 def _occurrences(calendar: Calendar, ranges: list[tuple[datetime, datetime]]) -> dict[str, Event]:

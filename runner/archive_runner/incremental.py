@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from . import cache
 from .backends.base import ArchivedCopy, ReadProblem, SourceObject
@@ -21,6 +21,7 @@ from .backends.caldav import (
     SOURCE_SETTING,
     CalDavDestination,
     CalDavSource,
+    name_of,
     problems_of,
 )
 from .backends.davsync import Changes, changes_since, multiget, read_state, write_property
@@ -133,8 +134,8 @@ class CacheSession:
                 source.client, source.url, changes.changed, SOURCE, SOURCE_SETTING,
                 source.retry,
             )  # fmt: skip
-            objects = [SourceObject(href=href, text=data) for href, _, data in found.parsed.found]
-            problems += problems_of(found.parsed, SOURCE, SOURCE_INCOMPLETE)
+            objects = [SourceObject(href=href, text=data) for href, _, data in found.found]
+            problems += problems_of(found, SOURCE, SOURCE_INCOMPLETE)
         items, errors = build(objects, {})
         old = [name for href in touched for name in self.cached.copies.get(href, [])]
         copies: dict[str, ArchivedCopy] = {}
@@ -154,11 +155,11 @@ class CacheSession:
             destination.retry,
         )  # fmt: skip
         copies = {}
-        for href, etag, data in found.parsed.found:
-            name = _name(href)
+        for href, etag, data in found.found:
+            name = name_of(href)
             copies[name] = ArchivedCopy(name=name, etag=etag, text=data)
             destination.remember_read(name, data)
-        return copies, problems_of(found.parsed, ARCHIVE, ARCHIVE_INCOMPLETE)
+        return copies, problems_of(found, ARCHIVE, ARCHIVE_INCOMPLETE)
 
     def record(
         self, source_token: str | None, copies: dict[str, list[str]], kept: list[str]
@@ -180,7 +181,7 @@ class CacheSession:
                 destination.client, destination.url, self.archive_token, ARCHIVE,
                 DESTINATION_SETTING, destination.retry,
             )  # fmt: skip
-            if found is None or not _only(found, destination.written):
+            if found is None or not _only(found, written):
                 self.write_note = "not recorded: the archive changed during the run"
                 return
             token = found.token
@@ -207,17 +208,13 @@ def names_to_read(items: list[ArchiveItem], old: list[str], source_id: str) -> s
     return names
 
 
-def _name(href: str) -> str:
-    return unquote(href.rstrip("/").rsplit("/", 1)[-1])
-
-
 def _only(changes: Changes, written: dict[str, str | None]) -> bool:
     """Whether the archive's changes since the run began are exactly the run's own writes:
     nothing else changed or went, and each copy written is there as written (its ETag, when
     the server gave one). A copy written and then deleted by someone else is in no change list
     at all (RFC 6578 reports the difference of two states), hence the second check."""
-    reported = {_name(href): etag for href, etag in changes.etags.items()}
-    if {_name(href) for href in changes.deleted} or set(reported) - set(written):
+    reported = {name_of(href): etag for href, etag in changes.etags.items()}
+    if changes.deleted or set(reported) - set(written):
         return False
     return all(
         name in reported and (etag is None or reported[name] == etag)

@@ -103,8 +103,14 @@ def _status(line: str | None) -> tuple[int | None, str]:
     return int(match.group(1)), match.group(2).strip()[:80]
 
 
-def _same_path(href: str, collection: str) -> bool:
+def same_path(href: str, collection: str) -> bool:
+    """Whether ``href`` names the collection itself (servers may list it among its members)."""
     return unquote(urlsplit(href).path).rstrip("/") == unquote(collection).rstrip("/")
+
+
+def name_of(href: str) -> str:
+    """A member's name inside its collection: the last segment of its href, unquoted."""
+    return unquote(href.rstrip("/").rsplit("/", 1)[-1])
 
 
 def parse_multistatus(body: bytes, collection: str = "") -> Multistatus:
@@ -144,7 +150,7 @@ def parse_multistatus(body: bytes, collection: str = "") -> Multistatus:
                 failing = (code, reason)
         if data:
             parsed.found.append((href, etag.strip() if etag else None, data))
-        elif collection and _same_path(href, collection):
+        elif collection and same_path(href, collection):
             continue  # the collection itself, which some servers list: not an object
         else:
             code, reason = failing or (None, "HTTP 200 without calendar data")
@@ -257,7 +263,7 @@ class CalDavDestination:
         )
         copies = {}
         for href, etag, data in parsed.found:
-            name = unquote(href.rstrip("/").rsplit("/", 1)[-1])
+            name = name_of(href)
             copies[name] = ArchivedCopy(name=name, etag=etag, text=data)
             self._read[name] = data
         return ArchiveRead(copies=copies, problems=problems_of(parsed, what, ARCHIVE_INCOMPLETE))

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
@@ -21,7 +21,7 @@ import httpx
 
 from ..errors import ServerError
 from ..redact import redact_url
-from .caldav import CALDAV, DAV, Failed, Multistatus, parse_multistatus
+from .caldav import CALDAV, DAV, Multistatus, parse_multistatus, same_path
 from .http import RetryPolicy, check_read, send
 
 _XML = "application/xml; charset=utf-8"
@@ -41,12 +41,6 @@ class Changes:
     changed: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     etags: dict[str, str | None] = field(default_factory=dict)  # of the changed, by href
-
-
-@dataclass(frozen=True)
-class Multiget:
-    parsed: Multistatus
-    missing: list[str]  # hrefs the server answered 404 for
 
 
 def _split(clark: str) -> tuple[str, str]:
@@ -115,10 +109,10 @@ def changes_since(
     if not new_token:
         return None
     changes = Changes(token=new_token)
-    collection = unquote(urlsplit(url).path).rstrip("/")
+    collection = urlsplit(url).path
     for response_element in root.iter(f"{DAV}response"):
         href = (response_element.findtext(f"{DAV}href") or "").strip()
-        if unquote(urlsplit(href).path).rstrip("/") == collection:
+        if same_path(href, collection):
             continue
         status = response_element.findtext(f"{DAV}status") or ""
         if " 404 " in f"{status} ":
@@ -137,7 +131,8 @@ def multiget(
     what: str,
     setting: str,
     retry: RetryPolicy | None,
-) -> Multiget:
+) -> Multistatus:
+    """The objects at ``hrefs``; one the server answers 404 for is not there, not a failure."""
     body = (
         '<?xml version="1.0" encoding="utf-8"?>'
         f'<C:calendar-multiget xmlns:D="DAV:" xmlns:C="{CALDAV[1:-1]}">'
@@ -148,11 +143,10 @@ def multiget(
     headers = {"Content-Type": _XML, "Depth": "1"}
     response = send(client, "REPORT", url, what, retry=retry, content=body, headers=headers)
     check_read(response, what, setting)
-    _multistatus(response, what, url)
+    if response.status_code != 207:
+        _multistatus(response, what, url)  # raises: says what the server answered instead
     parsed = parse_multistatus(response.content, urlsplit(url).path)
-    missing = [f.href for f in parsed.failed if f.status == 404]
-    failed: list[Failed] = [f for f in parsed.failed if f.status != 404]
-    return Multiget(parsed=Multistatus(found=parsed.found, failed=failed), missing=missing)
+    return Multistatus(found=parsed.found, failed=[f for f in parsed.failed if f.status != 404])
 
 
 def write_property(
