@@ -211,8 +211,10 @@ def names_to_read(items: list[ArchiveItem], old: list[str], source_id: str) -> s
 def _only(changes: Changes, written: dict[str, str | None]) -> bool:
     """Whether the archive's changes since the run began are exactly the run's own writes:
     nothing else changed or went, and each copy written is there as written (its ETag, when
-    the server gave one). A copy written and then deleted by someone else is in no change list
-    at all (RFC 6578 reports the difference of two states), hence the second check."""
+    the server gave one). A copy the run wrote and someone else then edited is reported under
+    the run's own name, so only its ETag tells; one written and then deleted may be in no
+    change list at all (RFC 6578 reports the difference of two states; Radicale does list it as
+    deleted), hence the presence check too."""
     reported = {name_of(href): etag for href, etag in changes.etags.items()}
     if changes.deleted or set(reported) - set(written):
         return False

@@ -331,3 +331,32 @@ def test_a_change_kept_under_policy_keep_is_not_read_again(
     assert requests(proxy) == ["PROPFIND", "REPORT"]
     # Counted as the full path counts them: the edited event's copy differs and is kept.
     assert again.counts["unchanged"] == EVENTS - 1 and again.counts["changed_kept"] == 1
+
+
+def test_a_copy_edited_by_someone_else_after_the_run_wrote_it_records_no_cache(
+    radicale: RadicaleServer,
+    source: Collection,
+    archive: Collection,
+    proxy: TroubleProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The edited copy is among the archive's changes under the run's own name, so only its
+    ETag (not the one the run's PUT got) tells the edit from the run's write."""
+
+    def edit_a_copy(done: int, total: int) -> None:
+        if done == 2:
+            (name,) = [n for n, text in archive.items().items() if "UID:e1@x" in text]
+            archive.seed(name, archive.items()[name].replace("SUMMARY:Event", "SUMMARY:By hand"))
+
+    monkeypatch.setattr(cli, "tty_progress", lambda: edit_a_copy)
+    first = run(radicale, source, archive, proxy)
+    monkeypatch.setattr(cli, "tty_progress", lambda: None)
+    assert (
+        first.result["run_cache"]["written"] == "not recorded: the archive changed during the run"
+    )
+
+    again = run(radicale, source, archive, proxy)  # the full path
+    assert again.result["run_cache"]["read"] == "not used: none yet"
+    # Like every run, it trusts a copy's X-ARCHIVE-SOURCE-HASH: the hand edit stays.
+    assert again.counts["unchanged"] == EVENTS and again.counts["updated"] == 0
+    assert "SUMMARY:By hand" in copies(archive.items())["e1@x"]
