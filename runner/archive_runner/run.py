@@ -5,12 +5,15 @@ All I/O of a run is here and in backends/; the decisions are in convert.py and e
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+
+import httpx
 
 from . import cache, ical
 from .backends.base import (
@@ -24,9 +27,9 @@ from .backends.base import (
 )
 from .backends.caldav import CalDavDestination, CalDavSource
 from .backends.directory import DirectoryDestination
-from .backends.http import RequestCounter, RetryPolicy, make_client
+from .backends.http import RequestCounter, RetryPolicy, make_client, tls_context
 from .backends.ics import IcsSource
-from .config import RunConfig
+from .config import Credentials, RunConfig
 from .convert import build_items
 from .engine import Lookup, Plan, Rules, Step, decide, plan
 from .errors import ExitCode, RetryLaterError, RunnerError, UnreachableError
@@ -53,26 +56,24 @@ def open_backends(
 ) -> tuple[Source, Destination]:
     """``retry``: when a server's "not now" is waited out (backends/http.py decides)."""
     source: Source
-    timeout = config.timeout_seconds
+    tls = functools.cache(tls_context)  # built once, by the first client, if there is one
+
+    def client_for(credentials: Credentials, url: str) -> httpx.Client:
+        return make_client(credentials, config.timeout_seconds, counter, url, tls())
+
     if config.source_type == "caldav":
-        client = make_client(config.source_credentials, timeout, counter, config.source_url)
+        client = client_for(config.source_credentials, config.source_url)
         source = CalDavSource(config.source_url, client, retry)
     else:
         is_url = config.source_url.startswith(("http://", "https://"))
-        feed_client = (
-            make_client(config.source_credentials, timeout, counter, config.source_url)
-            if is_url
-            else None
-        )
+        feed_client = client_for(config.source_credentials, config.source_url) if is_url else None
         source = IcsSource(
             config.source_url, feed_client, secret=config.source_url_secret, retry=retry
         )
     destination: Destination
     if config.destination_type == "caldav":
         assert config.destination_url is not None
-        client = make_client(
-            config.destination_credentials, timeout, counter, config.destination_url
-        )
+        client = client_for(config.destination_credentials, config.destination_url)
         if config.destination_credentials_withheld:
             destination = CalDavDestination(config.destination_url, client, WITHHELD_HINT, retry)
         else:

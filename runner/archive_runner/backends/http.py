@@ -13,6 +13,7 @@ so only their kind is shown, or their text with the URL's every form redacted.""
 from __future__ import annotations
 
 import contextlib
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -120,11 +121,16 @@ class RequestCounter:
 
 
 def make_client(
-    credentials: Credentials, timeout: float, counter: RequestCounter, url: str | None = None
+    credentials: Credentials,
+    timeout: float,
+    counter: RequestCounter,
+    url: str | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> httpx.Client:
     """A client for one server. ``url``: the server's URL; a loopback one is always connected
     to directly, never through an HTTP(S)_PROXY of the environment, so the loopback exemption
     from the cleartext check (config._refuse_cleartext) holds: those bytes stay on the machine.
+    ``tls``: a context from ``tls_context()`` shared by the run's clients, else httpx builds one.
     """
     auth: httpx.Auth | None = None
     headers = {"User-Agent": USER_AGENT}
@@ -147,7 +153,15 @@ def make_client(
         follow_redirects=False,
         event_hooks={"request": [count]},
         mounts=mounts,
+        verify=tls if tls is not None else True,
     )
+
+
+def tls_context() -> ssl.SSLContext:
+    """The TLS context httpx would build for a client: certifi's CA bundle, or SSL_CERT_FILE /
+    SSL_CERT_DIR when set. Building one loads the CA bundle, about 70 ms: a run builds it once
+    for its clients, as a no-change re-run is two short requests."""
+    return httpx.create_ssl_context()
 
 
 def _reason(exc: httpx.RequestError, url: str) -> str:
@@ -209,8 +223,27 @@ def _send_once(
         raise ServerError(f"{what} {shown} sent a body that cannot be decoded") from None
     except (httpx.InvalidURL, UnicodeError) as exc:
         raise ConfigError(f"{what} {shown} cannot be requested ({type(exc).__name__})") from None
+    except httpx.ConnectError as exc:
+        if _untrusted_certificate(exc):  # retrying will not make it trusted: a setting to fix
+            raise ConfigError(
+                f"{what} {shown}: its TLS certificate cannot be verified ({_reason(exc, url)}); "
+                "the server must present a certificate chain to a trusted CA for its host name "
+                "(the runner trusts certifi's CA bundle, or the one SSL_CERT_FILE names)"
+            ) from None
+        raise UnreachableError(f"{what} {shown} unreachable: {_reason(exc, url)}") from None
     except httpx.RequestError as exc:  # connect, read, write, timeouts, protocol errors
         raise UnreachableError(f"{what} {shown} unreachable: {_reason(exc, url)}") from None
+
+
+def _untrusted_certificate(exc: BaseException) -> bool:
+    """Whether a connect error is the server's certificate failing verification (httpx wraps
+    the ssl module's error; its cause or context holds it)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def check_read(
