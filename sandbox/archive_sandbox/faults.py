@@ -17,6 +17,13 @@ Kinds (the share of matching requests each one gets; shares add up to at most 1)
   (as an API server whose request deadline passed: a write may have happened). Not for watches.
 - ``drop``: watches only: the connection is cut without a clean end of stream, within
   ``drop-after`` seconds of the watch starting.
+- ``hang``: no answer at all for ``hang-seconds``, then the connection is cut; nothing done. Set
+  ``hang-seconds`` above the client's timeout and the client's own timeout path runs (a request
+  lost in a stuck API server or load balancer). For a watch: one that never starts.
+- ``hang-applied``: as ``hang``, but the request was carried out first (the write happened and
+  the client never hears of it). Not for watches.
+- ``reset``: the request is carried out and its answer starts (status, headers, half the body),
+  then the connection is reset: a body cut mid-way. Not for watches (``drop`` is theirs).
 
 Rules say which requests are affected (verbs, resources as ``plural`` or ``plural/subresource``,
 namespaces, user names; empty = any); the first matching rule decides. Only resource requests
@@ -32,7 +39,7 @@ separated by ``;``, each ``key=value`` pairs separated by ``,``; list values joi
     seed=7,500=0.05,429=0.05,verbs=create+patch;drop=0.5,verbs=watch,users=archive-operator
 
 Global keys (in any rule): ``seed``, ``slow-seconds`` (0.5), ``timeout-seconds`` (1),
-``retry-after`` (1), ``drop-after`` (2).
+``retry-after`` (1), ``drop-after`` (2), ``hang-seconds`` (10).
 """
 
 from __future__ import annotations
@@ -53,7 +60,7 @@ from . import errors as err
 from .responses import json_response
 from .routing import RequestInfo
 
-KINDS = ("500", "429", "409", "slow", "timeout", "drop")
+KINDS = ("500", "429", "409", "slow", "timeout", "drop", "hang", "hang-applied", "reset")
 CONFLICT_VERBS = frozenset({"update", "patch", "delete", "deletecollection"})
 FILTER_KEYS = ("verbs", "resources", "namespaces", "users")
 GLOBAL_KEYS = {
@@ -62,6 +69,7 @@ GLOBAL_KEYS = {
     "timeout-seconds": "timeout_seconds",
     "retry-after": "retry_after_seconds",
     "drop-after": "drop_after_seconds",
+    "hang-seconds": "hang_seconds",
 }
 
 Dispatch = Callable[[], Awaitable[web.StreamResponse]]
@@ -104,6 +112,7 @@ class FaultConfig:
     timeout_seconds: float = 1.0
     retry_after_seconds: int = 1
     drop_after_seconds: float = 2.0
+    hang_seconds: float = 10.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +122,7 @@ class FaultConfig:
             "timeoutSeconds": self.timeout_seconds,
             "retryAfterSeconds": self.retry_after_seconds,
             "dropAfterSeconds": self.drop_after_seconds,
+            "hangSeconds": self.hang_seconds,
         }
 
 
@@ -219,6 +229,7 @@ def config_from_json(body: Mapping[str, Any]) -> FaultConfig:
             timeout_seconds=float(body.get("timeoutSeconds", 1.0)),
             retry_after_seconds=int(body.get("retryAfterSeconds", 1)),
             drop_after_seconds=float(body.get("dropAfterSeconds", 2.0)),
+            hang_seconds=float(body.get("hangSeconds", 10.0)),
         )
     except (TypeError, ValueError, AttributeError) as e:
         if isinstance(e, FaultSpecError):
@@ -241,7 +252,7 @@ def _draws(seed: int, verb: str, path: str, n: int) -> tuple[float, float]:
 def applicable(kind: str, verb: str) -> bool:
     if kind == "drop":
         return verb == "watch"
-    if kind == "timeout":
+    if kind in ("timeout", "hang-applied", "reset"):
         return verb != "watch"
     if kind == "409":
         return verb in CONFLICT_VERBS
@@ -265,6 +276,8 @@ def choose(
                 "slow": (0.5 + amount / 2) * config.slow_seconds,
                 "timeout": config.timeout_seconds,
                 "drop": amount * config.drop_after_seconds,
+                "hang": config.hang_seconds,
+                "hang-applied": config.hang_seconds,
             }.get(kind, 0.0)
             return Fault(kind, seconds)
     return None
@@ -370,6 +383,14 @@ class FaultInjector:
                 "Timeout",
                 "Timeout: request did not complete within the allotted timeout (injected fault)",
             )
+        if fault.kind in ("hang", "hang-applied"):
+            if fault.kind == "hang-applied":
+                with contextlib.suppress(err.ApiError):  # done; the client hears nothing of it
+                    await dispatch()
+            await asyncio.sleep(fault.seconds)
+            return _cut(request)
+        if fault.kind == "reset":
+            return await _reset_mid_body(request, dispatch)
         # drop: cut the connection mid-stream
         transport = request.transport
         handle = asyncio.get_running_loop().call_later(
@@ -395,6 +416,30 @@ class FaultInjector:
         elif request.method != "GET":
             return json_response(err.method_not_allowed().status(), 405)
         return json_response(self.stats())
+
+
+def _cut(request: web.Request) -> web.StreamResponse:
+    """Abort the connection (a TCP reset, no HTTP answer); aiohttp then writes nothing."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.StreamResponse()
+
+
+async def _reset_mid_body(request: web.Request, dispatch: Dispatch) -> web.StreamResponse:
+    """Carry the request out, send its answer's status, headers and first half of the body
+    (Content-Length announcing all of it), then reset the connection."""
+    try:
+        answer = await dispatch()
+    except err.ApiError as e:
+        answer = json_response(e.status(), e.code)
+    body = answer.body if isinstance(answer, web.Response) else None
+    data = body if isinstance(body, bytes) else b""
+    partial = web.StreamResponse(status=answer.status, headers=answer.headers)
+    partial.content_length = len(data)
+    await partial.prepare(request)
+    await partial.write(data[: len(data) // 2])
+    _cut(request)
+    return partial
 
 
 def fault_extra(fault: Fault | None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from archive_sandbox.app import Sandbox
 from archive_sandbox.auth import DEFAULT_ADMIN_TOKEN, Users
 from archive_sandbox.faults import (
     KINDS,
+    Fault,
     FaultConfig,
     FaultInjector,
     FaultSpecError,
@@ -157,6 +158,52 @@ def test_timeout_answers_504_after_the_write_happened(
     response = admin.post(CONFIGMAPS, json=configmap("ambiguous"))
     assert response.status_code == 504 and response.json()["reason"] == "Timeout"
     assert admin.get(f"{CONFIGMAPS}/ambiguous").status_code == 200  # it was created
+
+
+@pytest.mark.parametrize(("kind", "created"), [("hang", False), ("hang-applied", True)])
+def test_hang_outlasts_the_clients_timeout_with_or_without_the_write(
+    sandbox: Sandbox, admin: httpx.Client, kind: str, created: bool
+) -> None:
+    sandbox.faults.configure(parse_spec(f"{kind}=1,verbs=create,hang-seconds=3"))
+    name = f"held-{kind}"
+    started = time.monotonic()
+    with pytest.raises(httpx.ReadTimeout):  # the client's own timeout path, not an answer
+        admin.post(CONFIGMAPS, json=configmap(name), timeout=0.5)
+    assert time.monotonic() - started < 2.5  # the client gave up; the server still held it
+    assert sandbox.faults.stats()["injected"][kind] == 1
+    sandbox.faults.disable()
+    expected = 200 if created else 404
+    assert admin.get(f"{CONFIGMAPS}/{name}").status_code == expected
+
+
+def test_hang_past_its_seconds_ends_in_a_cut_connection(
+    sandbox: Sandbox, admin: httpx.Client
+) -> None:
+    sandbox.faults.configure(parse_spec("hang=1,verbs=get,hang-seconds=0.3"))
+    with pytest.raises(httpx.RemoteProtocolError):  # no answer at all, then the connection ends
+        admin.get(f"{CONFIGMAPS}/anything", timeout=5)
+
+
+def test_reset_cuts_the_answer_mid_body_after_the_write(
+    sandbox: Sandbox, admin: httpx.Client
+) -> None:
+    sandbox.faults.configure(parse_spec("reset=1,verbs=create"))
+    with admin.stream("POST", CONFIGMAPS, json=configmap("half-answered")) as response:
+        assert response.status_code == 201  # status and headers arrived
+        announced = int(response.headers["content-length"])
+        with pytest.raises(httpx.TransportError):  # then the body stops short
+            response.read()
+    assert announced > 0
+    sandbox.faults.disable()
+    assert admin.get(f"{CONFIGMAPS}/half-answered").status_code == 200  # it was created
+
+
+def test_hang_applied_and_reset_leave_watches_alone() -> None:
+    config = parse_spec("hang-applied=0.5,reset=0.5")
+    rule = config.rules[0]
+    assert choose(config, rule, "watch", 0.2, 0.0) is None
+    assert choose(config, rule, "watch", 0.7, 0.0) is None
+    assert choose(config, rule, "create", 0.2, 0.0) == Fault("hang-applied", 10.0)
 
 
 def test_slow_answers_normally(sandbox: Sandbox, admin: httpx.Client) -> None:
