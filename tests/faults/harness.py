@@ -7,12 +7,14 @@ never meets an injected fault; everything the operator does goes over HTTP.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,6 +47,19 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # --- the sandbox ------------------------------------------------------------------------------
 
 
+def ledger_path(workdir: Path) -> Path:
+    """Where the fake runner records each execution (fake_runner.py)."""
+    return workdir / "runner-executions.jsonl"
+
+
+def runner_executions(handle: SandboxHandle) -> Counter[str]:
+    """Runner executions per run id, as the fake runner recorded them. Run names are unique
+    within one fault sandbox (each test names its own runs)."""
+    path = ledger_path(handle.workdir)
+    lines = path.read_text().splitlines() if path.exists() else []
+    return Counter(json.loads(line)["run_id"] for line in lines)
+
+
 @contextmanager
 def fault_sandbox(workdir: Path) -> Iterator[SandboxHandle]:
     """A sandbox with the CRDs, the operator's user and the fake runner image."""
@@ -55,7 +70,7 @@ def fault_sandbox(workdir: Path) -> Iterator[SandboxHandle]:
         image="fault-runner",
         entrypoint=(sys.executable, str(Path(__file__).parent / "fake_runner.py")),
         working_dir="/tmp",
-        env={"FAKE_RUNNER_SECONDS": "0.3"},
+        env={"FAKE_RUNNER_SECONDS": "0.3", "FAKE_RUNNER_LEDGER": str(ledger_path(workdir))},
     )
     sandbox.workloads.images = [fake, RUNNER_RULE]
     sandbox.start_in_thread()
@@ -283,8 +298,11 @@ def schedule_problems(world: World, planned: dict[str, PlannedSchedule]) -> list
 
 
 def run_problems(world: World, runs: list[str]) -> list[str]:
-    """What is not yet right about the runs: Succeeded, one Job each, its counts recorded."""
+    """What is not yet right about the runs: Succeeded, one Job each, its counts recorded,
+    and the runner executed exactly once for each (a second execution is never right: the
+    fake runner always succeeds, so no retry is due)."""
     problems: list[str] = []
+    executed = runner_executions(world.handle)
     by_name = {r["metadata"]["name"]: r for r in world.runs()}
     jobs_of: dict[str, list[str]] = {}
     for job in world.jobs():
@@ -300,6 +318,10 @@ def run_problems(world: World, runs: list[str]) -> list[str]:
         jobs = jobs_of.get(run["metadata"]["uid"], [])
         if len(jobs) > 1:
             problems.append(f"run {name}: DUPLICATE Jobs {jobs}")
+        if executed[name] > 1:
+            problems.append(f"run {name}: DUPLICATE runner executions: {executed[name]}")
+        if status.get("phase") == "Succeeded" and executed[name] == 0:
+            problems.append(f"run {name}: Succeeded, but the runner never executed for it")
         if status.get("phase") != "Succeeded":
             problems.append(f"run {name}: phase {status.get('phase')} ({status.get('reason')})")
         elif jobs != [status.get("jobName")] or status.get("archived") != 1:
