@@ -45,6 +45,7 @@ class Sandbox:
             bookmark_interval=bookmark_interval,
         )
         self.faults = self.server.faults  # fault mode (faults.py), off by default
+        self.gate = self.server.gate  # holds one request at an exact point (gate.py)
         # Clock, CronJob/Job controllers and the local kubelet; they start and stop with the server.
         self.workloads = Workloads(self.store, self.server)
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -29,6 +29,7 @@ from . import nonresource, protobuf, tables
 from .auth import Users
 from .clock import http_date
 from .faults import Fault, FaultInjector, fault_extra
+from .gate import RequestGate
 from .meta import rfc3339
 from .requestlog import RequestLog, RequestRecord
 from .resources import ResourceType
@@ -59,6 +60,7 @@ class SandboxServer:
         self.users = users or Users()
         self.requests = request_log or RequestLog()
         self.faults = FaultInjector()  # off until configured (faults.py)
+        self.gate = RequestGate()  # holds one request at an exact point when armed (gate.py)
         self.bookmark_interval = bookmark_interval
         self.event_lines = EventLines()  # watch events encoded once for all streams
         self._subresources: dict[tuple[str, str, str], SubresourceHandler] = {}
@@ -123,7 +125,9 @@ class SandboxServer:
                     fault, request, info, lambda: self._dispatch(request, info)
                 )
             else:
-                response = await self._dispatch(request, info)
+                response = await self.gate.pass_through(
+                    request, info, user.name, lambda: self._dispatch(request, info)
+                )
             code = response.status
             return response
         except err.ApiError as e:

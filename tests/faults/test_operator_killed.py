@@ -1,5 +1,12 @@
-"""The operator SIGKILLed at seeded points during reconciliation and during runs, ten times in a
-row: after each restart it converges, with no duplicate Job and no lost run."""
+"""The operator SIGKILLed at seeded, exact points during reconciliation and during runs, ten
+times in a row: after each restart it converges, with no duplicate Job, no second runner
+execution and no lost run.
+
+The kill points are exact request boundaries (the sandbox's gate, sandbox/archive_sandbox/
+gate.py): the k-th write of the round held before it is carried out ("sent, not answered"),
+carried out with its answer held ("applied, not answered"), or answered with the operator's next
+request held ("answered, not yet recorded"); the operator is killed while it waits, and the held
+request's connection is then cut."""
 
 from __future__ import annotations
 
@@ -10,12 +17,14 @@ import time
 from pathlib import Path
 
 import pytest
+from archive_sandbox.gate import GatePoint
 
 from tests.fixtures.sandbox import SandboxHandle
 
 from .conftest import SEED
 from .harness import (
     GROUP,
+    OPERATOR_USER,
     Operator,
     PlannedSchedule,
     World,
@@ -26,7 +35,6 @@ from .harness import (
     planned_schedule,
     run_problems,
     schedule_problems,
-    wait_until,
 )
 
 pytestmark = pytest.mark.slow
@@ -36,6 +44,7 @@ RESYNC = 2.0
 # What the kill waits for: the k-th write of the operator to these resources in the round.
 RECONCILE_WRITES = frozenset({"cronjobs", "archiveschedules", "events"})
 RUN_WRITES = frozenset({"jobs", "archiveruns"})
+KILL_POINTS = ("before", "applied", "after")
 
 
 def test_killed_ten_times_it_converges_each_time(
@@ -48,6 +57,7 @@ def test_killed_ten_times_it_converges_each_time(
         tmp_path / "operator.log",
         RESYNC,
     )
+    gate = fault_handle.sandbox.gate
     rng = random.Random(SEED)
     planned: dict[str, PlannedSchedule] = {}
     runs: list[str] = []
@@ -56,7 +66,11 @@ def test_killed_ten_times_it_converges_each_time(
     try:
         for round_ in range(ROUNDS):
             during_runs = round_ % 2 == 1
-            mark = fault_handle.requests.mark()
+            # Kill at the k-th write to the chosen kind of resource, at one of the three points.
+            target = rng.randint(1, 4 if during_runs else 8)
+            where = KILL_POINTS[round_ % 3]
+            watched = RUN_WRITES if during_runs else RECONCILE_WRITES
+            gate.arm(GatePoint(OPERATOR_USER, watched, target, where))
             # The round's changes: new schedules, one edited, two manual runs.
             for i in range(2):
                 name = f"k{round_}-{i}"
@@ -73,27 +87,16 @@ def test_killed_ten_times_it_converges_each_time(
                 schedule = rng.choice(sorted(planned))
                 world.create(GROUP, "archiveruns", manual_run(name, schedule, round_ + i + 1))
                 runs.append(name)
-            # Kill at the k-th write to the chosen kind of resource.
-            target = rng.randint(1, 4 if during_runs else 8)
-            watched = RUN_WRITES if during_runs else RECONCILE_WRITES
-
-            def writes_so_far(mark: int = mark, watched: frozenset[str] = watched) -> int:
-                return sum(
-                    1 for r in world.operator_requests(mark) if r.is_write and r.resource in watched
-                )
-
-            wait_until(
-                lambda target=target: writes_so_far() >= target,  # type: ignore[misc]
-                f"write #{target}",
-                timeout=30,
-            )
+            assert gate.wait_held(timeout=30), f"round {round_}: write #{target} never came"
             operator.kill()
+            gate.release("drop")  # the held request dies with its client
             kills.append(
                 {
                     "round": round_,
                     "during": "runs" if during_runs else "reconciliation",
-                    "after_write": target,
-                    "writes_seen": writes_so_far(),
+                    "write": target,
+                    "point": where,
+                    "held": gate.held_request,
                 }
             )
             assert duplicate_jobs(world) == []
