@@ -92,6 +92,10 @@ class Sandbox:
         assert self.loop is not None, "sandbox not started"
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
+    def restart_node_agent(self) -> None:
+        """From another thread: restart the local node agent mid-pod (Workloads)."""
+        self.call(self.workloads.restart_node_agent())
+
     def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
         ready = threading.Event()
         failure: list[BaseException] = []

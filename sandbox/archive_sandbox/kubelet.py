@@ -159,6 +159,23 @@ class Kubelet:
             await asyncio.gather(*rt.tasks, return_exceptions=True)
         self.runtimes.clear()
 
+    async def crash(self) -> None:
+        """As if the agent's process were SIGKILLed: nothing more is reported, and its pods'
+        processes die with it (PR_SET_PDEATHSIG). ``start`` again is the agent restarted."""
+        self.api.unsubscribe()
+        await self.queue.stop()
+        runtimes = list(self.runtimes.values())
+        for rt in runtimes:  # first, so that no status of the dying processes is written
+            for task in list(rt.tasks):
+                task.cancel()
+            await asyncio.gather(*rt.tasks, return_exceptions=True)
+        for rt in runtimes:
+            self._signal_all(rt, signal.SIGKILL)
+            for c in rt.containers:
+                if c.process:
+                    await c.process.wait()
+        self.runtimes.clear()
+
     async def wait_for_spawns(self) -> None:
         """Wait until every pod being started has its first process running (or failed)."""
         for rt in list(self.runtimes.values()):
@@ -214,10 +231,14 @@ class Kubelet:
                 self.waiting.pop(uid, None)
                 await self.api.finish_deletion(pod)  # nothing of it runs here
             return
-        if uid in self.runtimes or (pod.get("status") or {}).get("phase") in (
-            "Succeeded",
-            "Failed",
-        ):
+        phase = (pod.get("status") or {}).get("phase")
+        if uid in self.runtimes or phase in ("Succeeded", "Failed"):
+            return
+        if phase == "Running" and pod["spec"].get("nodeName") == self.api.node_name:
+            # Started here before this agent (re)started: its processes died with the previous
+            # agent (they are stopped with it, or die with it: PR_SET_PDEATHSIG). Reported as a
+            # kubelet reports containers it cannot find; the Job controller makes a new pod.
+            await self._write_status(pod, _lost_status(pod, self._now()))
             return
         if not pod["spec"].get("nodeName"):
             pod = await self.api.bind(pod)
@@ -688,6 +709,38 @@ def _deadline_status(pod: dict[str, Any], rt: PodRuntime, now: str) -> dict[str,
     status["reason"] = "DeadlineExceeded"
     status["message"] = "Pod was active on the node longer than the specified deadline"
     return status
+
+
+LOST_REASON = "ContainerStatusUnknown"
+LOST_MESSAGE = "The container could not be located when the pod was terminated"
+
+
+def _lost_status(pod: dict[str, Any], now: str) -> dict[str, Any]:
+    """A running pod whose containers are gone (the node agent restarted): Failed, each
+    container terminated with the reason, message and exit code 137 a kubelet gives them."""
+    old = pod.get("status") or {}
+
+    def lost(entry: dict[str, Any]) -> dict[str, Any]:
+        running = (entry.get("state") or {}).get("running") or {}
+        terminated = {
+            "exitCode": 137,
+            "reason": LOST_REASON,
+            "message": LOST_MESSAGE,
+            "startedAt": running.get("startedAt"),
+            "finishedAt": now,
+        }
+        return entry | {"ready": False, "started": False, "state": {"terminated": terminated}}
+
+    conditions = [
+        _condition("PodReadyToStartContainers", False, now),
+        _condition("Ready", False, now, "PodCompleted"),
+        _condition("ContainersReady", False, now, "PodCompleted"),
+    ]
+    return old | {
+        "phase": "Failed",
+        "conditions": _keep_transitions(old.get("conditions") or [], conditions),
+        "containerStatuses": [lost(e) for e in old.get("containerStatuses") or []],
+    }
 
 
 def _running_status(pod: dict[str, Any], rt: PodRuntime, now: str) -> dict[str, Any]:

@@ -174,6 +174,12 @@ class Workloads:
         else:
             shutil.rmtree(self.state_dir / "pods", ignore_errors=True)
 
+    async def restart_node_agent(self) -> None:
+        """The node agent killed (its pods' processes die with it, nothing is reported) and
+        started again: pods that were running are then reported lost (kubelet.py)."""
+        await self.kubelet.crash()
+        self.kubelet.start()
+
     async def settle(self, rounds: int = 200) -> None:
         """Run due timers and wait until garbage collection and every controller are idle."""
         queues = (self.cronjobs.queue, self.jobs.queue, self.kubelet.queue)
