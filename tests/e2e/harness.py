@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -297,20 +298,28 @@ HOP_HEADERS = ("transfer-encoding", "connection", "content-length", "content-enc
 
 
 class GatedProxy:
-    """A reverse proxy that holds every request until ``release`` is set (a run 'mid-way')."""
+    """A reverse proxy that holds requests until ``release`` is set (a run 'mid-way'): every
+    request, or those ``hold(method, n)`` picks (the n-th request with that method, from 1).
+    When the upstream server is gone, the client's connection is closed without an answer."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, hold: Callable[[str, int], bool] | None = None) -> None:
         self.upstream = upstream.rstrip("/")
         self.waiting = threading.Event()
         self.release = threading.Event()
+        seen: Counter[str] = Counter()
+        lock = threading.Lock()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def _forward(self) -> None:
-                proxy.waiting.set()
-                proxy.release.wait(60)
+                with lock:
+                    seen[self.command] += 1
+                    held = hold is None or hold(self.command, seen[self.command])
+                if held:
+                    proxy.waiting.set()
+                    proxy.release.wait(60)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = {
@@ -318,9 +327,13 @@ class GatedProxy:
                     for k, v in self.headers.items()
                     if k.lower() not in ("host", "connection", "accept-encoding")
                 }
-                response = httpx.request(
-                    self.command, proxy.upstream + self.path, headers=headers, content=body
-                )
+                try:
+                    response = httpx.request(
+                        self.command, proxy.upstream + self.path, headers=headers, content=body
+                    )
+                except httpx.TransportError:  # the server is down: so is this connection
+                    self.close_connection = True
+                    return
                 self.send_response(response.status_code)
                 for key, value in response.headers.items():
                     if key.lower() not in HOP_HEADERS:
@@ -329,7 +342,7 @@ class GatedProxy:
                 self.end_headers()
                 self.wfile.write(response.content)
 
-            do_GET = do_PUT = do_REPORT = do_PROPFIND = _forward
+            do_GET = do_PUT = do_REPORT = do_PROPFIND = do_PROPPATCH = _forward
 
             def log_message(self, *args: Any) -> None:
                 pass
