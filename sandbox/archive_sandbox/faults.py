@@ -24,6 +24,8 @@ Kinds (the share of matching requests each one gets; shares add up to at most 1)
   the client never hears of it). Not for watches.
 - ``reset``: the request is carried out and its answer starts (status, headers, half the body),
   then the connection is reset: a body cut mid-way. Not for watches (``drop`` is theirs).
+- ``lag``: watches only: each event reaches the client ``lag-seconds`` late (after the events
+  before it): a watch that falls behind the store, as an overloaded API server's watch cache.
 
 Rules say which requests are affected (verbs, resources as ``plural`` or ``plural/subresource``,
 namespaces, user names; empty = any); the first matching rule decides. Only resource requests
@@ -39,7 +41,7 @@ separated by ``;``, each ``key=value`` pairs separated by ``,``; list values joi
     seed=7,500=0.05,429=0.05,verbs=create+patch;drop=0.5,verbs=watch,users=archive-operator
 
 Global keys (in any rule): ``seed``, ``slow-seconds`` (0.5), ``timeout-seconds`` (1),
-``retry-after`` (1), ``drop-after`` (2), ``hang-seconds`` (10).
+``retry-after`` (1), ``drop-after`` (2), ``hang-seconds`` (10), ``lag-seconds`` (2).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ from . import errors as err
 from .responses import json_response
 from .routing import RequestInfo
 
-KINDS = ("500", "429", "409", "slow", "timeout", "drop", "hang", "hang-applied", "reset")
+KINDS = ("500", "429", "409", "slow", "timeout", "drop", "hang", "hang-applied", "reset", "lag")
 CONFLICT_VERBS = frozenset({"update", "patch", "delete", "deletecollection"})
 FILTER_KEYS = ("verbs", "resources", "namespaces", "users")
 GLOBAL_KEYS = {
@@ -70,7 +72,10 @@ GLOBAL_KEYS = {
     "retry-after": "retry_after_seconds",
     "drop-after": "drop_after_seconds",
     "hang-seconds": "hang_seconds",
+    "lag-seconds": "lag_seconds",
 }
+# A watch's per-event delay, for watchstream.serve_watch (the ``lag`` fault).
+WATCH_LAG_KEY = web.RequestKey("sandbox_watch_lag", float)
 
 Dispatch = Callable[[], Awaitable[web.StreamResponse]]
 
@@ -113,6 +118,7 @@ class FaultConfig:
     retry_after_seconds: int = 1
     drop_after_seconds: float = 2.0
     hang_seconds: float = 10.0
+    lag_seconds: float = 2.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +129,7 @@ class FaultConfig:
             "retryAfterSeconds": self.retry_after_seconds,
             "dropAfterSeconds": self.drop_after_seconds,
             "hangSeconds": self.hang_seconds,
+            "lagSeconds": self.lag_seconds,
         }
 
 
@@ -230,6 +237,7 @@ def config_from_json(body: Mapping[str, Any]) -> FaultConfig:
             retry_after_seconds=int(body.get("retryAfterSeconds", 1)),
             drop_after_seconds=float(body.get("dropAfterSeconds", 2.0)),
             hang_seconds=float(body.get("hangSeconds", 10.0)),
+            lag_seconds=float(body.get("lagSeconds", 2.0)),
         )
     except (TypeError, ValueError, AttributeError) as e:
         if isinstance(e, FaultSpecError):
@@ -250,7 +258,7 @@ def _draws(seed: int, verb: str, path: str, n: int) -> tuple[float, float]:
 
 
 def applicable(kind: str, verb: str) -> bool:
-    if kind == "drop":
+    if kind in ("drop", "lag"):
         return verb == "watch"
     if kind in ("timeout", "hang-applied", "reset"):
         return verb != "watch"
@@ -278,6 +286,7 @@ def choose(
                 "drop": amount * config.drop_after_seconds,
                 "hang": config.hang_seconds,
                 "hang-applied": config.hang_seconds,
+                "lag": config.lag_seconds,
             }.get(kind, 0.0)
             return Fault(kind, seconds)
     return None
@@ -391,6 +400,9 @@ class FaultInjector:
             return _cut(request)
         if fault.kind == "reset":
             return await _reset_mid_body(request, dispatch)
+        if fault.kind == "lag":
+            request[WATCH_LAG_KEY] = fault.seconds
+            return await dispatch()
         # drop: cut the connection mid-stream
         transport = request.transport
         handle = asyncio.get_running_loop().call_later(

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from . import errors as err
 from . import tables
+from .faults import WATCH_LAG_KEY
 from .resources import ResourceType
 from .responses import encode_json, truthy, wants_table
 from .routing import RequestInfo
@@ -83,6 +84,7 @@ async def serve_watch(
     server.record(request, info, 200)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout if timeout else None
+    lag = request.get(WATCH_LAG_KEY, 0.0)  # the "lag" fault: every event this much late
     first_table = True
 
     async def send_stored(kind: str, stored: dict[str, Any]) -> None:
@@ -137,6 +139,8 @@ async def serve_watch(
             kind, obj = item
             if kind == "CLOSED":
                 break
+            if lag:
+                await asyncio.sleep(lag)
             await send_stored(kind, obj)
     except ConnectionResetError:  # the client left
         pass

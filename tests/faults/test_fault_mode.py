@@ -198,6 +198,25 @@ def test_reset_cuts_the_answer_mid_body_after_the_write(
     assert admin.get(f"{CONFIGMAPS}/half-answered").status_code == 200  # it was created
 
 
+def test_lag_delays_each_watch_event(sandbox: Sandbox, admin: httpx.Client) -> None:
+    sandbox.faults.configure(parse_spec("lag=1,lag-seconds=0.6"))
+    seen: list[float] = []
+    now = admin.get(CONFIGMAPS).json()["metadata"]["resourceVersion"]  # no initial events
+    params = {"watch": "1", "timeoutSeconds": "4", "resourceVersion": now}
+    with admin.stream("GET", CONFIGMAPS, params=params) as response:
+        sandbox.faults.disable()  # only the watch lags, not the writes below
+        created = time.monotonic()
+        for name in ("lagging-1", "lagging-2"):
+            assert admin.post(CONFIGMAPS, json=configmap(name)).status_code == 201
+        for line in response.iter_lines():
+            if '"ADDED"' in line and "lagging-" in line:
+                seen.append(time.monotonic() - created)
+            if len(seen) == 2:
+                break
+    # Each event 0.6 s after the one before it: the second at least 1.2 s after the writes.
+    assert seen[0] >= 0.6 and seen[1] >= 1.2, seen
+
+
 def test_hang_applied_and_reset_leave_watches_alone() -> None:
     config = parse_spec("hang-applied=0.5,reset=0.5")
     rule = config.rules[0]
