@@ -110,7 +110,9 @@ class Kube:
         query: Sequence[tuple[str, str]] = (),
         content_type: str = "application/json",
         accept: str = "application/json",
+        timeout: float = TIMEOUT_SECONDS,
     ) -> Manifest:
+        """One request; ``timeout`` bounds the connect and each read (seconds)."""
         headers = {"Accept": accept, "Content-Type": content_type}
         try:
             _, url, headers, body, _ = self._api.param_serialize(
@@ -122,7 +124,7 @@ class Kube:
                 auth_settings=["BearerToken"],
             )
             response = self._api.call_api(
-                method, url, header_params=headers, body=body, _request_timeout=TIMEOUT_SECONDS
+                method, url, header_params=headers, body=body, _request_timeout=timeout
             )
             if self.clock is not None:  # the headers have arrived (the body is read below)
                 self.clock.observe(response.headers.get("Date"))

@@ -22,6 +22,13 @@ runner defaults here.
 | ARCHIVE_OPERATOR_NOTIFY_ENABLED                    | true                                  |
 | ARCHIVE_OPERATOR_WEBHOOK_ALLOWED_TARGETS           | "" (public addresses only), see below |
 | ARCHIVE_OPERATOR_POD_NAMESPACE                     | "" (the operator's own namespace)     |
+| ARCHIVE_OPERATOR_POD_NAME                          | "" (the host name), the Lease identity|
+| ARCHIVE_OPERATOR_LEADER_ELECTION                   | false (the chart sets true)           |
+| ARCHIVE_OPERATOR_LEASE_NAME                        | archive-operator                      |
+| ARCHIVE_OPERATOR_LEASE_NAMESPACE                   | "" (ARCHIVE_OPERATOR_POD_NAMESPACE)   |
+| ARCHIVE_OPERATOR_LEASE_DURATION_SECONDS            | 15 (whole seconds)                    |
+| ARCHIVE_OPERATOR_RENEW_DEADLINE_SECONDS            | 10                                    |
+| ARCHIVE_OPERATOR_RETRY_PERIOD_SECONDS              | 2                                     |
 
 ARCHIVE_OPERATOR_WEBHOOK_ALLOWED_TARGETS: comma-separated exceptions to the webhook target check
 (notify.py), which refuses hosts resolving to loopback, link-local (cloud metadata), private,
@@ -29,6 +36,14 @@ unspecified, multicast or other non-public addresses. Each entry is an IP addres
 (``127.0.0.1``, ``10.0.0.0/8``, ``fd00::/8``: such addresses are allowed), a host name
 (``alertmanager.monitoring.svc``: that host is allowed whatever it resolves to) or ``*.domain``
 (its subdomains). The chart sets it from ``notifications.webhookAllowedTargets``.
+
+ARCHIVE_OPERATOR_LEADER_ELECTION: only the holder of the Lease LEASE_NAMESPACE/LEASE_NAME
+(coordination.k8s.io) reconciles; the other replicas stand by (leader_election.py, with the
+bound the three timings must keep: retry period x 1.2 < renew deadline < lease duration - 1 s;
+client-go's defaults). ``archive-operator run --standalone`` turns it off whatever this says.
+Outside the chart it is off, so an operator started by hand (the demo, the tests) runs alone
+as before; the tests that exercise election set short timings here
+(tests/real/test_leader_election_real.py).
 """
 
 from __future__ import annotations
@@ -41,7 +56,22 @@ from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from .leader_election import (
+    DEFAULT_LEASE_DURATION,
+    DEFAULT_RENEW_DEADLINE,
+    DEFAULT_RETRY_PERIOD,
+    STOP_ALLOWANCE,
+    timings_problem,
+)
 
 PREFIX = "ARCHIVE_OPERATOR_"
 
@@ -122,6 +152,14 @@ class Settings(BaseModel):
     notify_enabled: bool = True
     webhook_allowed_targets: tuple[str, ...] = ()
     pod_namespace: str = ""
+    pod_name: str = ""
+    leader_election: bool = False
+    lease_name: str = Field(default="archive-operator", min_length=1, max_length=253)
+    lease_namespace: str = ""
+    # In this order: each is checked against the ones before it (_timings).
+    retry_period_seconds: float = Field(default=DEFAULT_RETRY_PERIOD, gt=0)
+    renew_deadline_seconds: float = Field(default=DEFAULT_RENEW_DEADLINE, gt=0)
+    lease_duration_seconds: int = Field(default=DEFAULT_LEASE_DURATION, ge=1)
 
     _split_namespaces = field_validator("namespaces", mode="before")(_split_names)
     _split_secrets = field_validator("runner_image_pull_secrets", mode="before")(_split_names)
@@ -132,6 +170,29 @@ class Settings(BaseModel):
     def _targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         """Each entry checked (parse_webhook_target) and written canonically."""
         return tuple(str(parse_webhook_target(entry)) for entry in value)
+
+    @field_validator("renew_deadline_seconds", "lease_duration_seconds")
+    @classmethod
+    def _timings(cls, value: float, info: ValidationInfo) -> float:
+        """The leader-election bound (leader_election.py), checked when the later value comes."""
+        retry = info.data.get("retry_period_seconds")
+        if retry is None:
+            return value  # already reported
+        if info.field_name == "renew_deadline_seconds":
+            problem = timings_problem(value + STOP_ALLOWANCE + 1, value, retry)
+        else:
+            renew = info.data.get("renew_deadline_seconds")
+            if renew is None:
+                return value
+            problem = timings_problem(value, renew, retry)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @property
+    def election_namespace(self) -> str:
+        """The Lease's namespace: LEASE_NAMESPACE, else the operator's own (POD_NAMESPACE)."""
+        return self.lease_namespace or self.pod_namespace
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod

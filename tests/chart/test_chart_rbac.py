@@ -20,6 +20,15 @@ def _grants(rules: list[Rule], group: str, resource: str) -> set[str]:
     }
 
 
+LEADER_ELECTION_ROLE = "archive-operator-leader-election"
+
+
+def _watch_roles(manifests: list[Manifest]) -> list[Manifest]:
+    """The per-namespace Roles of the watch scope (not the leader election's, in the release
+    namespace: test_leader_election_role_is_the_lease_only)."""
+    return [r for r in of_kind(manifests, "Role") if r["metadata"]["name"] != LEADER_ELECTION_ROLE]
+
+
 def _all_rules(manifests: list[Manifest]) -> list[Rule]:
     roles = of_kind(manifests, "ClusterRole") + of_kind(manifests, "Role")
     return [rule for role in roles for rule in role.get("rules", [])]
@@ -34,7 +43,7 @@ def test_no_role_uses_wildcards(rendered: dict[str, list[Manifest]]) -> None:
 
 def test_all_namespaces_scope_uses_a_cluster_role(rendered: dict[str, list[Manifest]]) -> None:
     manifests = rendered["default"]
-    assert not of_kind(manifests, "Role")
+    assert not _watch_roles(manifests)
     operator = named(manifests, "ClusterRole", "archive-operator")
     rules = operator["rules"]
     assert _grants(rules, "batch", "cronjobs") == {
@@ -63,7 +72,6 @@ def test_all_namespaces_scope_uses_a_cluster_role(rendered: dict[str, list[Manif
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args == [
         "run",
-        "--standalone",
         "--all-namespaces",
         "--liveness=http://0.0.0.0:8080/healthz",
     ]
@@ -74,9 +82,13 @@ def test_listed_namespaces_get_one_role_each_and_only_kopf_scanning_cluster_wide
     rendered: dict[str, list[Manifest]],
 ) -> None:
     manifests = rendered["namespaced"]
-    roles = of_kind(manifests, "Role")
+    roles = _watch_roles(manifests)
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
-    bindings = of_kind(manifests, "RoleBinding")
+    bindings = [
+        b
+        for b in of_kind(manifests, "RoleBinding")
+        if b["metadata"]["name"] != LEADER_ELECTION_ROLE
+    ]
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a", "team-b"]
     # Cluster-wide, only the reads kopf's scanning needs (CRDs; namespaces, to follow the listed
     # ones); no workloads. tests/rbac proves kopf makes exactly these requests.
@@ -93,7 +105,7 @@ def test_listed_namespaces_get_one_role_each_and_only_kopf_scanning_cluster_wide
     ]
     (deployment,) = of_kind(manifests, "Deployment")
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args[:4] == ["run", "--standalone", "--namespace=team-a", "--namespace=team-b"]
+    assert args[:3] == ["run", "--namespace=team-a", "--namespace=team-b"]
     assert container_env(deployment)["ARCHIVE_OPERATOR_NAMESPACES"] == "team-a,team-b"
 
 
@@ -139,10 +151,20 @@ def test_aggregated_roles_extend_the_standard_roles(rendered: dict[str, list[Man
     assert not minimal & {"archive-operator-edit", "archive-operator-view"}
 
 
-def test_single_replica_recreate_and_probes(rendered: dict[str, list[Manifest]]) -> None:
+def test_replicas_strategy_and_probes(rendered: dict[str, list[Manifest]]) -> None:
+    """Two replicas rolled one at a time by default (the Lease elects one); without leader
+    election (the minimal set) one replica, Recreate, --standalone."""
     (deployment,) = of_kind(rendered["default"], "Deployment")
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    (single,) = of_kind(rendered["minimal"], "Deployment")
+    assert single["spec"]["replicas"] == 1
+    assert single["spec"]["strategy"] == {"type": "Recreate"}
+    assert "--standalone" in single["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert container_env(single)["ARCHIVE_OPERATOR_LEADER_ELECTION"] == "false"
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
@@ -184,5 +206,6 @@ def test_the_operator_cli_accepts_the_rendered_command(rendered: dict[str, list[
         subcommand, *args = container["args"]
         command = main.cli.commands[subcommand]
         context = command.make_context(subcommand, list(args))
-        assert context.params["standalone"] is True, name
+        elected = container_env(deployment)["ARCHIVE_OPERATOR_LEADER_ELECTION"] == "true"
+        assert context.params["standalone"] is not elected, name
         assert context.params["liveness_endpoint"].endswith("/healthz"), name

@@ -13,7 +13,13 @@ from .scenario import OPERATOR
 
 # The listed-namespaces run watches these; the all-namespaces run's scenario uses "team-a".
 LISTED = ("team-b", "team-c")
-ALL_NAMESPACES_VALUES: tuple[str, ...] = ()
+# The operator runs here as one process (--standalone): the chart without leader election, so
+# every grant is one this run can prove used. The Lease's Role (leader election, the chart's
+# default) is proven used, and nothing more, on the real API server by
+# tests/real/test_leader_election_real.py; its rules are pinned by
+# tests/chart/test_chart_leader_election.py.
+SINGLE_REPLICA: tuple[str, ...] = ("leaderElection.enabled=false", "replicaCount=1")
+ALL_NAMESPACES_VALUES: tuple[str, ...] = SINGLE_REPLICA
 
 # Namespaces the listed-namespaces scope does not watch: another team's (the one the
 # all-namespaces scenario used), the operator's own (release) namespace, the system's.
@@ -28,8 +34,12 @@ CLUSTER_SCOPED = frozenset(
 
 
 def listed_namespaces_values(namespaces: Iterable[str]) -> tuple[str, ...]:
-    """``--set`` values for the chart's listed-namespaces scope."""
-    return ("watch.allNamespaces=false", f"watch.namespaces={{{','.join(namespaces)}}}")
+    """``--set`` values for the chart's listed-namespaces scope (one replica, as above)."""
+    return (
+        *SINGLE_REPLICA,
+        "watch.allNamespaces=false",
+        f"watch.namespaces={{{','.join(namespaces)}}}",
+    )
 
 
 LISTED_VALUES = listed_namespaces_values(LISTED)

@@ -52,7 +52,15 @@ SECRET = "calendar"  # in both namespaces, annotated as alice's
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
 # Both releases: nothing beyond the operator's own RBAC (see the module doc).
-COMMON = ("ownership.enabled=false", "rbac.aggregateToStandardRoles=false")
+# Leader election off (one replica, --standalone): its Role on the Lease in the release
+# namespace would be a right there beyond the scope checked here; the Lease's rights on the real
+# API server are tests/real/test_leader_election_real.py's.
+COMMON = (
+    "ownership.enabled=false",
+    "rbac.aggregateToStandardRoles=false",
+    "leaderElection.enabled=false",
+    "replicaCount=1",
+)
 
 
 @dataclass(frozen=True)

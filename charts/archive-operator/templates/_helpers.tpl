@@ -69,3 +69,30 @@ app.kubernetes.io/component: operator
 {{- join "," (uniq .Values.watch.namespaces) }}
 {{- end }}
 {{- end }}
+
+{{/*
+The Lease that elects the operator's leader: leaderElection.leaseName, else the full name (two
+releases in one namespace never share one).
+*/}}
+{{- define "archive-operator.leaseName" -}}
+{{- .Values.leaderElection.leaseName | default (include "archive-operator.fullname" .) -}}
+{{- end }}
+
+{{/*
+Fails the render unless the election's timings keep the bound of the operator's
+leader_election.py: retryPeriod x 1.2 < renewDeadline < leaseDuration - 1 s (a leader that
+cannot renew exits before a standby may take over), and unless several replicas are elected.
+*/}}
+{{- define "archive-operator.checkLeaderElection" -}}
+{{- $le := .Values.leaderElection }}
+{{- if $le.enabled }}
+{{- if not (gt (mulf 1.0 $le.renewDeadlineSeconds) (mulf 1.2 $le.retryPeriodSeconds)) }}
+{{- fail (printf "leaderElection.renewDeadlineSeconds (%v) must exceed 1.2 x retryPeriodSeconds (%v)" $le.renewDeadlineSeconds $le.retryPeriodSeconds) }}
+{{- end }}
+{{- if not (gt (mulf 1.0 $le.leaseDurationSeconds) (addf $le.renewDeadlineSeconds 1.0)) }}
+{{- fail (printf "leaderElection.leaseDurationSeconds (%v) must exceed renewDeadlineSeconds (%v) by more than 1 s: a leader that cannot renew must have stopped before a standby takes over" $le.leaseDurationSeconds $le.renewDeadlineSeconds) }}
+{{- end }}
+{{- else if gt (int .Values.replicaCount) 1 }}
+{{- fail (printf "replicaCount %v needs leaderElection.enabled: without the Lease, replicas would all reconcile" .Values.replicaCount) }}
+{{- end }}
+{{- end }}
