@@ -16,7 +16,14 @@ from archive_runner import contract
 
 from . import constants as c
 from .api.run import ArchiveRun
-from .api.schedule import ArchiveSchedule, ArchiveScheduleSpec, ScheduleEntry
+from .api.schedule import (
+    GRAPH_AUTHORITY_HOST,
+    GRAPH_ENDPOINT,
+    ArchiveSchedule,
+    ArchiveScheduleSpec,
+    GraphCalendar,
+    ScheduleEntry,
+)
 from .errors import SpecError
 from .schedule import (
     CronError,
@@ -86,9 +93,42 @@ def check_window(schedule: ArchiveSchedule) -> None:
 
 
 def check_source(schedule: ArchiveSchedule) -> None:
-    """The CRD's rule on spec.source.ics.urlSecretKey, again: the URL is a key of the
-    credentials Secret, so without one there is nothing to read it from."""
+    """The CRD's rules on the calendars, again: spec.source.ics.urlSecretKey is a key of the
+    credentials Secret, and a graph source signs in with the Secret's client-secret or
+    client-certificate, so without a Secret there is nothing to read them from; a graph
+    archive takes occurrences only; a graph source and archive share one cloud (the runner has
+    one Graph endpoint)."""
     spec = schedule.spec
+    if spec.source.graph is not None and spec.credentials_secret_ref is None:
+        raise SpecError(
+            "InvalidSource",
+            "spec.source.graph",
+            spec.source.graph.mailbox,
+            "signs in as an app, but spec.credentialsSecretRef is not set",
+            "set spec.credentialsSecretRef to the Secret that holds the app's client-secret "
+            "(or client-certificate)",
+        )
+    if spec.destination.graph is not None and spec.recurrence == "series":
+        raise SpecError(
+            "InvalidDestination",
+            "spec.recurrence",
+            "series",
+            "cannot be archived into spec.destination.graph yet (the runner writes no copy "
+            "of a whole series to Microsoft 365)",
+            "use recurrence: occurrences",
+        )
+    read_from, write_to = spec.source.graph, spec.destination.graph
+    if read_from is not None and write_to is not None:
+        source_cloud = (read_from.endpoint, read_from.authority_host)
+        archive_cloud = (write_to.endpoint, write_to.authority_host)
+        if source_cloud != archive_cloud:
+            raise SpecError(
+                "InvalidDestination",
+                "spec.destination.graph",
+                " and ".join(archive_cloud),
+                f"is another cloud than spec.source.graph's ({' and '.join(source_cloud)})",
+                "give both the same endpoint and authorityHost",
+            )
     key = spec.source.url_secret_key
     if key is not None and spec.credentials_secret_ref is None:
         raise SpecError(
@@ -220,21 +260,66 @@ def _source_url_env(spec: ArchiveScheduleSpec) -> Manifest:
     return _env(contract.ENV_SOURCE_URL_FILE, f"{c.CREDENTIALS_DIR}/{key}")
 
 
+def _graph_env(
+    graph: GraphCalendar, tenant: str, client: str, mailbox: str, calendar: str
+) -> list[Manifest]:
+    """One side's Microsoft Graph calendar, under that side's variable names."""
+    env = [
+        _env(tenant, graph.tenant_id),
+        _env(client, graph.client_id),
+        _env(mailbox, graph.mailbox),
+    ]
+    if graph.calendar is not None:
+        env.append(_env(calendar, graph.calendar))
+    return env
+
+
+def _graph_cloud_env(spec: ArchiveScheduleSpec) -> list[Manifest]:
+    """The cloud of the Graph side(s): one, which the CRD requires both sides to share. Only a
+    national cloud's is written, so a global-cloud schedule's Job template names no host."""
+    graph = spec.source.graph or spec.destination.graph
+    if graph is None:
+        return []
+    env = []
+    if graph.endpoint != GRAPH_ENDPOINT:
+        env.append(_env(contract.ENV_GRAPH_ENDPOINT, graph.endpoint))
+    if graph.authority_host != GRAPH_AUTHORITY_HOST:
+        env.append(_env(contract.ENV_GRAPH_AUTHORITY_HOST, graph.authority_host))
+    return env
+
+
 def _calendar_env(spec: ArchiveScheduleSpec) -> list[Manifest]:
     env = [
         _env(contract.ENV_USER, spec.user),
         _env(contract.ENV_SOURCE_TYPE, spec.source.type),
-        _source_url_env(spec),
-        _env(contract.ENV_DESTINATION_TYPE, spec.destination.type),
     ]
+    if spec.source.graph is not None:
+        env += _graph_env(
+            spec.source.graph,
+            contract.ENV_SOURCE_GRAPH_TENANT_ID,
+            contract.ENV_SOURCE_GRAPH_CLIENT_ID,
+            contract.ENV_SOURCE_GRAPH_MAILBOX,
+            contract.ENV_SOURCE_GRAPH_CALENDAR,
+        )
+    else:
+        env.append(_source_url_env(spec))
+    env.append(_env(contract.ENV_DESTINATION_TYPE, spec.destination.type))
     if spec.destination.caldav is not None:
         env.append(_env(contract.ENV_DESTINATION_URL, spec.destination.caldav.url))
+    elif spec.destination.graph is not None:
+        env += _graph_env(
+            spec.destination.graph,
+            contract.ENV_DESTINATION_GRAPH_TENANT_ID,
+            contract.ENV_DESTINATION_GRAPH_CLIENT_ID,
+            contract.ENV_DESTINATION_GRAPH_MAILBOX,
+            contract.ENV_DESTINATION_GRAPH_CALENDAR,
+        )
     else:
         assert spec.destination.directory is not None
         sub_path = spec.destination.directory.sub_path.strip("/")
         path = f"{c.ARCHIVE_MOUNT}/{sub_path}" if sub_path else c.ARCHIVE_MOUNT
         env.append(_env(contract.ENV_DESTINATION_PATH, path))
-    return env
+    return env + _graph_cloud_env(spec)
 
 
 def _credentials_env(spec: ArchiveScheduleSpec) -> list[Manifest]:

@@ -34,14 +34,26 @@ def main() -> None:
 
 @main.command()
 @_option("user", "User whose calendar is archived (required).")
-@_option("source_type", "caldav (default) or ics.")
+@_option("source_type", "caldav (default), ics or graph (Microsoft 365).")
 @_option("source_url", "CalDAV collection URL; for ics an http(s) URL or a file path.")
 @_option(
     "source_url_file",
     "For ics: a file holding the feed URL, when the URL is itself a secret (a token in its "
     "path or query); it is then shown as scheme://host/… only. Instead of --source-url.",
 )
-@_option("destination_type", "caldav (default) or directory.")
+@_option("source_graph_tenant_id", "For graph: the app's directory (tenant) id.")
+@_option("source_graph_client_id", "For graph: the app's application (client) id.")
+@_option("source_graph_mailbox", "For graph: the mailbox (alice@contoso.com or user id).")
+@_option("source_graph_calendar", "For graph: calendar name or id (default: the default one).")
+@_option("destination_type", "caldav (default), directory or graph.")
+@_option("destination_graph_tenant_id", "For graph: the archive app's tenant (default: source's).")
+@_option("destination_graph_client_id", "For graph: archive app client id (default: source's).")
+@_option("destination_graph_mailbox", "For graph: the archive's mailbox.")
+@_option("destination_graph_calendar", "For graph: the archive calendar's name or id (required).")
+@_option("graph_endpoint", "Microsoft Graph root (default https://graph.microsoft.com).")
+@_option(
+    "graph_authority_host", "Identity platform host (default https://login.microsoftonline.com)."
+)
 @_option("destination_url", "Archive CalDAV collection URL.")
 @_option("destination_path", "Archive directory (destination type directory).")
 @_option("start", "First local date to archive, YYYY-MM-DD (inclusive).")

@@ -34,11 +34,12 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from . import contract
 from .contract import CREDENTIAL_FILES, window_last_offset
 from .errors import ConfigError
+from .graph_config import GRAPH_SETTINGS, GraphSide, graph_side
 from .redact import HIDDEN, redact_url, secret_url_parts
 from .window import Window, reference_time, relative_window
 
-SourceType = Literal["caldav", "ics"]
-DestinationType = Literal["caldav", "directory"]
+SourceType = Literal["caldav", "ics", "graph"]
+DestinationType = Literal["caldav", "directory", "graph"]
 Recurrence = Literal["occurrences", "series"]
 OnChange = Literal["keep", "update"]
 
@@ -71,6 +72,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "--allow-insecure-credentials",
         contract.ENV_ALLOW_INSECURE_CREDENTIALS,
     ),
+    **GRAPH_SETTINGS,  # Microsoft Graph: graph_config.py
 }
 
 # Where an ArchiveSchedule sets each URL: named in errors so a user of the operator, who never
@@ -137,11 +139,17 @@ class RunConfig(BaseModel):
     # to it because its origin differs (so a 401 from it can say why).
     destination_credentials_withheld: bool = False
     allow_insecure_credentials: bool = False
+    # Microsoft Graph sides (source_type / destination_type "graph"); source_url and
+    # destination_url then hold the calendar as a URL, for the result and logs.
+    source_graph: GraphSide | None = None
+    destination_graph: GraphSide | None = None
 
     def secret_values(self) -> list[str]:
         """Every value of this run that must never be shown (redact.Scrubber scrubs them)."""
         values = self.source_credentials.secret_values()
         values += self.destination_credentials.secret_values()
+        for side in (self.source_graph, self.destination_graph):
+            values += side.app.secret_values() if side is not None else []
         if self.source_url_secret:
             values += secret_url_parts(self.source_url)
             # As the HTTP client writes it (percent-encoded), e.g. in its exceptions.
@@ -486,7 +494,14 @@ def load_config(
             "user", user, "is not a valid user name", "use at most 253 printable characters"
         )
 
-    source_type = _choice(options, "source_type", ("caldav", "ics"), "caldav")
+    source_type = _choice(options, "source_type", ("caldav", "ics", "graph"), "caldav")
+    raw_dir = env.get(contract.ENV_CREDENTIALS_DIR)
+    credentials_dir = Path(raw_dir) if raw_dir else None
+
+    def read(name: str) -> str | None:
+        return _secret_from(env, credentials_dir, name)
+
+    source_graph: GraphSide | None = None
     source_url_secret = bool((options.get("source_url_file") or "").strip())
     if source_url_secret and (options.get("source_url") or "").strip():
         raise ConfigError(
@@ -499,7 +514,10 @@ def load_config(
             f"a secret); give the CalDAV collection URL in {_name('source_url')} and its "
             "credentials in the credentials Secret"
         )
-    if source_url_secret:
+    if source_type == "graph":
+        source_graph = graph_side(options, "source", read, allow_insecure_credentials)
+        source_url = source_graph.url
+    elif source_url_secret:
         source_url = _secret_url(options, source_type, "iCalendar feed URL")
     elif source_type == "caldav":
         source_url = _http_url(options, "source_url", "source calendar collection URL")
@@ -510,10 +528,18 @@ def load_config(
         if urlsplit(source_url).scheme in ("http", "https"):
             source_url = _http_url(options, "source_url", "iCalendar feed URL")
 
-    destination_type = _choice(options, "destination_type", ("caldav", "directory"), "caldav")
+    destination_type = _choice(
+        options, "destination_type", ("caldav", "directory", "graph"), "caldav"
+    )
     destination_url: str | None = None
     destination_path: Path | None = None
-    if destination_type == "caldav":
+    destination_graph: GraphSide | None = None
+    if destination_type == "graph":
+        destination_graph = graph_side(
+            options, "destination", read, allow_insecure_credentials, source_graph
+        )
+        destination_url = destination_graph.url
+    elif destination_type == "caldav":
         destination_url = _http_url(options, "destination_url", "archive calendar collection URL")
     else:
         raw_path = (options.get("destination_path") or "").strip()
@@ -539,12 +565,10 @@ def load_config(
         raise _error("timeout", timeout, "is not a timeout in seconds", "use e.g. 30")
     deadline_seconds = _seconds(options, "deadline", DEFAULT_DEADLINE_SECONDS)
 
-    raw_dir = env.get(contract.ENV_CREDENTIALS_DIR)
-    credentials_dir = Path(raw_dir) if raw_dir else None
     source_credentials = _credentials(env, "SOURCE", credentials_dir)
     destination_credentials = _credentials(env, "DESTINATION", credentials_dir)
     withheld = False
-    if destination_credentials.is_empty and destination_url is not None:
+    if destination_credentials.is_empty and destination_type == "caldav" and destination_url:
         # The source's credentials were given for the source's origin only: lending them to
         # another host would hand that host the user's password (issue 18).
         if origin(destination_url) == origin(source_url):
@@ -568,6 +592,12 @@ def load_config(
         allow_insecure_credentials,
     )
 
+    recurrence = _choice(options, "recurrence", ("occurrences", "series"), "occurrences")
+    if destination_graph is not None and recurrence == "series":
+        raise ConfigError(
+            f"{_name('recurrence')}: 'series' is not supported with a Microsoft Graph archive "
+            "(it holds single events only); use occurrences"
+        )
     return RunConfig(
         user=user,
         source_type=cast(SourceType, source_type),
@@ -577,9 +607,7 @@ def load_config(
         destination_url=destination_url,
         destination_path=destination_path,
         window=window,
-        recurrence=cast(
-            Recurrence, _choice(options, "recurrence", ("occurrences", "series"), "occurrences")
-        ),
+        recurrence=cast(Recurrence, recurrence),
         on_change=cast(OnChange, _choice(options, "on_change", ("keep", "update"), "keep")),
         dry_run=dry_run,
         run_id=run_id,
@@ -590,4 +618,6 @@ def load_config(
         destination_credentials=destination_credentials,
         destination_credentials_withheld=withheld,
         allow_insecure_credentials=allow_insecure_credentials,
+        source_graph=source_graph,
+        destination_graph=destination_graph,
     )

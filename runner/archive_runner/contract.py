@@ -52,6 +52,24 @@ ENV_CREDENTIALS_DIR = "ARCHIVE_CREDENTIALS_DIR"
 # schedule's spec.allowInsecureCredentials). Unset or "false": such a run is refused (exit 4).
 ENV_ALLOW_INSECURE_CREDENTIALS = "ARCHIVE_ALLOW_INSECURE_CREDENTIALS"
 
+# Microsoft Graph (ARCHIVE_SOURCE_TYPE / ARCHIVE_DESTINATION_TYPE "graph"): the app registration
+# (tenant, client id; its secret or certificate are credentials: CREDENTIAL_FILES), the mailbox
+# and the calendar (name or id; the source's unset = the mailbox's default calendar). An archive
+# without a tenant and client id of its own uses the source's app.
+ENV_SOURCE_GRAPH_TENANT_ID = "ARCHIVE_SOURCE_GRAPH_TENANT_ID"
+ENV_SOURCE_GRAPH_CLIENT_ID = "ARCHIVE_SOURCE_GRAPH_CLIENT_ID"
+ENV_SOURCE_GRAPH_MAILBOX = "ARCHIVE_SOURCE_GRAPH_MAILBOX"
+ENV_SOURCE_GRAPH_CALENDAR = "ARCHIVE_SOURCE_GRAPH_CALENDAR"
+ENV_DESTINATION_GRAPH_TENANT_ID = "ARCHIVE_DESTINATION_GRAPH_TENANT_ID"
+ENV_DESTINATION_GRAPH_CLIENT_ID = "ARCHIVE_DESTINATION_GRAPH_CLIENT_ID"
+ENV_DESTINATION_GRAPH_MAILBOX = "ARCHIVE_DESTINATION_GRAPH_MAILBOX"
+ENV_DESTINATION_GRAPH_CALENDAR = "ARCHIVE_DESTINATION_GRAPH_CALENDAR"
+# Graph's root and the Microsoft identity platform's host (national clouds and tests change
+# them); scheme://host[:port] only. Defaults: https://graph.microsoft.com and
+# https://login.microsoftonline.com.
+ENV_GRAPH_ENDPOINT = "ARCHIVE_GRAPH_ENDPOINT"
+ENV_GRAPH_AUTHORITY_HOST = "ARCHIVE_GRAPH_AUTHORITY_HOST"
+
 # Credential environment variable -> the file of the same credential in ENV_CREDENTIALS_DIR
 # (the credentials Secret's keys). The destination's default to the source's only when the
 # destination URL has the source URL's origin (scheme, host, port: RFC 6454).
@@ -62,6 +80,13 @@ CREDENTIAL_FILES = {
     "ARCHIVE_DESTINATION_USERNAME": "destination-username",
     "ARCHIVE_DESTINATION_PASSWORD": "destination-password",
     "ARCHIVE_DESTINATION_TOKEN": "destination-token",
+    # Microsoft Graph: the app's client secret, or its certificate (PEM: certificate and
+    # private key). An archive of the source's app (same tenant and client id) without its own
+    # uses the source's; any other app gets none.
+    "ARCHIVE_SOURCE_GRAPH_CLIENT_SECRET": "client-secret",
+    "ARCHIVE_SOURCE_GRAPH_CLIENT_CERTIFICATE": "client-certificate",
+    "ARCHIVE_DESTINATION_GRAPH_CLIENT_SECRET": "destination-client-secret",
+    "ARCHIVE_DESTINATION_GRAPH_CLIENT_CERTIFICATE": "destination-client-certificate",
 }
 
 

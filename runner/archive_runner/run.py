@@ -27,12 +27,15 @@ from .backends.base import (
 )
 from .backends.caldav import CalDavDestination, CalDavSource
 from .backends.directory import DirectoryDestination
+from .backends.graph import GraphSession
+from .backends.graph_calendars import GraphDestination, GraphSource
 from .backends.http import RequestCounter, RetryPolicy, make_client, tls_context
 from .backends.ics import IcsSource
 from .config import Credentials, RunConfig
 from .convert import build_items
 from .engine import Lookup, Plan, Rules, Step, decide, plan
 from .errors import ExitCode, RetryLaterError, RunnerError, UnreachableError
+from .graph_config import GraphSide
 from .incremental import BuildItems, BuiltItems, CacheSession, Reads
 from .logs import get_logger
 from .redact import redact_url
@@ -61,7 +64,29 @@ def open_backends(
     def client_for(credentials: Credentials, url: str) -> httpx.Client:
         return make_client(credentials, config.timeout_seconds, counter, url, tls())
 
-    if config.source_type == "caldav":
+    sessions: list[GraphSession] = []
+
+    def graph_session(side: GraphSide) -> GraphSession:
+        """One token per app and endpoints: a source and an archive of one app share it. The
+        token is sent per request (GraphSession), so the clients get no credentials."""
+        for other in sessions:
+            if (other.side.app, other.side.endpoint, other.side.authority_host) == (
+                side.app, side.endpoint, side.authority_host
+            ):  # fmt: skip
+                return other.sharing(side)
+        graph = client_for(Credentials(), side.endpoint)
+        # The identity platform's requests (discovery, tokens) are not the calendars': they are
+        # not counted in the run's http_requests / http_writes.
+        identity = make_client(
+            Credentials(), config.timeout_seconds, RequestCounter(), side.authority_host, tls()
+        )
+        sessions.append(GraphSession(side, graph, identity, retry))
+        return sessions[-1]
+
+    if config.source_type == "graph":
+        assert config.source_graph is not None
+        source = GraphSource(graph_session(config.source_graph))
+    elif config.source_type == "caldav":
         client = client_for(config.source_credentials, config.source_url)
         source = CalDavSource(config.source_url, client, retry)
     else:
@@ -71,7 +96,11 @@ def open_backends(
             config.source_url, feed_client, secret=config.source_url_secret, retry=retry
         )
     destination: Destination
-    if config.destination_type == "caldav":
+    if config.destination_type == "graph":
+        assert config.destination_graph is not None
+        session = graph_session(config.destination_graph)
+        destination = GraphDestination(session, config.window.zone.key)
+    elif config.destination_type == "caldav":
         assert config.destination_url is not None
         client = client_for(config.destination_credentials, config.destination_url)
         if config.destination_credentials_withheld:
@@ -95,8 +124,8 @@ def new_result(config: RunConfig) -> RunResult:
         dry_run=config.dry_run,
         source=f"{config.source_type}:{source}",
         destination=(
-            f"caldav:{redact_url(config.destination_url or '')}"
-            if config.destination_type == "caldav"
+            f"{config.destination_type}:{redact_url(config.destination_url or '')}"
+            if config.destination_type in ("caldav", "graph")
             else f"directory:{config.destination_path}"
         ),
     )

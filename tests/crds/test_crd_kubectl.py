@@ -24,12 +24,18 @@ def test_examples_apply_and_read_back_with_defaults(kubectl: Kubectl) -> None:
     alice = json.loads(kubectl("get", "archiveschedule", "alice", "-o", "json").stdout)
     assert alice["spec"]["concurrencyPolicy"] == "Forbid"
     assert alice["spec"]["window"] == {"offsetDays": 0, "days": 1}
+    dana = json.loads(kubectl("get", "archiveschedule", "dana", "-o", "json").stdout)
+    cloud = {"endpoint": "https://graph.microsoft.com",
+             "authorityHost": "https://login.microsoftonline.com"}  # fmt: skip
+    assert cloud.items() <= dana["spec"]["source"]["graph"].items()
+    assert cloud.items() <= dana["spec"]["destination"]["graph"].items()
     names = kubectl("get", "archive", "-o", "name").stdout.split()
     assert sorted(names) == [
         "archiverun.archive.auriora.io/alice-manual-2026-11-20",
         "archiveschedule.archive.auriora.io/alice",
         "archiveschedule.archive.auriora.io/bob",
         "archiveschedule.archive.auriora.io/carol",
+        "archiveschedule.archive.auriora.io/dana",
     ]
 
 

@@ -10,7 +10,9 @@ the FIRST day, relative to the day the run was scheduled for, and the window has
 from __future__ import annotations
 
 import copy
+import tempfile
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +22,12 @@ from archive_operator.lifecycle import scheduled_window
 from archive_operator.render import ResolvedEntry, render_cronjobs, resolve_entries
 from archive_operator.schedule import load_time_zone, next_run, parse_cron
 from archive_runner.config import SETTINGS, RunConfig, load_config
-from archive_runner.contract import ENV_DRY_RUN, ENV_JOB_NAME, scheduled_job_name
+from archive_runner.contract import (
+    ENV_CREDENTIALS_DIR,
+    ENV_DRY_RUN,
+    ENV_JOB_NAME,
+    scheduled_job_name,
+)
 
 from .test_render import SETTINGS as RENDER_SETTINGS
 from .test_render import example_schedules, with_identity
@@ -45,6 +52,10 @@ CASES = [
     ("carol-sunday-catch-up", datetime(2026, 3, 14, 21, 8), date(2026, 3, 14), date(2026, 3, 14)),
     # hourly: Friday 2026-03-13 08:00 JST = Thursday 23:00 UTC -> Thursday the 12th.
     ("carol-hourly", datetime(2026, 3, 12, 23, 0), date(2026, 3, 12), date(2026, 3, 12)),
+    # dana (Europe/Berlin, daily 23:30, offsetDays -1, days 2), a Microsoft 365 mailbox:
+    # Sunday 2026-03-29, the day Berlin moved to CEST (UTC+2) at 02:00, 23:30 CEST = 21:30 UTC
+    # -> Saturday the 28th .. Sunday the 29th.
+    ("dana-nightly", datetime(2026, 3, 29, 21, 30), date(2026, 3, 28), date(2026, 3, 29)),
 ]
 
 
@@ -76,9 +87,14 @@ def pod_env(cronjob: dict[str, Any], job_name: str) -> dict[str, str]:
 
 def runner_config(env: dict[str, str], pod_started: datetime) -> RunConfig:
     """What ``archive-runner run`` resolves from this environment (click maps each option to
-    its environment variable, SETTINGS)."""
-    options = {key: env.get(variable) for key, (_, variable) in SETTINGS.items()}
-    return load_config(options, env, pod_started, dry_run=env[ENV_DRY_RUN] == "true")
+    its environment variable, SETTINGS), with the credentials Secret mounted as the kubelet
+    would: it holds a Graph app's client secret (a graph schedule cannot start without one)."""
+    with tempfile.TemporaryDirectory() as mount:
+        Path(mount, "client-secret").write_text("an app's secret")
+        if ENV_CREDENTIALS_DIR in env:
+            env = {**env, ENV_CREDENTIALS_DIR: mount}
+        options = {key: env.get(variable) for key, (_, variable) in SETTINGS.items()}
+        return load_config(options, env, pod_started, dry_run=env[ENV_DRY_RUN] == "true")
 
 
 def fires_at(schedule: ArchiveSchedule, resolved: ResolvedEntry, when: datetime) -> bool:
@@ -175,6 +191,7 @@ def test_the_runner_waits_within_the_jobs_deadline() -> None:
         "carol-weeknights": 1800,
         "carol-sunday-catch-up": 1800,
         "carol-hourly": 1800,
+        "dana-nightly": 3600,
     }
     scheduled = datetime(2026, 3, 13, 22, 0, tzinfo=UTC)
     for name, (_, _, cronjob) in rendered().items():

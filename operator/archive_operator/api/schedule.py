@@ -82,27 +82,45 @@ class IcsFeed(KubeModel):
         return self
 
 
+GRAPH_ENDPOINT = "https://graph.microsoft.com"  # the CRD's defaults, said in its rules
+GRAPH_AUTHORITY_HOST = "https://login.microsoftonline.com"
+
+
+class GraphCalendar(KubeModel):
+    """A Microsoft 365 calendar reached through Microsoft Graph as an app of its tenant."""
+
+    tenant_id: str
+    client_id: str
+    mailbox: str
+    calendar: str | None = None  # name or ID; a source's default: the mailbox's default one
+    endpoint: str = GRAPH_ENDPOINT
+    authority_host: str = GRAPH_AUTHORITY_HOST
+
+
 class Source(KubeModel):
     caldav: UrlRef | None = None
     ics: IcsFeed | None = None
+    graph: GraphCalendar | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Source:
-        if (self.caldav is None) == (self.ics is None):
-            raise ValueError("source needs exactly one of caldav or ics")
+        if sum(x is not None for x in (self.caldav, self.ics, self.graph)) != 1:
+            raise ValueError("source needs exactly one of caldav, ics or graph")
         return self
 
     @property
-    def type(self) -> Literal["caldav", "ics"]:
-        return "caldav" if self.caldav is not None else "ics"
+    def type(self) -> Literal["caldav", "ics", "graph"]:
+        if self.caldav is not None:
+            return "caldav"
+        return "ics" if self.ics is not None else "graph"
 
     @property
     def url(self) -> str | None:
-        """The URL given in the spec; None when it is in the credentials Secret."""
+        """The URL given in the spec; None when it is in the credentials Secret, or for Graph
+        (a mailbox and calendar, not a URL)."""
         if self.caldav is not None:
             return self.caldav.url
-        assert self.ics is not None
-        return self.ics.url
+        return self.ics.url if self.ics is not None else None
 
     @property
     def url_secret_key(self) -> str | None:
@@ -118,16 +136,21 @@ class DirectoryDestination(KubeModel):
 class Destination(KubeModel):
     caldav: UrlRef | None = None
     directory: DirectoryDestination | None = None
+    graph: GraphCalendar | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Destination:
-        if (self.caldav is None) == (self.directory is None):
-            raise ValueError("destination needs exactly one of caldav or directory")
+        if sum(x is not None for x in (self.caldav, self.directory, self.graph)) != 1:
+            raise ValueError("destination needs exactly one of caldav, directory or graph")
+        if self.graph is not None and self.graph.calendar is None:
+            raise ValueError("destination.graph needs calendar: the archive calendar's name or ID")
         return self
 
     @property
-    def type(self) -> Literal["caldav", "directory"]:
-        return "caldav" if self.caldav is not None else "directory"
+    def type(self) -> Literal["caldav", "directory", "graph"]:
+        if self.caldav is not None:
+            return "caldav"
+        return "directory" if self.directory is not None else "graph"
 
 
 class SecretRef(KubeModel):

@@ -39,19 +39,48 @@ def schedule_manifest(
     return body
 
 
-def source_spec(caldav: str | None, ics: str | None) -> Obj | None:
-    if caldav and ics:
-        raise BadInput("--source and --source-ics: give one source, not both")
+def graph_spec(app: tuple[str, str] | None, place: tuple[str, str | None]) -> Obj:
+    """spec.source.graph / spec.destination.graph: the app (tenant, client ID) and the mailbox
+    and calendar, as --graph-tenant / --graph-client-id and MAILBOX[/CALENDAR] give them."""
+    if app is None:
+        raise BadInput(
+            "--source-graph / --destination-graph need --graph-tenant and --graph-client-id: "
+            "the app registration that signs in (its secret goes in the --credentials Secret)"
+        )
+    graph: Obj = {"tenantId": app[0], "clientId": app[1], "mailbox": place[0]}
+    if place[1] is not None:
+        graph["calendar"] = place[1]
+    return graph
+
+
+def source_spec(
+    caldav: str | None,
+    ics: str | None,
+    graph: tuple[str, str | None] | None = None,
+    app: tuple[str, str] | None = None,
+) -> Obj | None:
+    if sum(x is not None for x in (caldav, ics, graph)) > 1:
+        raise BadInput("--source, --source-ics and --source-graph: give one source, not more")
     if caldav:
         return {"caldav": {"url": caldav}}
     if ics:
         return {"ics": {"url": ics}}
+    if graph:
+        return {"graph": graph_spec(app, graph)}
     return None
 
 
-def destination_spec(caldav: str | None, claim: tuple[str, str] | None) -> Obj | None:
-    if caldav and claim:
-        raise BadInput("--destination and --destination-pvc: give one destination, not both")
+def destination_spec(
+    caldav: str | None,
+    claim: tuple[str, str] | None,
+    graph: tuple[str, str | None] | None = None,
+    app: tuple[str, str] | None = None,
+) -> Obj | None:
+    if sum(x is not None for x in (caldav, claim, graph)) > 1:
+        raise BadInput(
+            "--destination, --destination-pvc and --destination-graph: give one destination, "
+            "not more"
+        )
     if caldav:
         return {"caldav": {"url": caldav}}
     if claim:
@@ -59,6 +88,8 @@ def destination_spec(caldav: str | None, claim: tuple[str, str] | None) -> Obj |
         if claim[1]:
             directory["subPath"] = claim[1]
         return {"directory": directory}
+    if graph:
+        return {"graph": graph_spec(app, graph)}
     return None
 
 

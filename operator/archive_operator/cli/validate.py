@@ -21,6 +21,11 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
 _USER_CHAR = re.compile(r"^[A-Za-z0-9._@+-]$")
 _URL = re.compile(r"^https?://[^\s/@]+(/\S*)?$")
+# As the CRD's rules on spec.source.graph / spec.destination.graph.
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_DOMAIN_LABEL = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"^{_DOMAIN_LABEL}(\.{_DOMAIN_LABEL})+$")
+_UPN = re.compile(r"^[^\s@/?#]+@[^\s@/?#]+$")
 _CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 
 
@@ -170,6 +175,51 @@ def url(value: str, flag: str) -> str:
             "e.g. https://cal.example.com/alice/work/ (credentials go in the --credentials Secret)",
         )
     return value
+
+
+def graph_tenant(value: str, flag: str = "--graph-tenant") -> str:
+    if len(value) > 253 or not (_GUID.match(value) or _DOMAIN.match(value)):
+        raise _bad(
+            flag,
+            value,
+            "is not a tenant ID or domain",
+            "give the directory (tenant) ID, a GUID, or its domain, e.g. contoso.onmicrosoft.com",
+        )
+    return value
+
+
+def graph_client_id(value: str, flag: str = "--graph-client-id") -> str:
+    if not _GUID.match(value):
+        raise _bad(
+            flag,
+            value,
+            "is not an application (client) ID",
+            "give the app registration's application (client) ID, a GUID",
+        )
+    return value
+
+
+def graph_calendar(value: str, flag: str, *, calendar_required: bool) -> tuple[str, str | None]:
+    """MAILBOX[/CALENDAR] → (mailbox, calendar name or ID); a mailbox holds no '/'."""
+    mailbox, _, calendar = value.partition("/")
+    if len(mailbox) > 320 or not (_UPN.match(mailbox) or _GUID.match(mailbox)):
+        raise _bad(
+            flag,
+            value,
+            "does not start with a mailbox",
+            "give MAILBOX[/CALENDAR]: a user principal name or user ID, e.g. "
+            "alice@contoso.com/Archive",
+        )
+    if calendar_required and not calendar:
+        raise _bad(
+            flag,
+            value,
+            "names no calendar",
+            f"give MAILBOX/CALENDAR, the archive calendar's name or ID, e.g. {mailbox}/Archive",
+        )
+    if len(calendar) > 255:
+        raise _bad(flag, value, "has a calendar name over 255 characters", "use its ID")
+    return mailbox, calendar or None
 
 
 def claim(value: str, flag: str = "--destination-pvc") -> tuple[str, str]:

@@ -261,6 +261,10 @@ def _place(spec: Obj, key: str) -> str:
         if feed.get("urlSecretKey"):
             return f"iCalendar feed (URL in the credentials Secret, key {feed['urlSecretKey']})"
         return f"iCalendar feed {_shown_url(feed.get('url'))}"
+    if place.get("graph"):
+        g = place["graph"]
+        calendar = f"calendar {g['calendar']}" if g.get("calendar") else "default calendar"
+        return f"Microsoft 365 {g.get('mailbox')}, {calendar} (tenant {g.get('tenantId')})"
     if place.get("directory"):
         d = place["directory"]
         sub = f" (folder {d['subPath']})" if d.get("subPath") else ""

@@ -116,7 +116,7 @@ class RequestCounter:
     def add(self, method: str) -> None:
         with self.lock:
             self.requests += 1
-            if method in ("PUT", "DELETE", "MOVE", "PROPPATCH"):
+            if method in ("PUT", "DELETE", "MOVE", "PROPPATCH", "POST", "PATCH"):
                 self.writes += 1
 
 

@@ -124,6 +124,16 @@ def _print_object(obj: Obj, output: str | None, message: str) -> None:
         click.echo(message)
 
 
+def _graph_app(tenant: str | None, client_id: str | None) -> tuple[str, str] | None:
+    if tenant is None and client_id is None:
+        return None
+    if tenant is None or client_id is None:
+        raise BadInput("--graph-tenant and --graph-client-id go together: give both")
+    from .. import validate
+
+    return validate.graph_tenant(tenant), validate.graph_client_id(client_id)
+
+
 def _read_file(path: str) -> Obj:
     import yaml
 
@@ -152,6 +162,26 @@ def _read_file(path: str) -> Obj:
     metavar="CLAIM[/PATH]",
     help="Archive into .ics files on a PersistentVolumeClaim (optionally in a folder).",
 )
+@click.option(
+    "--source-graph",
+    metavar="MAILBOX[/CALENDAR]",
+    help="Source Microsoft 365 calendar, read through Microsoft Graph (default calendar if "
+    "none is named); needs --graph-tenant and --graph-client-id.",
+)
+@click.option(
+    "--destination-graph",
+    metavar="MAILBOX/CALENDAR",
+    help="Archive Microsoft 365 calendar, written through Microsoft Graph.",
+)
+@click.option(
+    "--graph-tenant", metavar="TENANT", help="Microsoft Entra tenant ID or domain of the app."
+)
+@click.option(
+    "--graph-client-id",
+    metavar="ID",
+    help="The app's application (client) ID; its client-secret or client-certificate goes in "
+    "the --credentials Secret.",
+)
 @click.option("--credentials", metavar="SECRET", help="Secret with the calendar credentials.")
 @click.option("--time-zone", metavar="TZ", help="IANA time zone of times and days (default UTC).")
 @click.option("--suspend", is_flag=True, default=None, help="Create it suspended.")
@@ -167,7 +197,9 @@ def _read_file(path: str) -> Obj:
 @pass_app
 def create(
     app: App, name: str | None, user: str | None, source: str | None, source_ics: str | None,
-    destination: str | None, destination_pvc: str | None, credentials: str | None,
+    destination: str | None, destination_pvc: str | None, source_graph: str | None,
+    destination_graph: str | None, graph_tenant: str | None, graph_client_id: str | None,
+    credentials: str | None,
     time_zone: str | None, suspend: bool | None, filename: str | None, daily: bool,
     weekly: str | None, cron: str | None, at: str | None, entry: str | None,
     jitter: int | None, output: str | None,
@@ -180,6 +212,11 @@ def create(
         --source https://cal.example.com/dav/alice/calendar/ \\
         --destination https://cal.example.com/dav/alice/archive/ \\
         --credentials alice-calendar --time-zone Europe/London --daily --at 23:59
+      kubectl archive create carol --user carol \\
+        --source-graph carol@contoso.com --destination-graph carol@contoso.com/Archive \\
+        --graph-tenant contoso.onmicrosoft.com \\
+        --graph-client-id 00001111-aaaa-2222-bbbb-3333cccc4444 \\
+        --credentials carol-m365 --daily --at 23:59
       kubectl archive create -f alice.yaml --time-zone UTC
     """
     from .. import manifests, validate
@@ -188,6 +225,17 @@ def create(
     base = _read_file(filename) if filename else None
     first = entry_from_flags(daily, weekly, cron, at, entry, jitter, required=False)
     claim = validate.claim(destination_pvc) if destination_pvc else None
+    graph_app = _graph_app(graph_tenant, graph_client_id)
+    read_graph = (
+        validate.graph_calendar(source_graph, "--source-graph", calendar_required=False)
+        if source_graph
+        else None
+    )
+    write_graph = (
+        validate.graph_calendar(destination_graph, "--destination-graph", calendar_required=True)
+        if destination_graph
+        else None
+    )
     spec: Obj = {
         "user": validate.user(user) if user else None,
         "timeZone": validate.time_zone(time_zone) if time_zone else None,
@@ -195,9 +243,14 @@ def create(
         "source": manifests.source_spec(
             validate.url(source, "--source") if source else None,
             validate.url(source_ics, "--source-ics") if source_ics else None,
+            read_graph,
+            graph_app,
         ),
         "destination": manifests.destination_spec(
-            validate.url(destination, "--destination") if destination else None, claim
+            validate.url(destination, "--destination") if destination else None,
+            claim,
+            write_graph,
+            graph_app,
         ),
         "credentialsSecretRef": {"name": validate.schedule_name(credentials, "--credentials")}
         if credentials
@@ -226,6 +279,11 @@ def create(
     ]
     if missing:
         raise BadInput(f"missing {', '.join(missing)} (or give them in -f FILE)")
+    if "graph" in body["spec"]["source"] and not body["spec"].get("credentialsSecretRef"):
+        raise BadInput(
+            "--source-graph needs --credentials: the Secret that holds the app's client-secret "
+            "(or client-certificate)"
+        )
     if not body["metadata"].get("name"):
         body["metadata"]["name"] = validate.name_for_user(body["spec"]["user"])
     validate.schedule_name(body["metadata"]["name"])
