@@ -96,10 +96,14 @@ class Kube:
     """
 
     def __init__(
-        self, api_client: kubernetes.client.ApiClient, clock: ClusterClock | None = None
+        self,
+        api_client: kubernetes.client.ApiClient,
+        clock: ClusterClock | None = None,
+        timeout: float = TIMEOUT_SECONDS,
     ) -> None:
         self._api = api_client
         self.clock = clock
+        self.timeout = timeout  # each request's, unless it asks for less (leader election)
 
     def request(
         self,
@@ -110,9 +114,11 @@ class Kube:
         query: Sequence[tuple[str, str]] = (),
         content_type: str = "application/json",
         accept: str = "application/json",
-        timeout: float = TIMEOUT_SECONDS,
+        timeout: float | None = None,
     ) -> Manifest:
-        """One request; ``timeout`` bounds the connect and each read (seconds)."""
+        """One request; ``timeout`` (default: the client's) bounds the connect and each read
+        (seconds)."""
+        timeout = self.timeout if timeout is None else min(timeout, self.timeout)
         headers = {"Accept": accept, "Content-Type": content_type}
         try:
             _, url, headers, body, _ = self._api.param_serialize(

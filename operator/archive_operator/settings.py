@@ -29,6 +29,14 @@ runner defaults here.
 | ARCHIVE_OPERATOR_LEASE_DURATION_SECONDS            | 15 (whole seconds)                    |
 | ARCHIVE_OPERATOR_RENEW_DEADLINE_SECONDS            | 10                                    |
 | ARCHIVE_OPERATOR_RETRY_PERIOD_SECONDS              | 2                                     |
+| ARCHIVE_OPERATOR_API_TIMEOUT_SECONDS               | 30 (one API request, see below)       |
+| ARCHIVE_OPERATOR_WATCH_TIMEOUT_SECONDS             | 300 (a watch is renewed after it)     |
+
+ARCHIVE_OPERATOR_API_TIMEOUT_SECONDS bounds every API request the operator makes (its own, and
+kopf's: connect and whole request): a request the API server or a load balancer holds without
+an answer fails after it and is retried, instead of stalling a handler. WATCH_TIMEOUT_SECONDS:
+each watch asks the server to end after it and is given up by the client API_TIMEOUT_SECONDS
+later, so a watch that hangs or falls silent is reopened (a fresh list, then events).
 
 ARCHIVE_OPERATOR_WEBHOOK_ALLOWED_TARGETS: comma-separated exceptions to the webhook target check
 (notify.py), which refuses hosts resolving to loopback, link-local (cloud metadata), private,
@@ -160,6 +168,8 @@ class Settings(BaseModel):
     retry_period_seconds: float = Field(default=DEFAULT_RETRY_PERIOD, gt=0)
     renew_deadline_seconds: float = Field(default=DEFAULT_RENEW_DEADLINE, gt=0)
     lease_duration_seconds: int = Field(default=DEFAULT_LEASE_DURATION, ge=1)
+    api_timeout_seconds: float = Field(default=30.0, gt=0)
+    watch_timeout_seconds: float = Field(default=300.0, gt=0)
 
     _split_namespaces = field_validator("namespaces", mode="before")(_split_names)
     _split_secrets = field_validator("runner_image_pull_secrets", mode="before")(_split_names)

@@ -140,7 +140,15 @@ class World:
 class Operator:
     """`archive-operator run --standalone --namespace NS` as the operator's user."""
 
-    def __init__(self, kubeconfig: Path, namespace: str, log_path: Path, resync: float) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        namespace: str,
+        log_path: Path,
+        resync: float,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.extra_env = env or {}  # more ARCHIVE_OPERATOR_* settings
         self.kubeconfig = kubeconfig
         self.namespace = namespace
         self.log_path = log_path
@@ -154,6 +162,7 @@ class Operator:
             "KUBECONFIG": str(self.kubeconfig),
             "ARCHIVE_OPERATOR_RUNNER_IMAGE": RUNNER_IMAGE,
             "ARCHIVE_OPERATOR_RESYNC_SECONDS": str(self.resync),
+            **self.extra_env,
         }
         with self.log_path.open("ab") as log:
             log.write(f"\n===== start {self.starts} =====\n".encode())

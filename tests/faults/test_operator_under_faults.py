@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -112,5 +113,69 @@ def test_run_counts_survive_a_slow_job_list(
         converge(lambda: schedule_problems(world, {"slow": plan}), "schedule", timeout=30)
         world.create(GROUP, "archiveruns", manual_run("slow-run", "slow", 1))
         converge(lambda: run_problems(world, ["slow-run"]), "run", timeout=40)
+    finally:
+        operator.stop()
+
+
+# Requests held past the operator's timeout (with and without the write done), answers cut
+# mid-body, and watches that lag or never start. A held request is cut by the server only
+# after 300 s, longer than the test: only the operator's own timeouts (settings.py,
+# API_TIMEOUT_SECONDS, WATCH_TIMEOUT_SECONDS) get it going again; with kopf's defaults (a
+# request may take 5 minutes, a watch has no bound) it does not converge in time.
+API_TIMEOUT = float(os.environ.get("FAULT_API_TIMEOUT", "1.5"))
+WATCH_TIMEOUT = 8.0
+HANG_FAULTS = (  # the first rule a request matches decides: watches first
+    f"seed={SEED},hang=0.1,lag=0.3,verbs=watch,hang-seconds=300,lag-seconds=0.5,"
+    f"users={OPERATOR_USER};hang=0.03,hang-applied=0.03,reset=0.04,users={OPERATOR_USER}"
+)
+
+
+def test_converges_through_hangs_resets_and_lagging_watches(
+    fault_handle: SandboxHandle, fault_namespace: str, tmp_path: Path
+) -> None:
+    world = World(fault_handle, fault_namespace)
+    faults = fault_handle.sandbox.faults
+    faults.configure(parse_spec(HANG_FAULTS))
+    operator = Operator(
+        operator_kubeconfig(fault_handle, fault_namespace),
+        fault_namespace,
+        tmp_path / "operator.log",
+        RESYNC,
+        env={
+            "ARCHIVE_OPERATOR_API_TIMEOUT_SECONDS": str(API_TIMEOUT),
+            "ARCHIVE_OPERATOR_WATCH_TIMEOUT_SECONDS": str(WATCH_TIMEOUT),
+        },
+    )
+    operator.start()
+    try:
+        rng = random.Random(SEED)
+        planned = {f"h{i:02d}": planned_schedule(f"h{i:02d}", rng) for i in range(20)}
+        for plan in planned.values():
+            world.create(GROUP, "archiveschedules", plan.body)
+        schedules_took = converge(
+            lambda: schedule_problems(world, planned), "20 schedules", timeout=150
+        )
+        runs = [f"hung-{k}" for k in range(6)]
+        for k, name in enumerate(runs):
+            world.create(GROUP, "archiveruns", manual_run(name, f"h{k % 3:02d}", k + 1))
+        runs_took = converge(lambda: run_problems(world, runs), "6 runs", timeout=150)
+        assert operator.alive, operator.logs()[-3000:]
+        stats = faults.stats()
+        faults.disable()
+        for kind in ("hang", "hang-applied", "reset", "lag"):
+            assert stats["injected"][kind] > 0, stats
+        assert schedule_problems(world, planned) == []
+        print(
+            "HANG REPORT",
+            json.dumps(
+                {
+                    "seed": SEED,
+                    "schedules_converged_seconds": round(schedules_took, 1),
+                    "runs_converged_seconds": round(runs_took, 1),
+                    "operator_requests": stats["requests"],
+                    "injected": stats["injected"],
+                }
+            ),
+        )
     finally:
         operator.stop()

@@ -59,8 +59,17 @@ class NoDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
         return {}
 
 
-def configure_kopf(settings: kopf.OperatorSettings) -> None:
+def configure_kopf(settings: kopf.OperatorSettings, operator: Settings) -> None:
     settings.posting.enabled = False
+    # No request may stall a handler or a watch for ever (kopf's own default is 5 minutes per
+    # request and no bound on a watch): a held request fails after the API timeout and is
+    # retried; a watch ends at the server after WATCH_TIMEOUT and is dropped by the client
+    # API_TIMEOUT later, then reopened (settings.py).
+    settings.networking.request_timeout = operator.api_timeout_seconds
+    settings.networking.connect_timeout = operator.api_timeout_seconds
+    settings.watching.connect_timeout = operator.api_timeout_seconds
+    settings.watching.server_timeout = operator.watch_timeout_seconds
+    settings.watching.client_timeout = operator.watch_timeout_seconds + operator.api_timeout_seconds
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=c.KOPF_PREFIX)
     settings.persistence.diffbase_storage = NoDiffBaseStorage(
         prefix=c.KOPF_PREFIX, key="last-handled-configuration"
@@ -185,14 +194,14 @@ def load_seen(kube: Kube, patterns: Sequence[str]) -> Seen | None:
 
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    configure_kopf(settings)
     operator_settings: Settings = memo["settings"]
+    configure_kopf(settings, operator_settings)
     metrics.start_metrics_server(operator_settings.metrics_port)
     # One clock, the cluster's: every answer of the API server tells its time (Date header),
     # and the reconciler compares the objects' timestamps with that, not with this node's clock.
     clock = ClusterClock()
     memo["clock"] = clock
-    kube = Kube(load_api_client(), clock=clock)
+    kube = Kube(load_api_client(), clock=clock, timeout=operator_settings.api_timeout_seconds)
     loop = asyncio.get_running_loop()
     notifier = Notifier(
         on_failure=notify_failed(kube, loop, clock.now),
