@@ -13,6 +13,15 @@ Stopping (also on SIGTERM when run as `python -m archive_controlplane`) sends SI
 order, SIGKILL after a grace period, and removes etcd's data directory. Each process is also set
 to die with the process that started it (PR_SET_PDEATHSIG), so a killed test run leaves none.
 
+One component at a time (fault tests: tests/real/test_control_plane_faults_real.py):
+`stop_component(name, signal.SIGTERM | signal.SIGKILL)` stops it and returns its exit status,
+`start_component(name)` starts it again with the same command line, environment, data and port
+and waits for its health, `restart(name, how, down_seconds=...)` does both. Names: "etcd",
+"kube-apiserver", "kube-controller-manager", "kube-scheduler", "node-<node name>". etcd keeps
+its data directory, the API server its certificates and keys; `stop()` still stops everything.
+Measured here: kube-apiserver does not exit on SIGTERM within the grace period (it stops
+listening at once, then waits for open watch connections), so it is SIGKILLed after it.
+
 Extra environment: `ControlPlane.started(workdir, env={...})` adds those variables to the
 environment of every process it starts (etcd, the kube-* components, node agents), which
 otherwise inherit the caller's. E.g. `env={"ZONEINFO": "/path/to/zoneinfo"}` makes
@@ -317,6 +326,12 @@ class ControlPlane:
 
     def _launch(self, component: Component) -> None:
         component.log_path = self.logs / f"{component.name}.log"
+        self._spawn(component)
+        self.components.append(component)
+        self._wait_healthy(component)
+
+    def _spawn(self, component: Component) -> None:
+        assert component.log_path is not None
         with component.log_path.open("ab") as log:
             component.process = subprocess.Popen(
                 component.argv,
@@ -327,8 +342,6 @@ class ControlPlane:
                 env={**os.environ, **self.env} if self.env else None,
                 preexec_fn=_die_with_parent,
             )
-        self.components.append(component)
-        self._wait_healthy(component)
 
     def _wait_healthy(self, component: Component) -> None:
         https = component.health_url.startswith("https")
@@ -384,3 +397,76 @@ class ControlPlane:
 
     def pids(self) -> dict[str, int]:
         return {c.name: c.process.pid for c in self.components if c.process is not None}
+
+    # --- one component: stop, start again, restart (fault tests) ------------------------------
+
+    def component(self, name: str) -> Component:
+        """The started component `name`: "etcd", "kube-apiserver", "kube-controller-manager",
+        "kube-scheduler" or "node-<node name>"."""
+        for component in self.components:
+            if component.name == name:
+                return component
+        known = ", ".join(c.name for c in self.components) or "none"
+        raise ControlPlaneError(f"no component {name!r} was started (started: {known})")
+
+    def running(self, name: str) -> bool:
+        process = self.component(name).process
+        return process is not None and process.poll() is None
+
+    def stop_component(
+        self, name: str, how: signal.Signals = signal.SIGTERM, *, grace: float = STOP_GRACE_SECONDS
+    ) -> int:
+        """Stop one component and return its exit status (negative: the signal that ended it).
+
+        `how` is SIGTERM (a graceful stop: SIGKILL only after `grace` seconds, as `stop()`
+        does) or SIGKILL (a crash: no clean-up). Nothing else changes: etcd's data directory,
+        the certificates, kubeconfigs and ports stay, and the component keeps its place in
+        the start order, so `start_component(name)` brings back the same process and `stop()`
+        still stops everything. Stopping a component that is not running is an error.
+        """
+        if how not in (signal.SIGTERM, signal.SIGKILL):
+            raise ValueError(f"stop with SIGTERM or SIGKILL, not {how!r}")
+        component = self.component(name)
+        process = component.process
+        if process is None or process.poll() is not None:
+            raise ControlPlaneError(f"{name} is not running")
+        process.send_signal(how)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        return process.returncode
+
+    def start_component(self, name: str, *, wait: bool = True) -> None:
+        """Start a stopped component again with the same command line, environment, working
+        directory, data and port (its log continues in the same file); with `wait`, until its
+        health endpoint answers 200 again, as at the first start.
+
+        For a node agent ("node-<name>") health is its Node object, which outlives the agent:
+        that check passes at once, so wait for what the test needs (the Node's Ready condition,
+        a renewed Lease) itself.
+        """
+        component = self.component(name)
+        if component.process is not None and component.process.poll() is None:
+            raise ControlPlaneError(f"{name} is still running (pid {component.process.pid})")
+        self._spawn(component)
+        if wait:
+            self._wait_healthy(component)
+
+    def wait_healthy(self, name: str) -> None:
+        """Wait until the running component `name` answers 200 at its health endpoint (at most
+        START_TIMEOUT_SECONDS), e.g. kube-apiserver's /readyz, which checks etcd, after etcd was
+        started again: the API server's etcd client reconnects with a back-off, seconds later.
+        """
+        self._wait_healthy(self.component(name))
+
+    def restart(
+        self, name: str, how: signal.Signals = signal.SIGTERM, *, down_seconds: float = 0.0
+    ) -> int:
+        """`stop_component(name, how)`, `down_seconds` of outage, `start_component(name)`;
+        returns the exit status of the stopped process."""
+        code = self.stop_component(name, how)
+        time.sleep(down_seconds)
+        self.start_component(name)
+        return code

@@ -45,6 +45,8 @@ from .kubelet_logs import LogHandler
 from .kubelet_spec import ImageRule
 from .meta import rfc3339
 
+# Back-off of a status write the API server did not take (seconds).
+STATUS_RETRY_FIRST, STATUS_RETRY_MAX = 0.5, 10.0
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 40
@@ -184,26 +186,50 @@ class RestNodeAPI:
         raise AssertionError("the scheduler binds pods; the node agent only runs bound ones")
 
     async def write_status(self, pod: dict[str, Any], status: dict[str, Any]) -> None:
+        """PUT the pod's status until it is written, the pod is gone or another pod holds its
+        name. An API server that cannot be reached, or answers 429/5xx, is retried with a
+        back-off up to STATUS_RETRY_MAX seconds, as a kubelet's status manager keeps syncing:
+        a container that ended while the API server was down is still reported."""
         meta = pod["metadata"]
         path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status"
         current = self.pod(meta["namespace"], meta["name"]) or pod
-        for _ in range(5):
+        delay, conflicts = STATUS_RETRY_FIRST, 0
+        while True:
             if current["metadata"]["uid"] != meta["uid"]:
                 return
             try:
                 written = await self.request("PUT", path, {**current, "status": status})
+                self._remember(written)
+                return
             except ApiError as e:
                 if e.status == 404:
                     return
-                if e.status != 409:
+                if e.status == 409:
+                    current = await self._read_again(path.removesuffix("/status"), current)
+                    conflicts += 1
+                    if conflicts <= 5:  # a newer pod: write onto it at once
+                        continue
+                if e.status != 429 and e.status < 500:
                     log.warning(
                         "writing the status of %s/%s: %s", meta["namespace"], meta["name"], e
                     )
                     return
-                current = await self.request("GET", path.removesuffix("/status"))
-                continue
-            self._remember(written)
-            return
+                problem = f"HTTP {e.status}"
+            except (aiohttp.ClientError, TimeoutError, OSError) as e:
+                problem = f"{type(e).__name__}: {e}"
+            log.warning(
+                "writing the status of %s/%s failed (%s); again in %.1f s",
+                meta["namespace"], meta["name"], problem, delay,
+            )  # fmt: skip
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, STATUS_RETRY_MAX)
+
+    async def _read_again(self, path: str, current: dict[str, Any]) -> dict[str, Any]:
+        """The pod as the API server has it now (after a 409); ``current`` if it cannot say."""
+        with contextlib.suppress(ApiError, aiohttp.ClientError, TimeoutError, OSError):
+            fresh: dict[str, Any] = await self.request("GET", path)
+            return fresh
+        return current
 
     async def record(
         self, obj: dict[str, Any], type_: str, reason: str, message: str, component: str

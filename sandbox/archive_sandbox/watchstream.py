@@ -43,6 +43,17 @@ class EventLines:
         return line
 
 
+def _timeout_seconds(raw: str | None) -> float | None:
+    """A watch's timeoutSeconds: an integer, as the API server parses it (strconv.ParseInt:
+    "300.0" is refused), before the watch starts."""
+    if not raw:
+        return None
+    try:
+        return float(int(raw))
+    except ValueError:
+        raise err.bad_request(f'strconv.ParseInt: parsing "{raw}": invalid syntax') from None
+
+
 def encode_event(kind: str, obj: dict[str, Any]) -> bytes:
     return encode_json({"type": kind, "object": obj}) + b"\n"
 
@@ -57,6 +68,7 @@ async def serve_watch(
     if info.name:  # legacy watch on a single object
         field_selector = ",".join(filter(None, [field_selector, f"metadata.name={info.name}"]))
     send_initial = q.get("sendInitialEvents")
+    timeout = _timeout_seconds(q.get("timeoutSeconds"))
     try:
         watch = await store.watch(
             rt,
@@ -74,7 +86,6 @@ async def serve_watch(
         await response.write(encode_event("ERROR", e.status()))
         await response.write_eof()
         return response
-    timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
     bookmarks = truthy(q.get("allowWatchBookmarks"))
     as_table = wants_table(request)
     response = web.StreamResponse(

@@ -391,3 +391,17 @@ def test_watch_list_initial_events_end_with_a_bookmark(
     assert (events[0]["type"], events[0]["object"]["metadata"]["name"]) == ("ADDED", "initial")
     assert events[1]["type"] == "BOOKMARK"
     assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+def test_a_watch_timeout_must_be_whole_seconds(
+    sandbox: SandboxHandle, sandbox_namespace: str
+) -> None:
+    """As kube-apiserver parses timeoutSeconds (strconv.ParseInt): "300.0" is a 400, not a
+    300-second watch. Seen on the real control plane (tests/real/test_control_plane_faults_real.py
+    ran an operator that sent it: kopf's watch ended at once, every time)."""
+    url = f"{sandbox.url}/api/v1/namespaces/{sandbox_namespace}/configmaps"
+    answer = requests.get(
+        url, params={"watch": "1", "timeoutSeconds": "300.0"}, headers=AUTH, timeout=5
+    )
+    assert answer.status_code == 400
+    assert answer.json()["message"] == 'strconv.ParseInt: parsing "300.0": invalid syntax'

@@ -68,8 +68,11 @@ def configure_kopf(settings: kopf.OperatorSettings, operator: Settings) -> None:
     settings.networking.request_timeout = operator.api_timeout_seconds
     settings.networking.connect_timeout = operator.api_timeout_seconds
     settings.watching.connect_timeout = operator.api_timeout_seconds
-    settings.watching.server_timeout = operator.watch_timeout_seconds
-    settings.watching.client_timeout = operator.watch_timeout_seconds + operator.api_timeout_seconds
+    # Whole seconds: kopf sends it as the watch's timeoutSeconds, an integer to the API server
+    # (a real one answers "300.0" with 400 strconv.ParseInt).
+    watch_seconds = max(1, round(operator.watch_timeout_seconds))
+    settings.watching.server_timeout = watch_seconds
+    settings.watching.client_timeout = watch_seconds + operator.api_timeout_seconds
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=c.KOPF_PREFIX)
     settings.persistence.diffbase_storage = NoDiffBaseStorage(
         prefix=c.KOPF_PREFIX, key="last-handled-configuration"
