@@ -9,6 +9,7 @@ The archive is reached through a proxy (harness.GatedProxy) that holds the run's
 from __future__ import annotations
 
 import re
+import signal
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,14 @@ def expected_uids(days: list[date]) -> set[str]:
 
 def archived_uids(caldav: CalDAV, archive: str) -> list[str]:
     return [re.search(r"^UID:(.*)$", t, re.M).group(1).strip() for t in caldav.items(archive)]  # type: ignore[union-attr]
+
+
+def restart_node_agent(cluster: Cluster, request: pytest.FixtureRequest) -> None:
+    if cluster.is_sandbox:
+        request.getfixturevalue("sandbox").sandbox.restart_node_agent()
+    else:
+        assert cluster.real is not None
+        cluster.real.plane.restart("node-node-1", signal.SIGKILL)
 
 
 def pods_of(cluster: Cluster, namespace: str, run: str) -> list[dict[str, Any]]:
@@ -84,9 +93,9 @@ def test_calendar_server_killed_mid_run_then_node_agent_restarted_mid_pod(
         assert killed["status"]["phase"] == "Succeeded", killed["status"]
         assert sorted(archived_uids(caldav, archive)) == sorted(expected_uids(first_days))
 
-        # 2. The node agent restarted while the next run's runner is mid-way.
-        if cluster.is_sandbox:
-            sandbox = request.getfixturevalue("sandbox").sandbox
+        # 2. The node agent restarted while the next run's runner is mid-way: the sandbox's in
+        # process, the launched control plane's as a process SIGKILLed and started again.
+        if cluster.is_sandbox or cluster.real is not None:
             with GatedProxy(radicale.base_url, hold=nth_put(3)) as gate:
                 through_gate = archive.replace(radicale.base_url, gate.url)
                 cluster.apply(schedule_yaml("alice", source, through_gate), namespace)
@@ -94,7 +103,7 @@ def test_calendar_server_killed_mid_run_then_node_agent_restarted_mid_pod(
                     run_yaml("restarted", "alice", second_days[0], second_days[-1]), namespace
                 )
                 wait_for(gate.waiting.is_set, "the run's 3rd PUT", timeout=60)
-                sandbox.restart_node_agent()  # the runner's process dies with it
+                restart_node_agent(cluster, request)  # the runner's process dies with it
                 gate.release.set()
                 restarted = wait_finished(cluster, namespace, "restarted", timeout=120)
             assert restarted["status"]["phase"] == "Succeeded", restarted["status"]
@@ -107,7 +116,7 @@ def test_calendar_server_killed_mid_run_then_node_agent_restarted_mid_pod(
             assert len(lost) == 1  # the pod running at the restart; another one finished it
             days = [*first_days, *second_days]
         else:
-            days = first_days  # the real node agent's restart: tests/real (launcher)
+            days = first_days  # another cluster: its nodes are not ours to restart
 
         uids = archived_uids(caldav, archive)
         assert sorted(uids) == sorted(expected_uids(days))  # nothing missing
