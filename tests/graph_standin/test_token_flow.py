@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import ssl
 from typing import Any
 
 import httpx
 import msal
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from archive_controlplane.pki import PKI
 
-from controlplane.archive_controlplane.pki import PKI
 from tests.graph_standin import GraphStandIn
+from tests.graph_standin.app_certificate import rsa_certificate
 
 T = "contoso"
 ALICE = "alice@contoso.com"
@@ -26,30 +22,6 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
     return PKI(tmp_path_factory.mktemp("pki"))
 
 
-def _rsa_certificate() -> tuple[str, str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "archive-runner")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return (
-        cert.public_bytes(serialization.Encoding.PEM).decode(),
-        key_pem,
-        cert.fingerprint(hashes.SHA1()).hex().upper(),
-    )
-
-
 def test_msal_secret_and_certificate_over_tls(pki: PKI, monkeypatch: pytest.MonkeyPatch) -> None:
     # msal insists on an https authority; requests (inside msal) prefers REQUESTS_CA_BUNDLE from
     # the environment over msal's verify=, so the CA goes there. instance_discovery=False keeps
@@ -57,7 +29,7 @@ def test_msal_secret_and_certificate_over_tls(pki: PKI, monkeypatch: pytest.Monk
     # Scope: the Graph root's host + "/.default" (national-cloud rule), here base_url/.default.
     pair = pki.issue("graph", "127.0.0.1", server=True, ips=("127.0.0.1",))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca.cert))
-    cert_pem, key_pem, thumbprint = _rsa_certificate()
+    cert_pem, key_pem, thumbprint = rsa_certificate()
     with GraphStandIn(tls=(str(pair.cert), str(pair.key))) as graph:
         assert graph.base_url.startswith("https://127.0.0.1:")
         graph.add_app(T, "secret-app", secret="s3cret")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.graph_standin import GraphStandIn
+from tests.graph_standin.app_certificate import rsa_certificate
 
 from .graph_helpers import (
     ALICE,
@@ -154,3 +155,36 @@ def test_no_request_can_send_an_invitation(graph: GraphStandIn, tls: Tls) -> Non
     # The people are kept, in the copy and as text in the body.
     weekly = [e for e in archived if "bob@example.org" in e["body"]["content"]]
     assert weekly and all(e["isReminderOn"] is False for e in archived)
+
+
+def test_an_app_signing_in_with_its_certificate(tls: Tls, tmp_path: Path) -> None:
+    """The credentials Secret's client-certificate (PEM: certificate and private key): msal
+    signs a client assertion with it, the stand-in checks it against the app's registered
+    certificate. Another key is refused before any calendar is read (exit 4). The key never
+    shows in the output."""
+    cert_pem, key_pem, _ = rsa_certificate()
+    other_cert, other_key, _ = rsa_certificate()
+    with GraphStandIn(tls=(tls.cert, tls.key)) as graph:
+        graph.add_app(TENANT, CLIENT, certificate_pem=cert_pem, roles=("Calendars.Read",))
+        graph.add_mailbox(TENANT, ALICE)
+        seeded = seed_samples(graph)
+        by_certificate = {k: v for k, v in graph_env(graph, tls).items() if "SECRET" not in k}
+
+        def run(pem: str, path: Path) -> Outcome:
+            path.mkdir()
+            env = {**by_certificate, "ARCHIVE_SOURCE_GRAPH_CLIENT_CERTIFICATE": pem}
+            argv = [*source_args(), "--destination-type", "directory"]
+            return run_cli([*argv, "--destination-path", str(path), *MARCH], env)
+
+        signed = run(cert_pem + key_pem, tmp_path / "signed")
+        refused = run(other_cert + other_key, tmp_path / "refused")
+
+    assert signed.exit_code == 0, signed.result.get("message")
+    assert set(copies(directory_items(tmp_path / "signed"))) == seeded.expected(EXPECTED_MARCH)
+    assert refused.exit_code == 4
+    assert "700027" in refused.result["message"]  # the platform: key not registered
+    assert list((tmp_path / "refused").iterdir()) == []
+    key_body = "".join(key_pem.splitlines()[1:-1])
+    for outcome in (signed, refused):
+        shown = str(outcome.result) + outcome.stderr
+        assert key_body[:40] not in shown and key_body[-40:] not in shown

@@ -66,6 +66,9 @@ class MsalHttp:
     def post(
         self, url: str, params: Any = None, data: Any = None, headers: Any = None, **_: Any
     ) -> httpx.Response:
+        if isinstance(data, dict):  # msal's client assertion may be bytes: requests sends
+            # those as they are, httpx would send "b'...'" (a malformed JWT to the platform)
+            data = {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
         return send(
             self.client, "POST", url, IDENTITY, retry=self.retry, params=params, data=data,
             headers=headers,
