@@ -7,6 +7,7 @@ with ``Prefer: outlook.timezone="UTC"``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,15 @@ def archive_uids(graph: GraphStandIn, calendar_id: str, mailbox: str = ARCHIVER)
         assert held is not None, event
         texts[held[0]] = held[1]
     return copies(texts)
+
+
+# --- the stand-in as the Graph tests start it ----------------------------------------------------
+
+
+def standin(tls: Tls) -> Iterator[GraphStandIn]:
+    """The stand-in over https with the app (secret, Calendars.ReadWrite) and both mailboxes."""
+    with GraphStandIn(tls=(tls.cert, tls.key)) as graph:
+        graph.add_app(TENANT, CLIENT, secret=SECRET, roles=("Calendars.ReadWrite",))
+        graph.add_mailbox(TENANT, ALICE)
+        graph.add_mailbox(TENANT, ARCHIVER)
+        yield graph

@@ -12,9 +12,7 @@ import pytest
 from tests.graph_standin import GraphStandIn
 
 from .graph_helpers import (
-    ALICE,
     ARCHIVER,
-    CLIENT,
     MARCH,
     SECRET,
     TENANT,
@@ -22,27 +20,19 @@ from .graph_helpers import (
     archive_uids,
     graph_archive_args,
     graph_env,
-    make_tls,
     seed_samples,
     source_args,
+    standin,
 )
 from .helpers import Outcome, copies, directory_items, run_cli
 from .test_caldav import EXPECTED_MARCH
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    return make_tls(tmp_path_factory.mktemp("graph-tls"))
-
-
 @pytest.fixture
 def graph(tls: Tls) -> Iterator[GraphStandIn]:
-    with GraphStandIn(tls=(tls.cert, tls.key)) as standin:
-        standin.add_app(TENANT, CLIENT, secret=SECRET, roles=("Calendars.ReadWrite",))
-        standin.add_mailbox(TENANT, ALICE)
-        standin.add_mailbox(TENANT, ARCHIVER)
-        seed_samples(standin)
-        yield standin
+    for ready in standin(tls):
+        seed_samples(ready)
+        yield ready
 
 
 def to_directory(graph: GraphStandIn, tls: Tls, path: Path, *args: str, **env: str) -> Outcome:

@@ -16,32 +16,22 @@ from .graph_helpers import (
     ARCHIVER,
     CLIENT,
     MARCH,
-    SECRET,
     TENANT,
     Tls,
     archive_uids,
     graph_archive_args,
     graph_env,
-    make_tls,
     seed_samples,
     source_args,
+    standin,
 )
 from .helpers import Outcome, copies, directory_items, run_cli
 from .test_caldav import EXPECTED_MARCH
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    return make_tls(tmp_path_factory.mktemp("graph-tls"))
-
-
 @pytest.fixture
 def graph(tls: Tls) -> Iterator[GraphStandIn]:
-    with GraphStandIn(tls=(tls.cert, tls.key)) as standin:
-        standin.add_app(TENANT, CLIENT, secret=SECRET, roles=("Calendars.ReadWrite",))
-        standin.add_mailbox(TENANT, ALICE)
-        standin.add_mailbox(TENANT, ARCHIVER)
-        yield standin
+    yield from standin(tls)
 
 
 def to_directory(graph: GraphStandIn, tls: Tls, path: Path, *args: str) -> Outcome:
