@@ -6,12 +6,15 @@ cache, never the truth). It says: "at the source's sync token S, every source ob
 window was archived, and right after that the archive was at sync token A; these are the
 copies of each source object". A re-run of the same window whose archive is still at A asks
 the source what changed since S (RFC 6578 sync-collection) and reads and writes only that.
+If the cache also holds the source's CTag C (read with S, or before it) and the source still
+shows C, nothing changed there: the re-run skips the sync-collection (a server computes a
+CTag cheaper than the changes since a token).
 
 Why it can only cost speed, never correctness:
 - lost or unreadable: the run takes the full path and records a new cache;
 - stale: any change to the archive since A (a copy deleted or edited by anyone) changes its
-  sync token, and any change to the source is in the sync-collection answer; the server
-  refuses a token it no longer knows (the full path then);
+  sync token, and any change to the source changes its CTag and is in the sync-collection
+  answer; the server refuses a token it no longer knows (the full path then);
 - forged: the cache carries an HMAC keyed by the run's credentials and the source, so whoever
   writes the property without them (another client of a shared archive) makes it unusable.
   Whoever has the credentials can change the archive directly anyway.
@@ -46,6 +49,9 @@ class RunCache:
     # Those of them that differ from the source and were kept (policy keep): a re-run counts
     # them as changed_kept, as the full path would.
     kept: list[str] = field(default_factory=list)
+    # The source's CTag, read no later than ``source_token`` (or in the same PROPFIND): while the
+    # source still shows it, nothing changed there since, and a re-run need not ask for changes.
+    source_ctag: str | None = None
 
 
 def scope_of(source_id: str, window: Window, mode: str, on_change: str) -> str:
@@ -70,6 +76,7 @@ def encode(cache: RunCache, key: bytes) -> str:
             "archive_token": cache.archive_token,
             "copies": cache.copies,
             "kept": cache.kept,
+            "source_ctag": cache.source_ctag,
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -93,12 +100,14 @@ def decode(text: str | None, key: bytes) -> RunCache | None:
         raw = json.loads(zlib.decompress(base64.b64decode(packed, validate=True)))
         copies = {str(href): [str(n) for n in names] for href, names in raw["copies"].items()}
         kept = [str(name) for name in raw["kept"]]
+        ctag = raw.get("source_ctag")
         return RunCache(
             scope=str(raw["scope"]),
             source_token=str(raw["source_token"]),
             archive_token=str(raw["archive_token"]),
             copies=copies,
             kept=kept,
+            source_ctag=str(ctag) if ctag is not None else None,
         )
     except (ValueError, KeyError, TypeError, AttributeError, zlib.error):
         return None

@@ -24,7 +24,14 @@ from .backends.caldav import (
     name_of,
     problems_of,
 )
-from .backends.davsync import Changes, changes_since, multiget, read_state, write_property
+from .backends.davsync import (
+    Changes,
+    changes_since,
+    multiget,
+    read_ctag,
+    read_state,
+    write_property,
+)
 from .backends.http import DEFAULT_CREDENTIALS_HINT
 from .convert import ArchiveItem
 from .history import version_name
@@ -69,6 +76,9 @@ class CacheSession:
     # Whether the source changed since the cache (then a new cache is recorded even if the run
     # wrote nothing, e.g. under policy keep: else the next run would read the same changes).
     source_changed: bool = True
+    # The source's CTag read no later than the source token the next cache will hold (None:
+    # not read, or the server gives none; the next re-run then asks for changes).
+    source_ctag: str | None = None
 
     @classmethod
     def open(
@@ -99,6 +109,13 @@ class CacheSession:
         if self.cached is None:
             return None
         source = self.source
+        if self.cached.source_ctag is not None:
+            self.source_ctag = read_ctag(
+                source.client, source.url, SOURCE, SOURCE_SETTING, source.retry
+            )
+            if self.source_ctag == self.cached.source_ctag:
+                self.source_changed = False
+                return Changes(token=self.cached.source_token)
         found = changes_since(
             source.client, source.url, self.cached.source_token, SOURCE, SOURCE_SETTING,
             source.retry,
@@ -111,13 +128,14 @@ class CacheSession:
         return found
 
     def source_token(self) -> str | None:
-        """The source's sync token, read before its objects are, so that a change made during
-        the run is among the next run's changes."""
+        """The source's sync token (and its CTag, from the same PROPFIND), read before its
+        objects are, so that a change made during the run is among the next run's changes."""
         source = self.source
         state = read_state(
             source.client, source.url, SOURCE, SOURCE_SETTING, DEFAULT_CREDENTIALS_HINT, None,
-            source.retry,
+            source.retry, with_ctag=True,
         )  # fmt: skip
+        self.source_ctag = state.ctag
         return state.sync_token
 
     def read(self, changes: Changes, build: BuildItems, source_id: str) -> Reads:
@@ -170,7 +188,10 @@ class CacheSession:
             self.write_note = "not recorded: a server gives no sync token"
             return
         written = self.destination.written
-        same = self.cached is not None and (copies, kept) == (self.cached.copies, self.cached.kept)
+        cached = self.cached
+        same = cached is not None and (copies, kept, self.source_ctag) == (
+            cached.copies, cached.kept, cached.source_ctag,
+        )  # fmt: skip
         if same and not written and not self.source_changed:
             self.write_note = "unchanged"  # its tokens still hold: the next run reads alike
             return
@@ -185,7 +206,7 @@ class CacheSession:
                 self.write_note = "not recorded: the archive changed during the run"
                 return
             token = found.token
-        new = cache.RunCache(self.scope, source_token, token, copies, kept)
+        new = cache.RunCache(self.scope, source_token, token, copies, kept, self.source_ctag)
         if new == self.cached:
             self.write_note = "unchanged"
             return

@@ -12,6 +12,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from datetime import date
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -23,7 +24,7 @@ from archive_runner.window import Window
 from tests.fixtures.radicale import Collection, RadicaleServer
 
 from .helpers import Outcome, copies, drop_run_cache, event, run_cli
-from .trouble_proxy import TroubleProxy, trouble_proxy
+from .trouble_proxy import TroubleProxy, every, trouble_proxy, without_ctag
 
 ENV = {"ARCHIVE_SOURCE_USERNAME": "alice", "ARCHIVE_SOURCE_PASSWORD": "secret"}
 EVENTS = 30  # one a day in March, at noon UTC
@@ -90,8 +91,12 @@ def test_a_no_change_rerun_reads_no_calendar_data_and_writes_nothing(
 
     again = run(radicale, source, archive, proxy)
 
-    # The archive's PROPFIND (cache and sync token), the source's sync-collection: that is all.
-    assert requests(proxy) == ["PROPFIND", "REPORT"]
+    # The archive's PROPFIND (cache and sync token), the source's PROPFIND (its CTag, the same
+    # as the cache's): that is all, no sync-collection.
+    assert [(seen.method, seen.path) for seen in proxy.seen] == [
+        ("PROPFIND", urlsplit(archive.url).path),
+        ("PROPFIND", urlsplit(source.url).path),
+    ]
     assert not any(seen.calendar_data for seen in proxy.seen)
     assert again.result["run_cache"] == {"read": "used", "written": "unchanged"}
     assert again.counts["unchanged"] == again.counts["occurrences"] == EVENTS
@@ -114,12 +119,11 @@ def test_k_changes_cost_k_writes_and_a_fixed_number_of_other_requests(
 
     outcome = run(radicale, source, archive, proxy)
 
-    # PROPFIND (archive), sync-collection (source), multiget (source), multiget (archive),
-    # one PUT per change, sync-collection (archive: only the run's writes), PROPPATCH.
-    assert requests(proxy) == ["PROPFIND", "REPORT", "REPORT", "REPORT"] + ["PUT"] * changed + [
-        "REPORT",
-        "PROPPATCH",
-    ]
+    # PROPFIND (archive), PROPFIND (the source's CTag, changed), sync-collection (source),
+    # multiget (source), multiget (archive), one PUT per change, sync-collection (archive: only
+    # the run's writes), PROPPATCH.
+    before_writes = ["PROPFIND", "PROPFIND", "REPORT", "REPORT", "REPORT"]
+    assert requests(proxy) == before_writes + ["PUT"] * changed + ["REPORT", "PROPPATCH"]
     assert sum(seen.calendar_data for seen in proxy.seen) == 2  # the two multigets only
     assert outcome.counts["updated"] == changed
     assert outcome.counts["unchanged"] == EVENTS - 1 - changed
@@ -164,6 +168,50 @@ def read_tokens(radicale: RadicaleServer, *collections: Collection) -> list[str]
         assert found is not None, answer.text
         tokens.append(found.group(1))
     return tokens
+
+
+def test_a_source_without_ctag_is_asked_for_its_changes_each_time(
+    radicale: RadicaleServer, source: Collection, archive: Collection, proxy: TroubleProxy
+) -> None:
+    """A server that gives no CTag: the cache holds none, and a re-run asks for the changes
+    since the token (and so still finds a change made since)."""
+    proxy.rule = every("PROPFIND", without_ctag())
+    run(radicale, source, archive, proxy)
+    seed_event(source, 5, summary="Edited")
+    proxy.forget()
+
+    changed = run(radicale, source, archive, proxy)
+    again = run(radicale, source, archive, proxy)
+
+    assert changed.counts["updated"] == 1
+    assert "SUMMARY:Edited" in copies(archive.items())["e5@x"]
+    assert again.result["run_cache"] == {"read": "used", "written": "unchanged"}
+    # Each re-run: the archive's PROPFIND, then the sync-collection (no CTag to ask for).
+    assert requests(proxy)[:2] == ["PROPFIND", "REPORT"]
+    assert requests(proxy)[-2:] == ["PROPFIND", "REPORT"]
+
+
+def test_a_new_source_ctag_without_changed_objects_is_recorded_once(
+    radicale: RadicaleServer, source: Collection, archive: Collection, proxy: TroubleProxy
+) -> None:
+    """The source calendar renamed (a property: its CTag changes, no object does): the next
+    run finds no change and records the new CTag, so the run after it asks nothing more."""
+    run(radicale, source, archive, proxy)
+    props = json.loads((source.path / ".Radicale.props").read_text("utf-8"))
+    props["D:displayname"] = "Work (renamed)"
+    (source.path / ".Radicale.props").write_text(json.dumps(props), "utf-8")
+    proxy.forget()
+
+    renamed = run(radicale, source, archive, proxy)
+    after = requests(proxy)
+    proxy.forget()
+    again = run(radicale, source, archive, proxy)
+
+    assert after == ["PROPFIND", "PROPFIND", "REPORT", "PROPPATCH"]
+    assert renamed.result["run_cache"] == {"read": "used", "written": "recorded"}
+    assert requests(proxy) == ["PROPFIND", "PROPFIND"]
+    assert again.result["run_cache"] == {"read": "used", "written": "unchanged"}
+    assert again.counts["unchanged"] == EVENTS
 
 
 def test_a_forged_cache_claiming_everything_is_archived_is_not_used(
@@ -328,7 +376,7 @@ def test_a_change_kept_under_policy_keep_is_not_read_again(
 
     again = run(radicale, source, archive, proxy, "--on-change", "keep")
 
-    assert requests(proxy) == ["PROPFIND", "REPORT"]
+    assert requests(proxy) == ["PROPFIND", "PROPFIND"]  # the source's CTag is the cache's
     # Counted as the full path counts them: the edited event's copy differs and is kept.
     assert again.counts["unchanged"] == EVENTS - 1 and again.counts["changed_kept"] == 1
 

@@ -9,7 +9,7 @@ request meets which trouble, with no timing and no mock of the runner:
 - :class:`Forward` with an ``edit``: Radicale's answer, changed (:func:`truncated`: a
   multistatus cut after N responses with a 507 for the collection, as RFC 4918/5323 servers
   do; :func:`failed_propstat`: one response's propstat turned into 404/500;
-  :func:`without_etags`: no getetag, no ETag header);
+  :func:`without_etags`: no getetag, no ETag header; :func:`without_ctag`: no getctag);
 - :data:`DROP`: close the connection without answering (a server that went away).
 
 ``proxy.seen`` records every request: method, path, the status answered (None if dropped),
@@ -31,6 +31,7 @@ from xml.etree import ElementTree
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
 DAV = "{DAV:}"
 CALDAV = "{urn:ietf:params:xml:ns:caldav}"
+CTAG = "{http://calendarserver.org/ns/}"
 ElementTree.register_namespace("D", "DAV:")
 ElementTree.register_namespace("C", "urn:ietf:params:xml:ns:caldav")
 
@@ -163,6 +164,29 @@ def without_etags() -> Forward:
                     prop.remove(etag)
             body = _serialise(root)
         return status, kept, body
+
+    return Forward(edit)
+
+
+def without_ctag() -> Forward:
+    """No Calendar Server getctag property: a server that gives none (RFC 4918 9.1: the
+    property then comes in a 404 propstat, with no value)."""
+
+    def edit(
+        path: str, status: int, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        if status != 207:
+            return status, headers, body
+        root = _multistatus(body)
+        for response in root.findall(f"{DAV}response"):
+            found = [(prop, ctag) for prop in response.iter(f"{DAV}prop")
+                     for ctag in prop.findall(f"{CTAG}getctag")]  # fmt: skip
+            for prop, ctag in found:  # listed first: the 404 propstat added holds one too
+                prop.remove(ctag)
+                missing = ElementTree.SubElement(response, f"{DAV}propstat")
+                ElementTree.SubElement(ElementTree.SubElement(missing, f"{DAV}prop"), ctag.tag)
+                ElementTree.SubElement(missing, f"{DAV}status").text = "HTTP/1.1 404 Not Found"
+        return status, headers, _serialise(root)
 
     return Forward(edit)
 

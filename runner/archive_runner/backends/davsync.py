@@ -1,7 +1,7 @@
 """The cheap WebDAV reads and the one write the run cache needs (cache.py), for CalDAV:
 
-- a collection's sync token and the cache property: one PROPFIND, Depth 0 (RFC 4918 9.1,
-  RFC 6578 4);
+- a collection's sync token, CTag and the cache property: one PROPFIND, Depth 0 (RFC 4918
+  9.1, RFC 6578 4, caldav-ctag-02);
 - what changed in a collection since a token: sync-collection REPORT, sync-level 1, ETags only
   (RFC 6578 3.2); a token the server no longer knows is refused with 403/409 and
   DAV:valid-sync-token (3.2, 4.1), and the run then takes the full path;
@@ -22,15 +22,20 @@ import httpx
 from ..errors import ServerError
 from ..redact import redact_url
 from .caldav import CALDAV, DAV, Multistatus, parse_multistatus, same_path
-from .http import RetryPolicy, check_read, send
+from .http import DEFAULT_CREDENTIALS_HINT, RetryPolicy, check_read, send
 
 _XML = "application/xml; charset=utf-8"
+SYNC_TOKEN = f"{DAV}sync-token"
+# Calendar Server's collection tag (caldav-ctag-02): changes whenever the collection or any of
+# its members changes. Not an RFC, but Radicale, SabreDAV, Google and Apple give it.
+CTAG = "{http://calendarserver.org/ns/}getctag"
 
 
 @dataclass(frozen=True)
 class CollectionState:
     sync_token: str | None  # None: the server has no sync tokens (no cache then)
     cache: str | None  # the cache property's text, if it is set
+    ctag: str | None = None  # the CTag, if asked for and the server gives one
 
 
 @dataclass(frozen=True)
@@ -56,28 +61,57 @@ def read_state(
     credentials_hint: str,
     cache_property: str | None,
     retry: RetryPolicy | None,
+    *,
+    with_ctag: bool = False,
 ) -> CollectionState:
-    """The collection's sync token and, if named, the cache property. A server without
-    PROPFIND (405, 501) has neither; any other failure is the run's, as for its reads."""
-    props = "<D:sync-token/>"
-    declarations = 'xmlns:D="DAV:"'
-    if cache_property is not None:
-        namespace, local = _split(cache_property)
-        props += f"<X:{local}/>"
-        declarations += f' xmlns:X="{escape(namespace)}"'
-    body = f'<?xml version="1.0" encoding="utf-8"?><D:propfind {declarations}><D:prop>{props}'
-    body += "</D:prop></D:propfind>"
+    """The collection's sync token and, if asked, its CTag and the cache property, from one
+    PROPFIND, so all of them describe one state of the collection. A server without PROPFIND
+    (405, 501) has none of them; any other failure is the run's, as for its reads."""
+    wanted = [SYNC_TOKEN] + ([CTAG] if with_ctag else [])
+    wanted += [cache_property] if cache_property is not None else []
+    found = _read_properties(client, url, what, setting, credentials_hint, wanted, retry)
+    return CollectionState(
+        sync_token=found.get(SYNC_TOKEN) or None,
+        cache=found.get(cache_property) if cache_property is not None else None,
+        ctag=found.get(CTAG) or None,
+    )
+
+
+def read_ctag(
+    client: httpx.Client, url: str, what: str, setting: str, retry: RetryPolicy | None
+) -> str | None:
+    """The collection's CTag alone (None: the server gives none). Servers compute it cheaper
+    than a sync token: Radicale hashes its members' ETags, without their history."""
+    found = _read_properties(client, url, what, setting, DEFAULT_CREDENTIALS_HINT, [CTAG], retry)
+    return found.get(CTAG) or None
+
+
+def _read_properties(
+    client: httpx.Client,
+    url: str,
+    what: str,
+    setting: str,
+    credentials_hint: str,
+    wanted: list[str],
+    retry: RetryPolicy | None,
+) -> dict[str, str | None]:
+    """The texts of the ``wanted`` properties (Clark notation) of the collection, Depth 0."""
+    namespaces: dict[str, str] = {}
+    props = ""
+    for clark in wanted:
+        namespace, local = _split(clark)
+        prefix = namespaces.setdefault(namespace, f"N{len(namespaces)}")
+        props += f"<{prefix}:{local}/>"
+    declarations = " ".join(f'xmlns:{p}="{escape(n)}"' for n, p in namespaces.items())
+    body = f'<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:" {declarations}>'
+    body += f"<D:prop>{props}</D:prop></D:propfind>"
     headers = {"Content-Type": _XML, "Depth": "0"}
     response = send(client, "PROPFIND", url, what, retry=retry, content=body, headers=headers)
     if response.status_code in (405, 501):
-        return CollectionState(sync_token=None, cache=None)
+        return {}
     check_read(response, what, setting, credentials_hint)
     root = _multistatus(response, what, url)
-    token = _found(root, f"{DAV}sync-token")
-    return CollectionState(
-        sync_token=token or None,
-        cache=_found(root, cache_property) if cache_property is not None else None,
-    )
+    return {clark: _found(root, clark) for clark in wanted}
 
 
 def _found(root: ElementTree.Element, clark: str) -> str | None:
