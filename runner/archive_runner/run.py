@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -29,7 +30,7 @@ from .backends.caldav import CalDavDestination, CalDavSource
 from .backends.directory import DirectoryDestination
 from .backends.graph import GraphSession
 from .backends.graph_calendars import GraphDestination, GraphSource
-from .backends.http import RequestCounter, RetryPolicy, make_client, tls_context
+from .backends.http import RequestCounter, RetryPolicy, make_client, tls_context, trusting_nothing
 from .backends.ics import IcsSource
 from .config import Credentials, RunConfig
 from .convert import build_items
@@ -59,10 +60,13 @@ def open_backends(
 ) -> tuple[Source, Destination]:
     """``retry``: when a server's "not now" is waited out (backends/http.py decides)."""
     source: Source
-    tls = functools.cache(tls_context)  # built once, by the first client, if there is one
+    tls = functools.cache(tls_context)  # built once, by the first https client, if there is one
 
-    def client_for(credentials: Credentials, url: str) -> httpx.Client:
-        return make_client(credentials, config.timeout_seconds, counter, url, tls())
+    def client_for(credentials: Credentials, url: str, redirects: bool = False) -> httpx.Client:
+        """``redirects``: whether its requests follow redirects (a feed's: maybe to https)."""
+        plain = urlsplit(url).scheme == "http" and not redirects
+        context = trusting_nothing() if plain else tls()
+        return make_client(credentials, config.timeout_seconds, counter, url, context)
 
     sessions: list[GraphSession] = []
 
@@ -91,7 +95,11 @@ def open_backends(
         source = CalDavSource(config.source_url, client, retry)
     else:
         is_url = config.source_url.startswith(("http://", "https://"))
-        feed_client = client_for(config.source_credentials, config.source_url) if is_url else None
+        feed_client = (
+            client_for(config.source_credentials, config.source_url, redirects=True)
+            if is_url
+            else None
+        )
         source = IcsSource(
             config.source_url, feed_client, secret=config.source_url_secret, retry=retry
         )

@@ -6,6 +6,7 @@ without the run's opt-in (issue 18 item 2). Each test performs the attack agains
 from __future__ import annotations
 
 import base64
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from archive_controlplane.pki import PKI
 
 from tests.fixtures.radicale import Collection, RadicaleServer
 
@@ -57,8 +59,11 @@ def _asks_for_credentials(_: str) -> Answer:
 
 
 @contextmanager
-def recording_server(answer: Callable[[str], Answer] = _asks_for_credentials) -> Iterator[Recorder]:
-    """An HTTP server on 127.0.0.1 (a free port) recording each request, answering ``answer``."""
+def recording_server(
+    answer: Callable[[str], Answer] = _asks_for_credentials, tls: ssl.SSLContext | None = None
+) -> Iterator[Recorder]:
+    """An HTTP server on 127.0.0.1 (a free port) recording each request, answering ``answer``;
+    with ``tls`` (a server context), an https one."""
     recorder: Recorder
 
     class Handler(BaseHTTPRequestHandler):
@@ -81,7 +86,10 @@ def recording_server(answer: Callable[[str], Answer] = _asks_for_credentials) ->
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    recorder = Recorder(url=f"http://127.0.0.1:{server.server_address[1]}")
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    recorder = Recorder(url=f"{scheme}://127.0.0.1:{server.server_address[1]}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -218,6 +226,34 @@ def test_a_feed_redirecting_to_another_origin_does_not_take_the_credentials_alon
     assert publisher.authorizations[0] is not None  # the publisher got them: the test can fail
     assert [seen.target for seen in other.requests] == ["/moved/alice.ics"]
     assert other.authorizations == [None]
+
+
+def test_a_plain_http_feed_redirecting_to_https_is_fetched_and_verified(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A feed's client follows redirects, so a plain-http feed's client still verifies TLS
+    with the run's CA bundle (a CalDAV client of a plain-http server needs none: test_tls.py)."""
+    pki = PKI(tmp_path / "pki")
+    serving = pki.issue("feed", "127.0.0.1", server=True, ips=("127.0.0.1",))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(serving.cert, serving.key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca.cert))
+    body = feed([event("lunch@example.org", "20240305T120000Z", "20240305T130000Z")]).encode()
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    with recording_server(lambda _: (200, {"Content-Type": "text/calendar"}, body), context) as tls:
+        assert tls.url.startswith("https://")
+        location = f"{tls.url}/moved/alice.ics"
+        with recording_server(lambda _: (301, {"Location": location}, b"")) as publisher:
+            outcome = run_cli(
+                ["--user", "alice", "--source-type", "ics",
+                 "--source-url", f"{publisher.url}/alice.ics",
+                 "--destination-type", "directory", "--destination-path", str(archive), *DAY],
+                {},
+            )  # fmt: skip
+    assert outcome.exit_code == 0, outcome.result.get("message")
+    assert outcome.counts["created"] == 1
+    assert [seen.target for seen in tls.requests] == ["/moved/alice.ics"]
 
 
 # --- no credentials over plain http:// without the opt-in ---------------------------------------

@@ -2,7 +2,8 @@
 
 A run's clients share one TLS context (backends/http.py ``tls_context``, built once per run):
 these tests prove that context verifies the server for both the source's and the archive's
-client, honours SSL_CERT_FILE as httpx's own does, and refuses a server it cannot verify.
+client, honours SSL_CERT_FILE as httpx's own does, and refuses a server it cannot verify. A
+plain-http run builds none (``trusting_nothing``).
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from archive_controlplane.pki import PKI
+from archive_runner.backends.http import RequestCounter, make_client, tls_context, trusting_nothing
+from archive_runner.config import Credentials
 
 from tests.fixtures.processes import stop_process
 from tests.fixtures.radicale import (
     PASSWORD,
     USERNAME,
     Collection,
+    RadicaleServer,
     free_port,
     make_collection,
     start_radicale,
@@ -91,3 +96,41 @@ def test_a_server_the_run_cannot_verify_is_a_configuration_error_and_nothing_is_
     assert "TLS certificate cannot be verified" in message
     assert "certificate verify failed" in message  # the ssl module's reason, kept
     assert archive.items() == {}
+
+
+def test_a_plain_http_run_does_not_load_the_ca_bundle(
+    radicale: RadicaleServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neither client of a plain-http run makes a TLS connection, so the run builds no context
+    from the CA bundle (~40-70 ms of a re-run's start-up): a bundle that cannot be read does not
+    matter. httpx's own context would fail on it (FileNotFoundError)."""
+    source, archive = radicale.new_collection("work"), radicale.new_collection("archive")
+    source.seed("lunch.ics", event("lunch@example.org", "20240305T120000Z", "20240305T130000Z"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-bundle.pem"))
+
+    outcome = run_cli(
+        ["--user", "alice", "--source-url", source.url, "--destination-url", archive.url, *MARCH],
+        CREDENTIALS,
+    )
+
+    assert outcome.exit_code == 0, outcome.result
+    assert len(archive.items()) == 1
+    with pytest.raises(FileNotFoundError):
+        tls_context()  # what the run would have built before
+
+
+def test_the_context_of_a_plain_http_client_trusts_no_certificate(
+    server: TlsRadicale, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should a plain-http client ever be led to TLS, nothing verifies, not even a server the
+    run's own context (SSL_CERT_FILE: the test CA) trusts."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(server.ca))
+    url = f"https://127.0.0.1:{server.port}/"
+    counter = RequestCounter()
+    with make_client(Credentials(), 10, counter, url, tls_context()) as trusted:
+        assert trusted.request("PROPFIND", url, headers={"Depth": "0"}).status_code == 401
+    with (
+        make_client(Credentials(), 10, counter, url, trusting_nothing()) as plain,
+        pytest.raises(httpx.ConnectError, match="certificate verify failed"),
+    ):
+        plain.request("PROPFIND", url, headers={"Depth": "0"})

@@ -159,9 +159,17 @@ def make_client(
 
 def tls_context() -> ssl.SSLContext:
     """The TLS context httpx would build for a client: certifi's CA bundle, or SSL_CERT_FILE /
-    SSL_CERT_DIR when set. Building one loads the CA bundle, about 70 ms: a run builds it once
-    for its clients, as a no-change re-run is two short requests."""
+    SSL_CERT_DIR when set. Building one loads the CA bundle, about 40-70 ms: a run builds it
+    once for its clients, as a no-change re-run is two short requests."""
     return httpx.create_ssl_context()
+
+
+def trusting_nothing() -> ssl.SSLContext:
+    """The context of a client for a plain http:// server. Such a client follows no redirect
+    and only ever asks that origin, so it makes no TLS connection; should one be made anyway,
+    no certificate verifies (no CA loaded; hostname checked, certificate required): nothing is
+    trusted by mistake, and a plain-http run does not load the CA bundle."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _reason(exc: httpx.RequestError, url: str) -> str:
