@@ -64,6 +64,18 @@ ENV_DESTINATION_GRAPH_TENANT_ID = "ARCHIVE_DESTINATION_GRAPH_TENANT_ID"
 ENV_DESTINATION_GRAPH_CLIENT_ID = "ARCHIVE_DESTINATION_GRAPH_CLIENT_ID"
 ENV_DESTINATION_GRAPH_MAILBOX = "ARCHIVE_DESTINATION_GRAPH_MAILBOX"
 ENV_DESTINATION_GRAPH_CALENDAR = "ARCHIVE_DESTINATION_GRAPH_CALENDAR"
+# What a tenant, a client id and a mailbox may look like: one rule for the CRD's CEL, the plugin
+# and the runner (tests/crds/test_graph_rules.py holds the CRD to these). RE2 syntax, which CEL
+# uses: no look-ahead, so the lengths are checked apart (the CRD's maxLength).
+GRAPH_GUID_PATTERN = (
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+# A DNS name with a top-level domain of letters, e.g. contoso.onmicrosoft.com.
+GRAPH_DOMAIN_PATTERN = r"^([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+GRAPH_DOMAIN_MAX_LENGTH = 253
+# A user principal name: no character that would change the Graph URL it goes into.
+GRAPH_MAILBOX_PATTERN = r'^[^@\s/\\?#%"<>]{1,64}@[A-Za-z0-9.-]{1,253}$'
+GRAPH_MAILBOX_MAX_LENGTH = 320
 # Graph's root and the Microsoft identity platform's host (national clouds and tests change
 # them); scheme://host[:port] only. Defaults: https://graph.microsoft.com and
 # https://login.microsoftonline.com.

@@ -58,11 +58,9 @@ _FIELDS = {
     "mailbox": "mailbox",
     "calendar": "calendar",
 }
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-_DOMAIN = re.compile(
-    r"^(?=.{4,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
-)
-_MAILBOX = re.compile(r"^[^@\s/\\?#%\"<>]{1,64}@[A-Za-z0-9.-]{1,253}$")
+_GUID = re.compile(contract.GRAPH_GUID_PATTERN)
+_DOMAIN = re.compile(contract.GRAPH_DOMAIN_PATTERN)
+_MAILBOX = re.compile(contract.GRAPH_MAILBOX_PATTERN)
 _KINDS = ("SECRET", "CERTIFICATE")
 _PEM = re.compile(r"-----BEGIN ([A-Z ]+)-----(.*?)-----END \1-----", re.S)
 
@@ -197,7 +195,8 @@ def _app(
             f"{where(f'{role}_graph_tenant_id', role)} is required; set it to the directory "
             "(tenant) id of the app registration, e.g. 72f988bf-86f1-41af-91ab-2d7cd011db47"
         )
-    if not (_GUID.match(tenant) or _DOMAIN.match(tenant)):
+    is_domain = len(tenant) <= contract.GRAPH_DOMAIN_MAX_LENGTH and _DOMAIN.match(tenant)
+    if not (_GUID.match(tenant) or is_domain):
         raise _bad(
             f"{role}_graph_tenant_id",
             role,
@@ -273,7 +272,8 @@ def _mailbox(options: Mapping[str, str | None], role: Role) -> str:
             f"{where(key, role)} is required; set it to the mailbox's address (user principal "
             "name, e.g. alice@contoso.com) or its user id"
         )
-    if not (_MAILBOX.match(raw) or _GUID.match(raw)):
+    is_upn = len(raw) <= contract.GRAPH_MAILBOX_MAX_LENGTH and _MAILBOX.match(raw)
+    if not (is_upn or _GUID.match(raw)):
         raise _bad(
             key,
             role,

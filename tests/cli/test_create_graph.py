@@ -66,6 +66,9 @@ def test_a_caldav_calendar_into_a_microsoft_365_archive(run_cli: Run) -> None:
          '--graph-client-id "archive-app": is not an application (client) ID'),
         (["--source-graph", "dana", "--destination-pvc", "a", "--credentials", "s", *APP],
          '--source-graph "dana": does not start with a mailbox'),
+        (["--source-graph", "dana@contoso_eu.com", "--destination-pvc", "a", "--credentials", "s",
+          *APP],
+         '--source-graph "dana@contoso_eu.com": does not start with a mailbox'),
         (["--source", "https://cal.example.com/d/", "--destination-graph", "dana@contoso.com",
           *APP],
          '--destination-graph "dana@contoso.com": names no calendar; give MAILBOX/CALENDAR'),
@@ -75,7 +78,8 @@ def test_a_caldav_calendar_into_a_microsoft_365_archive(run_cli: Run) -> None:
         (["--source-graph", "dana@contoso.com", "--destination-pvc", "a", *APP],
          "--source-graph needs --credentials"),
     ],
-    ids=["no-app", "half-app", "tenant", "client-id", "mailbox", "no-calendar", "two-sources",
+    ids=["no-app", "half-app", "tenant", "client-id", "mailbox", "mailbox-domain", "no-calendar",
+         "two-sources",
          "no-credentials"],
 )  # fmt: skip
 def test_bad_graph_input_is_refused_before_any_request(

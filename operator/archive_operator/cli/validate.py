@@ -10,6 +10,8 @@ import re
 from datetime import date, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
+from archive_runner import contract
+
 from .errors import BadInput
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -21,11 +23,10 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
 _USER_CHAR = re.compile(r"^[A-Za-z0-9._@+-]$")
 _URL = re.compile(r"^https?://[^\s/@]+(/\S*)?$")
-# As the CRD's rules on spec.source.graph / spec.destination.graph.
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_DOMAIN_LABEL = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?"
-_DOMAIN = re.compile(rf"^{_DOMAIN_LABEL}(\.{_DOMAIN_LABEL})+$")
-_UPN = re.compile(r"^[^\s@/?#]+@[^\s@/?#]+$")
+# The CRD's rules on spec.source.graph / spec.destination.graph (the runner's too).
+_GUID = re.compile(contract.GRAPH_GUID_PATTERN)
+_DOMAIN = re.compile(contract.GRAPH_DOMAIN_PATTERN)
+_UPN = re.compile(contract.GRAPH_MAILBOX_PATTERN)
 _CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 
 
@@ -178,7 +179,8 @@ def url(value: str, flag: str) -> str:
 
 
 def graph_tenant(value: str, flag: str = "--graph-tenant") -> str:
-    if len(value) > 253 or not (_GUID.match(value) or _DOMAIN.match(value)):
+    is_domain = len(value) <= contract.GRAPH_DOMAIN_MAX_LENGTH and _DOMAIN.match(value)
+    if not (_GUID.match(value) or is_domain):
         raise _bad(
             flag,
             value,
@@ -202,7 +204,8 @@ def graph_client_id(value: str, flag: str = "--graph-client-id") -> str:
 def graph_calendar(value: str, flag: str, *, calendar_required: bool) -> tuple[str, str | None]:
     """MAILBOX[/CALENDAR] → (mailbox, calendar name or ID); a mailbox holds no '/'."""
     mailbox, _, calendar = value.partition("/")
-    if len(mailbox) > 320 or not (_UPN.match(mailbox) or _GUID.match(mailbox)):
+    is_upn = len(mailbox) <= contract.GRAPH_MAILBOX_MAX_LENGTH and _UPN.match(mailbox)
+    if not (is_upn or _GUID.match(mailbox)):
         raise _bad(
             flag,
             value,
