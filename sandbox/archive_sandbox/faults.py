@@ -59,7 +59,7 @@ from typing import Any
 from aiohttp import web
 
 from . import errors as err
-from .responses import json_response
+from .responses import error_response, json_response
 from .routing import RequestInfo
 
 KINDS = ("500", "429", "409", "slow", "timeout", "drop", "hang", "hang-applied", "reset", "lag")
@@ -443,7 +443,7 @@ async def _reset_mid_body(request: web.Request, dispatch: Dispatch) -> web.Strea
     try:
         answer = await dispatch()
     except err.ApiError as e:
-        answer = json_response(e.status(), e.code)
+        answer = error_response(e)
     body = answer.body if isinstance(answer, web.Response) else None
     data = body if isinstance(body, bytes) else b""
     partial = web.StreamResponse(status=answer.status, headers=answer.headers)
