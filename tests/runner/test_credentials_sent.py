@@ -21,7 +21,7 @@ from archive_controlplane.pki import PKI
 from tests.fixtures.radicale import Collection, RadicaleServer
 
 from .cutoff_proxy import cutoff_proxy
-from .helpers import event, feed, run_cli
+from .helpers import Outcome, event, feed, run_cli
 
 SOURCE_PASSWORD = "Pa55-of-the-source"
 SOURCE_TOKEN = "T0ken-of-the-source"
@@ -211,16 +211,7 @@ def test_the_same_origin_behind_a_proxy_port_is_another_origin(
 def test_a_feed_redirecting_to_another_origin_does_not_take_the_credentials_along(
     credentials: dict[str, str], tmp_path: Path
 ) -> None:
-    body = feed([event("lunch@example.org", "20240305T120000Z", "20240305T130000Z")]).encode()
-    with recording_server(lambda _: (200, {"Content-Type": "text/calendar"}, body)) as other:
-        location = f"{other.url}/moved/alice.ics"
-        with recording_server(lambda _: (302, {"Location": location}, b"")) as publisher:
-            outcome = run_cli(
-                ["--user", "alice", "--source-type", "ics",
-                 "--source-url", f"{publisher.url}/alice.ics",
-                 "--destination-type", "directory", "--destination-path", str(tmp_path), *DAY],
-                credentials,
-            )  # fmt: skip
+    outcome, publisher, other = run_redirected_feed(tmp_path, credentials, 302)
     assert outcome.exit_code == 0, outcome.result
     assert outcome.counts["created"] == 1
     assert publisher.authorizations[0] is not None  # the publisher got them: the test can fail
@@ -238,22 +229,33 @@ def test_a_plain_http_feed_redirecting_to_https_is_fetched_and_verified(
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(serving.cert, serving.key)
     monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca.cert))
-    body = feed([event("lunch@example.org", "20240305T120000Z", "20240305T130000Z")]).encode()
     archive = tmp_path / "archive"
     archive.mkdir()
-    with recording_server(lambda _: (200, {"Content-Type": "text/calendar"}, body), context) as tls:
-        assert tls.url.startswith("https://")
-        location = f"{tls.url}/moved/alice.ics"
-        with recording_server(lambda _: (301, {"Location": location}, b"")) as publisher:
+
+    outcome, _, other = run_redirected_feed(archive, {}, 301, tls=context)
+
+    assert other.url.startswith("https://")
+    assert outcome.exit_code == 0, outcome.result.get("message")
+    assert outcome.counts["created"] == 1
+    assert [seen.target for seen in other.requests] == ["/moved/alice.ics"]
+
+
+def run_redirected_feed(
+    archive: Path, credentials: dict[str, str], status: int, tls: ssl.SSLContext | None = None
+) -> tuple[Outcome, Recorder, Recorder]:
+    """A run of a feed whose publisher (plain http) answers ``status`` and a Location at
+    another origin (https with ``tls``), which serves it: (outcome, publisher, other)."""
+    body = feed([event("lunch@example.org", "20240305T120000Z", "20240305T130000Z")]).encode()
+    with recording_server(lambda _: (200, {"Content-Type": "text/calendar"}, body), tls) as other:
+        location = f"{other.url}/moved/alice.ics"
+        with recording_server(lambda _: (status, {"Location": location}, b"")) as publisher:
             outcome = run_cli(
                 ["--user", "alice", "--source-type", "ics",
                  "--source-url", f"{publisher.url}/alice.ics",
                  "--destination-type", "directory", "--destination-path", str(archive), *DAY],
-                {},
+                credentials,
             )  # fmt: skip
-    assert outcome.exit_code == 0, outcome.result.get("message")
-    assert outcome.counts["created"] == 1
-    assert [seen.target for seen in tls.requests] == ["/moved/alice.ics"]
+    return outcome, publisher, other
 
 
 # --- no credentials over plain http:// without the opt-in ---------------------------------------
