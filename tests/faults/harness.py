@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from archive_sandbox.controllers.workloads import RUNNER_RULE
 from archive_sandbox.kubeconfig import write_kubeconfig
 from archive_sandbox.kubelet_spec import ImageRule
 
-from tests.fixtures.processes import stop_process
+from tests.fixtures.processes import ChildProcess
 from tests.fixtures.sandbox import SandboxHandle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,7 +136,7 @@ class World:
 # --- the operator -----------------------------------------------------------------------------
 
 
-class Operator:
+class Operator(ChildProcess):
     """`archive-operator run --standalone --namespace NS` as the operator's user."""
 
     def __init__(
@@ -155,6 +154,19 @@ class Operator:
         self.resync = resync
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+
+    @classmethod
+    def of(
+        cls,
+        handle: SandboxHandle,
+        namespace: str,
+        workdir: Path,
+        resync: float,
+        env: dict[str, str] | None = None,
+    ) -> Operator:
+        """The operator of ``namespace`` as its user (not started), logging to workdir."""
+        kubeconfig = operator_kubeconfig(handle, namespace)
+        return cls(kubeconfig, namespace, workdir / "operator.log", resync, env)
 
     def start(self) -> None:
         env = {
@@ -179,17 +191,6 @@ class Operator:
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no clean-up handler runs, as when a node dies or the OOM killer strikes."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-        self.process = None
-
-    def stop(self) -> None:
-        stop_process(self.process)
-        self.process = None
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")

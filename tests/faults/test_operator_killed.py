@@ -31,7 +31,6 @@ from .harness import (
     converge,
     duplicate_jobs,
     manual_run,
-    operator_kubeconfig,
     planned_schedule,
     run_problems,
     schedule_problems,
@@ -51,12 +50,7 @@ def test_killed_ten_times_it_converges_each_time(
     fault_handle: SandboxHandle, fault_namespace: str, tmp_path: Path
 ) -> None:
     world = World(fault_handle, fault_namespace)
-    operator = Operator(
-        operator_kubeconfig(fault_handle, fault_namespace),
-        fault_namespace,
-        tmp_path / "operator.log",
-        RESYNC,
-    )
+    operator = Operator.of(fault_handle, fault_namespace, tmp_path, RESYNC)
     gate = fault_handle.sandbox.gate
     rng = random.Random(SEED)
     planned: dict[str, PlannedSchedule] = {}

@@ -21,7 +21,6 @@ from .harness import (
     converge,
     duplicate_jobs,
     manual_run,
-    operator_kubeconfig,
     planned_schedule,
     run_problems,
     schedule_problems,
@@ -44,12 +43,7 @@ def test_schedules_and_runs_converge_under_faults(
     world = World(fault_handle, fault_namespace)
     faults = fault_handle.sandbox.faults
     faults.configure(parse_spec(FAULTS))
-    operator = Operator(
-        operator_kubeconfig(fault_handle, fault_namespace),
-        fault_namespace,
-        tmp_path / "operator.log",
-        RESYNC,
-    )
+    operator = Operator.of(fault_handle, fault_namespace, tmp_path, RESYNC)
     operator.start()
     try:
         rng = random.Random(SEED)
@@ -100,12 +94,7 @@ def test_run_counts_survive_a_slow_job_list(
     fault_handle.sandbox.faults.configure(
         parse_spec(f"slow=1,verbs=list,resources=jobs,slow-seconds=2.5,users={OPERATOR_USER}")
     )
-    operator = Operator(
-        operator_kubeconfig(fault_handle, fault_namespace),
-        fault_namespace,
-        tmp_path / "operator.log",
-        RESYNC,
-    )
+    operator = Operator.of(fault_handle, fault_namespace, tmp_path, RESYNC)
     operator.start()
     try:
         plan = planned_schedule("slow", random.Random(SEED))
@@ -136,10 +125,10 @@ def test_converges_through_hangs_resets_and_lagging_watches(
     world = World(fault_handle, fault_namespace)
     faults = fault_handle.sandbox.faults
     faults.configure(parse_spec(HANG_FAULTS))
-    operator = Operator(
-        operator_kubeconfig(fault_handle, fault_namespace),
+    operator = Operator.of(
+        fault_handle,
         fault_namespace,
-        tmp_path / "operator.log",
+        tmp_path,
         RESYNC,
         env={
             "ARCHIVE_OPERATOR_API_TIMEOUT_SECONDS": str(API_TIMEOUT),

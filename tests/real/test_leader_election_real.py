@@ -33,7 +33,6 @@ import contextlib
 import json
 import os
 import random
-import signal
 import socket
 import statistics
 import subprocess
@@ -53,7 +52,7 @@ from archive_operator.leader_election import STOP_ALLOWANCE
 
 from tests.chart.helm import CHART, install_helm
 from tests.fixtures.controlplane import RealCluster
-from tests.fixtures.processes import stop_process
+from tests.fixtures.processes import ChildProcess
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 
@@ -270,7 +269,7 @@ def proxied_kubeconfig(source: Path, port: int) -> Path:
 
 
 @dataclass
-class Operator:
+class Operator(ChildProcess):
     """One candidate: `archive-operator run --namespace=le-work` as account `who`."""
 
     who: str  # "a" or "b": the account (and the audit log's user)
@@ -304,16 +303,6 @@ class Operator:
                 env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
             )  # fmt: skip
         self.starts += 1
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-        self.process = None
-
-    def stop(self) -> None:
-        stop_process(self.process)
-        self.process = None
 
     def log_tail(self) -> str:
         if not self.log_path.exists():
