@@ -250,7 +250,7 @@ def test_agreement_count(answers: dict[str, tuple[Answer, Answer]]) -> None:
         and answers[name][0].paths == answers[name][1].paths
     ]
     print(f"REAL VS SANDBOX: {len(same)} of {len(corpus)} inputs: same verdict and field paths")
-    assert len(BAD) == 75 and len(EXAMPLES) == 5  # tests/crds/bad 46 + bad_inputs/api 29
+    assert len(BAD) == 77 and len(EXAMPLES) == 5  # tests/crds/bad 48 + bad_inputs/api 29
     assert same == corpus
 
 
