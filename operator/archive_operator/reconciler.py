@@ -201,7 +201,6 @@ class Reconciler:
         meta = body.get("metadata") or {}
         if meta.get("deletionTimestamp"):
             return None  # garbage collection removes the CronJobs
-        now = self.clock()
         try:
             schedule = ArchiveSchedule.from_body(body)
         except pydantic.ValidationError as exc:
@@ -209,18 +208,18 @@ class Reconciler:
             where = ".".join(str(p) for p in first["loc"])
             message = f"{where}: {first['msg']}; fix the ArchiveSchedule so it matches the CRD"
             problem = _Unusable("InvalidSpec", message)
-            return self._record(body, None, problem, now, hint, expected_version)
+            return self._record(body, None, problem, hint, expected_version)
         try:
             resolved = resolve(schedule)
             self._check_credentials(schedule)
             writes, cronjobs = self._apply(schedule, list(resolved.entries), hint)
         except SpecError as exc:
             problem = _Unusable(exc.reason, str(exc))
-            return self._record(body, schedule, problem, now, hint, expected_version)
+            return self._record(body, schedule, problem, hint, expected_version)
         except _Unusable as exc:
-            return self._record(body, schedule, exc, now, hint, expected_version)
+            return self._record(body, schedule, exc, hint, expected_version)
         return self._record(
-            body, schedule, None, now, hint, expected_version, writes, resolved, cronjobs
+            body, schedule, None, hint, expected_version, writes, resolved, cronjobs
         )
 
     def _check_credentials(self, schedule: ArchiveSchedule) -> None:
@@ -321,13 +320,17 @@ class Reconciler:
         body: Mapping[str, Any],
         schedule: ArchiveSchedule | None,
         problem: _Unusable | None,
-        now: datetime,
         hint: Hint | None,
         expected_version: str | None,
         writes: int = 0,
         resolved: Resolved | None = None,
         cronjobs: dict[str, dict[str, Any]] | None = None,
     ) -> Outcome | None:
+        # The cluster's time read only now, after this reconcile's CronJob requests: the clock
+        # learns it from answers (cluster_clock.py), and a reconcile of kopf's copy of a new
+        # schedule (reconcile_body) makes none before them; read earlier, it is as old as the
+        # operator's last answer, which misses a jump of the cluster's clock since then.
+        now = self.clock()
         meta = body.get("metadata") or {}
         namespace, name = meta.get("namespace", ""), meta.get("name", "")
         if schedule is not None:

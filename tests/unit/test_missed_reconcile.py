@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from archive_operator import constants as c
+from archive_operator import seen
 from archive_operator.reconciler import Reconciler
 from archive_operator.runs import NoObserver
 from archive_operator.settings import Settings
@@ -320,3 +321,48 @@ def test_one_reconcile_reads_once_records_a_job_and_follows_it(
     assert record["status"]["phase"] == "Running"
     # Local day of 2026-03-10 23:59 UTC in London (GMT) is the 10th; the window is that day.
     assert (record["spec"]["start"], record["spec"]["end"]) == ("2026-03-10", "2026-03-10")
+
+
+class ClockTaughtByAnswers(FakeKube):
+    """The operator's clock learns the cluster's time from answers' Date headers only
+    (cluster_clock.py): here, until a CronJob request is answered, ``clock`` still reads
+    what the last answer before said."""
+
+    def __init__(self, clock: Clock, cluster_now: datetime) -> None:
+        super().__init__()
+        self.clock, self.cluster_now = clock, cluster_now
+
+    def list_cronjobs(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        self.clock.now = self.cluster_now
+        return super().list_cronjobs(namespace, selector)
+
+    def create_cronjob(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        self.clock.now = self.cluster_now
+        return super().create_cronjob(manifest)
+
+
+def test_a_new_schedule_is_judged_at_the_time_of_the_reconciles_answers(
+    clock: Clock, observer: Counting
+) -> None:
+    """The cluster's clock was set back 30 days after the operator's last answer (a test's
+    sandbox; a stepped clock): a new schedule, reconciled from kopf's copy with no read first,
+    must not be judged at the old time, which would count 30 nights as missed (Skipped runs)
+    and start a catch-up of days still to come. Failed before the time was read after the
+    CronJob requests (the e2e spring-forward test, when its operator had idled)."""
+    clock.now = START + timedelta(days=30)  # the operator's last answer
+    kube = ClockTaughtByAnswers(clock, cluster_now=START + timedelta(minutes=1))
+    kube.now = START  # the schedule's creationTimestamp: the cluster's time, set back
+    add_schedule(kube)
+    reconciler = Reconciler(
+        kube,  # type: ignore[arg-type]
+        Settings(runner_image="runner:test"),
+        clock,
+        observer=observer,
+        seen=seen.Seen(),  # kopf's watches showed no run: kopf's copy is used as it is
+    )
+
+    outcome = reconciler.reconcile_body(kube.schedules[(NS, "alice")])
+
+    assert outcome is not None and outcome.ready
+    assert kube.runs == {}  # no Skipped run, no catch-up
+    assert "missedRuns" not in status(kube)
