@@ -76,6 +76,28 @@ GRAPH_DOMAIN_MAX_LENGTH = 253
 # A user principal name: no character that would change the Graph URL it goes into.
 GRAPH_MAILBOX_PATTERN = r'^[^@\s/\\?#%"<>]{1,64}@[A-Za-z0-9.-]{1,253}$'
 GRAPH_MAILBOX_MAX_LENGTH = 320
+_GRAPH_GUID = re.compile(GRAPH_GUID_PATTERN)
+_GRAPH_DOMAIN = re.compile(GRAPH_DOMAIN_PATTERN)
+_GRAPH_MAILBOX = re.compile(GRAPH_MAILBOX_PATTERN)
+
+
+def is_graph_id(value: str) -> bool:
+    """A directory object's id (an app's client id, a user's id): a GUID."""
+    return _GRAPH_GUID.match(value) is not None
+
+
+def is_graph_tenant(value: str) -> bool:
+    """A tenant's id (a GUID) or one of its domains."""
+    is_domain = len(value) <= GRAPH_DOMAIN_MAX_LENGTH and _GRAPH_DOMAIN.match(value) is not None
+    return is_graph_id(value) or is_domain
+
+
+def is_graph_mailbox(value: str) -> bool:
+    """A mailbox: its user principal name or its user id (a GUID)."""
+    is_upn = len(value) <= GRAPH_MAILBOX_MAX_LENGTH and _GRAPH_MAILBOX.match(value) is not None
+    return is_upn or is_graph_id(value)
+
+
 # Graph's root and the Microsoft identity platform's host (national clouds and tests change
 # them); scheme://host[:port] only. Defaults: https://graph.microsoft.com and
 # https://login.microsoftonline.com.

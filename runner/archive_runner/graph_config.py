@@ -58,9 +58,6 @@ _FIELDS = {
     "mailbox": "mailbox",
     "calendar": "calendar",
 }
-_GUID = re.compile(contract.GRAPH_GUID_PATTERN)
-_DOMAIN = re.compile(contract.GRAPH_DOMAIN_PATTERN)
-_MAILBOX = re.compile(contract.GRAPH_MAILBOX_PATTERN)
 _KINDS = ("SECRET", "CERTIFICATE")
 _PEM = re.compile(r"-----BEGIN ([A-Z ]+)-----(.*?)-----END \1-----", re.S)
 
@@ -195,8 +192,7 @@ def _app(
             f"{where(f'{role}_graph_tenant_id', role)} is required; set it to the directory "
             "(tenant) id of the app registration, e.g. 72f988bf-86f1-41af-91ab-2d7cd011db47"
         )
-    is_domain = len(tenant) <= contract.GRAPH_DOMAIN_MAX_LENGTH and _DOMAIN.match(tenant)
-    if not (_GUID.match(tenant) or is_domain):
+    if not contract.is_graph_tenant(tenant):
         raise _bad(
             f"{role}_graph_tenant_id",
             role,
@@ -210,7 +206,7 @@ def _app(
             f"{where(f'{role}_graph_client_id', role)} is required; set it to the application "
             "(client) id of the app registration (a GUID)"
         )
-    if not _GUID.match(client):
+    if not contract.is_graph_id(client):
         raise _bad(
             f"{role}_graph_client_id",
             role,
@@ -272,8 +268,7 @@ def _mailbox(options: Mapping[str, str | None], role: Role) -> str:
             f"{where(key, role)} is required; set it to the mailbox's address (user principal "
             "name, e.g. alice@contoso.com) or its user id"
         )
-    is_upn = len(raw) <= contract.GRAPH_MAILBOX_MAX_LENGTH and _MAILBOX.match(raw)
-    if not (is_upn or _GUID.match(raw)):
+    if not contract.is_graph_mailbox(raw):
         raise _bad(
             key,
             role,

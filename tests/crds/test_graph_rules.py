@@ -1,5 +1,6 @@
 """One rule for a Microsoft Graph tenant, client id and mailbox (archive_runner/contract.py):
-the CRD's CEL uses exactly the contract's patterns, and the plugin and the runner compile them.
+the CRD's CEL uses exactly the contract's patterns, and the plugin and the runner call its
+is_graph_* checks (lengths included).
 The patterns' meaning is checked by the bad cases (real API server and sandbox) and by hand
 below; here, that no copy drifts."""
 

@@ -23,10 +23,6 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
 _USER_CHAR = re.compile(r"^[A-Za-z0-9._@+-]$")
 _URL = re.compile(r"^https?://[^\s/@]+(/\S*)?$")
-# The CRD's rules on spec.source.graph / spec.destination.graph (the runner's too).
-_GUID = re.compile(contract.GRAPH_GUID_PATTERN)
-_DOMAIN = re.compile(contract.GRAPH_DOMAIN_PATTERN)
-_UPN = re.compile(contract.GRAPH_MAILBOX_PATTERN)
 _CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 
 
@@ -179,8 +175,7 @@ def url(value: str, flag: str) -> str:
 
 
 def graph_tenant(value: str, flag: str = "--graph-tenant") -> str:
-    is_domain = len(value) <= contract.GRAPH_DOMAIN_MAX_LENGTH and _DOMAIN.match(value)
-    if not (_GUID.match(value) or is_domain):
+    if not contract.is_graph_tenant(value):  # the CRD's rule, and the runner's
         raise _bad(
             flag,
             value,
@@ -191,7 +186,7 @@ def graph_tenant(value: str, flag: str = "--graph-tenant") -> str:
 
 
 def graph_client_id(value: str, flag: str = "--graph-client-id") -> str:
-    if not _GUID.match(value):
+    if not contract.is_graph_id(value):
         raise _bad(
             flag,
             value,
@@ -204,8 +199,7 @@ def graph_client_id(value: str, flag: str = "--graph-client-id") -> str:
 def graph_calendar(value: str, flag: str, *, calendar_required: bool) -> tuple[str, str | None]:
     """MAILBOX[/CALENDAR] → (mailbox, calendar name or ID); a mailbox holds no '/'."""
     mailbox, _, calendar = value.partition("/")
-    is_upn = len(mailbox) <= contract.GRAPH_MAILBOX_MAX_LENGTH and _UPN.match(mailbox)
-    if not (is_upn or _GUID.match(mailbox)):
+    if not contract.is_graph_mailbox(mailbox):
         raise _bad(
             flag,
             value,
